@@ -1,0 +1,51 @@
+/* csum.h: Internet checksums computed from scratch over header copies (bpf_csum_diff sums, then fold). */
+#ifndef CRAB_CSUM_H
+#define CRAB_CSUM_H
+
+#include <linux/types.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+static __always_inline __u16 crab_csum_fold(__s64 sum)
+{
+	__u64 s = (__u64)sum;
+
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return ~s & 0xffff;
+}
+
+/* The IPv4 header checksum of a 20-byte header whose check field is zero. */
+static __always_inline __u16 crab_ipv4_csum(struct iphdr *ip)
+{
+	return crab_csum_fold(bpf_csum_diff(0, 0, (__be32 *)ip, sizeof(*ip), 0));
+}
+
+struct crab_pseudo_hdr {
+	__be32 saddr;
+	__be32 daddr;
+	__u8 zero;
+	__u8 proto;
+	__be16 len;
+};
+
+/* The TCP checksum of a segment held whole in seg[0..len) (len a multiple of 4, check field zero). */
+static __always_inline __u16 crab_tcp_csum(__be32 saddr, __be32 daddr, const __u8 *seg, __u32 len)
+{
+	struct crab_pseudo_hdr ph = {
+		.saddr = saddr,
+		.daddr = daddr,
+		.zero = 0,
+		.proto = IPPROTO_TCP,
+		.len = bpf_htons(len),
+	};
+	__s64 sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0);
+
+	return crab_csum_fold(bpf_csum_diff(0, 0, (__be32 *)seg, len, (__u32)sum));
+}
+
+#endif

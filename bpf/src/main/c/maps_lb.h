@@ -1,0 +1,68 @@
+/* maps_lb.h: the load balancer's maps; the control plane (crab-lb) is the one writer of each config map. */
+#ifndef CRAB_MAPS_LB_H
+#define CRAB_MAPS_LB_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "consts.h"
+#include "structs.h"
+#include "maps_common.h"
+
+/* Configured VIPs: (address, port or 0) to their policy and slot table row. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CRAB_MAX_VIPS);
+	__type(key, struct crab_vip_key);
+	__type(value, struct crab_vip);
+} vips SEC(".maps");
+
+/* Slot tables, CRAB_MAX_SLOTS per VIP (row vip_id): backend ids, each repeated by its weight. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CRAB_MAX_VIPS * CRAB_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} vip_slots SEC(".maps");
+
+/* Backends by id: where a redirected SYN goes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CRAB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct crab_backend);
+} backends SEC(".maps");
+
+/* Global round-robin cursor per VIP, advanced atomically so round-robin is not per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CRAB_MAX_VIPS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} rr_cursors SEC(".maps");
+
+/* Recent SYNs: a retransmitted SYN goes to the backend its first copy went to. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CRAB_SYN_TABLE_SIZE);
+	__type(key, struct crab_syn_key);
+	__type(value, struct crab_syn_entry);
+} syn_table SEC(".maps");
+
+/* Packets by verdict (enum crab_lb_counter). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CRAB_LB_COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} lb_counters SEC(".maps");
+
+/* SYNs redirected to each backend id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CRAB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} backend_syns SEC(".maps");
+
+#endif

@@ -1,0 +1,75 @@
+/* server_tc.bpf.c: the server endpoint. Remembers the option of a redirected SYN and echoes it in the SYN-ACK. */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "consts.h"
+#include "structs.h"
+#include "maps_server.h"
+#include "skb.h"
+#include "tcp_opts.h"
+#include "btf_anchor.h"
+
+static __always_inline void count(enum crab_server_counter c)
+{
+	__u32 key = c;
+	__u64 *n = bpf_map_lookup_elem(&server_counters, &key);
+
+	if (n)
+		*n += 1;
+}
+
+SEC("tc")
+int crab_server_ingress(struct __sk_buff *skb)
+{
+	struct crab_opt_cfg *cfg;
+	struct crab_opt_scan scan = {};
+	struct crab_pkt p;
+
+	if (crab_skb_parse(skb, &p) || !p.tcp.syn || p.tcp.ack || p.tcp.rst)
+		return TC_ACT_OK;
+	cfg = crab_opt_cfg();
+	if (!cfg || crab_skb_scan_options(skb, &p, cfg, &scan))
+		return TC_ACT_OK;
+	if (scan.bad || scan.redirect_off < 0)
+		return TC_ACT_OK;
+	struct crab_echo echo = { .seen_ns = bpf_ktime_get_ns() };
+	int has_port = 0;
+	crab_read_redirect(&scan, &echo.vip_addr, &echo.vip_port, &has_port);
+	echo.has_port = has_port;
+	struct crab_flow_key key = {
+		.local_addr = p.ip.daddr, .remote_addr = p.ip.saddr,
+		.local_port = p.tcp.dest, .remote_port = p.tcp.source,
+	};
+	bpf_map_update_elem(&echoes, &key, &echo, BPF_ANY);
+	count(CRAB_SV_SYN_OPTION_SEEN);
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int crab_server_egress(struct __sk_buff *skb)
+{
+	struct crab_opt_cfg *cfg;
+	struct crab_pkt p;
+	__u8 opt[16];
+
+	if (crab_skb_parse(skb, &p) || !p.tcp.syn || !p.tcp.ack)
+		return TC_ACT_OK;
+	struct crab_flow_key key = {
+		.local_addr = p.ip.saddr, .remote_addr = p.ip.daddr,
+		.local_port = p.tcp.source, .remote_port = p.tcp.dest,
+	};
+	struct crab_echo *echo = bpf_map_lookup_elem(&echoes, &key);
+	cfg = crab_opt_cfg();
+	if (!echo || !cfg)
+		return TC_ACT_OK;
+	int size = crab_build_redirect(opt, cfg, echo->vip_addr, echo->vip_port, echo->has_port);
+	if (!crab_skb_header_only(skb, &p) || crab_skb_append_option(skb, &p, opt, size)) {
+		count(CRAB_SV_SYNACK_NOT_ECHOED);
+		return TC_ACT_OK;
+	}
+	count(CRAB_SV_SYNACK_ECHOED);
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,145 @@
+/* skb.h: parsing and rewriting IPv4/TCP in TC programs, keeping checksums right with the kernel's helpers. */
+#ifndef CRAB_SKB_H
+#define CRAB_SKB_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "consts.h"
+#include "tcp_opts.h"
+
+#define CRAB_IP_OFF sizeof(struct ethhdr)
+#define CRAB_IP_CSUM_OFF (CRAB_IP_OFF + offsetof(struct iphdr, check))
+#define CRAB_IP_SADDR_OFF (CRAB_IP_OFF + offsetof(struct iphdr, saddr))
+#define CRAB_IP_DADDR_OFF (CRAB_IP_OFF + offsetof(struct iphdr, daddr))
+#define CRAB_IP_TOTLEN_OFF (CRAB_IP_OFF + offsetof(struct iphdr, tot_len))
+#define CRAB_TCP_CSUM 16
+#define CRAB_TCP_DOFF_WORD 12
+
+/* Copies of the headers of one IPv4/TCP packet and where they are. */
+struct crab_pkt {
+	struct ethhdr eth;
+	struct iphdr ip;
+	struct tcphdr tcp;
+	__u32 l4_off;
+	__u32 tcp_len;
+	__u32 tot_len;
+};
+
+/* Fills p for an IPv4 TCP packet (first fragment or whole); -1 for anything else. */
+static __always_inline int crab_skb_parse(struct __sk_buff *skb, struct crab_pkt *p)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+
+	if (data + sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct tcphdr) > end) {
+		if (skb->len < sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct tcphdr) ||
+		    bpf_skb_pull_data(skb, skb->len < 128 ? skb->len : 128))
+			return -1;
+		data = (void *)(long)skb->data;
+		end = (void *)(long)skb->data_end;
+	}
+	struct ethhdr *eth = data;
+	struct iphdr *ip = data + CRAB_IP_OFF;
+	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return -1;
+	if (ip->version != 4 || ip->protocol != IPPROTO_TCP || (ip->frag_off & bpf_htons(0x1fff)))
+		return -1;
+	__u32 ihl = ip->ihl * 4;
+	if (ihl < 20 || ihl > 60)
+		return -1;
+	struct tcphdr *tcp = (void *)ip + ihl;
+	if ((void *)(tcp + 1) > end)
+		return -1;
+	p->eth = *eth;
+	p->ip = *ip;
+	p->tcp = *tcp;
+	p->l4_off = CRAB_IP_OFF + ihl;
+	p->tcp_len = tcp->doff * 4;
+	p->tot_len = bpf_ntohs(ip->tot_len);
+	if (p->tcp_len < 20 || p->tot_len < ihl + p->tcp_len)
+		return -1;
+	return 0;
+}
+
+/* True when the segment carries no payload and the frame ends where the IP packet does. */
+static __always_inline int crab_skb_header_only(struct __sk_buff *skb, const struct crab_pkt *p)
+{
+	return p->tot_len == p->l4_off - CRAB_IP_OFF + p->tcp_len && skb->len == CRAB_IP_OFF + p->tot_len;
+}
+
+/* Copies the whole TCP header into the scan and scans its options; -1 if it cannot be read. */
+static __always_inline int crab_skb_scan_options(struct __sk_buff *skb, const struct crab_pkt *p,
+						 const struct crab_opt_cfg *cfg, struct crab_opt_scan *scan)
+{
+	__u32 len = p->tcp_len;
+
+	if (len < 20 || len > CRAB_MAX_TCP_HDR || bpf_skb_load_bytes(skb, p->l4_off, scan->hdr, len))
+		return -1;
+	scan->len = len;
+	crab_scan_options(scan, cfg);
+	return 0;
+}
+
+/* Rewrites source (which = 0) or destination (which = 1) address and port, fixing IP and TCP checksums. */
+static __always_inline void crab_skb_rewrite(struct __sk_buff *skb, const struct crab_pkt *p, int which,
+					     __be32 addr, __be16 port)
+{
+	__be32 old_addr = which ? p->ip.daddr : p->ip.saddr;
+	__be16 old_port = which ? p->tcp.dest : p->tcp.source;
+	__u32 addr_off = which ? CRAB_IP_DADDR_OFF : CRAB_IP_SADDR_OFF;
+	__u32 port_off = p->l4_off + (which ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
+	__u32 csum_off = p->l4_off + CRAB_TCP_CSUM;
+
+	if (addr != old_addr) {
+		bpf_l4_csum_replace(skb, csum_off, old_addr, addr, BPF_F_PSEUDO_HDR | sizeof(addr));
+		bpf_l3_csum_replace(skb, CRAB_IP_CSUM_OFF, old_addr, addr, sizeof(addr));
+		bpf_skb_store_bytes(skb, addr_off, &addr, sizeof(addr), 0);
+	}
+	if (port != old_port) {
+		bpf_l4_csum_replace(skb, csum_off, old_port, port, sizeof(port));
+		bpf_skb_store_bytes(skb, port_off, &port, sizeof(port), 0);
+	}
+}
+
+/*
+ * Appends opt[0..size) (size 4, 8 or 12, already NOP-padded) after the last TCP option of a header-only
+ * segment. The frame grows at its tail, so the TCP header does not move and a partial checksum's start
+ * stays right; every changed word is folded into the checksums.
+ */
+static __always_inline int crab_skb_append_option(struct __sk_buff *skb, const struct crab_pkt *p,
+						  const __u8 *opt, __u32 size)
+{
+	__u32 csum_off = p->l4_off + CRAB_TCP_CSUM;
+	__u32 new_tcp_len = p->tcp_len + size;
+
+	if ((size != 4 && size != 8 && size != 12) || new_tcp_len > CRAB_MAX_TCP_HDR)
+		return -1;
+	if (bpf_skb_change_tail(skb, skb->len + size, 0))
+		return -1;
+	if (bpf_skb_store_bytes(skb, p->l4_off + p->tcp_len, opt, size, 0))
+		return -1;
+	__s64 diff = bpf_csum_diff(0, 0, (__be32 *)opt, size, 0);
+	bpf_l4_csum_replace(skb, csum_off, 0, diff, 0);
+
+	__u16 old_word, new_word;
+	if (bpf_skb_load_bytes(skb, p->l4_off + CRAB_TCP_DOFF_WORD, &old_word, sizeof(old_word)))
+		return -1;
+	new_word = (old_word & bpf_htons(0x0fff)) | bpf_htons((new_tcp_len / 4) << 12);
+	bpf_l4_csum_replace(skb, csum_off, old_word, new_word, sizeof(new_word));
+	bpf_skb_store_bytes(skb, p->l4_off + CRAB_TCP_DOFF_WORD, &new_word, sizeof(new_word), 0);
+	bpf_l4_csum_replace(skb, csum_off, bpf_htons(p->tot_len - (p->l4_off - CRAB_IP_OFF)),
+			    bpf_htons(p->tot_len - (p->l4_off - CRAB_IP_OFF) + size), BPF_F_PSEUDO_HDR | 2);
+
+	__be16 old_tot = bpf_htons(p->tot_len);
+	__be16 new_tot = bpf_htons(p->tot_len + size);
+	bpf_l3_csum_replace(skb, CRAB_IP_CSUM_OFF, old_tot, new_tot, sizeof(new_tot));
+	bpf_skb_store_bytes(skb, CRAB_IP_TOTLEN_OFF, &new_tot, sizeof(new_tot), 0);
+	return 0;
+}
+
+#endif

@@ -1,0 +1,32 @@
+package io.crab.bpf;
+
+import io.crab.bpf.internal.Libbpf;
+
+/** Entry point of the binding: opens the BPF objects shipped as class-path resources under {@code bpf/}. */
+public final class Bpf
+{
+    private Bpf()
+    {
+    }
+
+    /**
+     * Opens and loads {@code bpf/<name>.bpf.o} from the class path. If the kernel rejects a program the
+     * {@link BpfException} carries the verifier log.
+     */
+    public static BpfObject load(final String name)
+    {
+        return Libbpf.load(name);
+    }
+
+    /** Opens a map another process pinned with {@link BpfMap#pin}. */
+    public static BpfMap openPinnedMap(final String path)
+    {
+        return Libbpf.openPinnedMap(path);
+    }
+
+    /** Number of possible CPUs, which sizes per-CPU map values. */
+    public static int possibleCpus()
+    {
+        return Libbpf.possibleCpus();
+    }
+}

@@ -1,0 +1,101 @@
+package io.crab.bpf.internal;
+
+import io.crab.bpf.BpfException;
+import io.crab.bpf.BpfMap;
+import io.crab.bpf.BpfObject;
+import jnr.ffi.LastError;
+import jnr.ffi.LibraryLoader;
+import jnr.ffi.Pointer;
+import jnr.ffi.Runtime;
+import org.agrona.BufferUtil;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+
+/** The binding's one door to native code: loads libbpf and libc once and opens objects and pinned maps. */
+public final class Libbpf
+{
+    static final NativeLibbpf LIB = LibraryLoader.create(NativeLibbpf.class).library("bpf").library("c").load();
+    static final Runtime RUNTIME = Runtime.getRuntime(LIB);
+
+    private static final int MAP_INFO_SIZE = 88;
+    private static final int MAP_INFO_TYPE = 0;
+    private static final int MAP_INFO_KEY_SIZE = 8;
+    private static final int MAP_INFO_VALUE_SIZE = 12;
+    private static final int MAP_INFO_MAX_ENTRIES = 16;
+    private static final int MAP_INFO_NAME = 24;
+
+    private Libbpf()
+    {
+    }
+
+    public static BpfObject load(final String name)
+    {
+        final String resource = "/bpf/" + name + ".bpf.o";
+        final byte[] elf;
+        try (InputStream in = Libbpf.class.getResourceAsStream(resource))
+        {
+            if (in == null)
+            {
+                throw new BpfException("no BPF object " + resource + " on the class path (was bpf/ built?)");
+            }
+            elf = in.readAllBytes();
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("reading " + resource, ex);
+        }
+        return LibbpfObject.open(name, elf);
+    }
+
+    public static BpfMap openPinnedMap(final String path)
+    {
+        final int fd = LIB.bpf_obj_get(path);
+        if (fd < 0)
+        {
+            throw error("bpf_obj_get(" + path + ")", fd);
+        }
+        final UnsafeBuffer info = new UnsafeBuffer(BufferUtil.allocateDirectAligned(MAP_INFO_SIZE, 8));
+        final UnsafeBuffer infoLen = new UnsafeBuffer(BufferUtil.allocateDirectAligned(8, 8));
+        infoLen.putInt(0, MAP_INFO_SIZE);
+        final int rc = LIB.bpf_obj_get_info_by_fd(fd, info.addressOffset(), infoLen.addressOffset());
+        if (rc < 0)
+        {
+            LIB.close(fd);
+            throw error("bpf_obj_get_info_by_fd(" + path + ")", rc);
+        }
+        final String mapName = info.getStringWithoutLengthAscii(MAP_INFO_NAME, 16).trim().replace("\0", "");
+        return new LibbpfMap(mapName, fd, info.getInt(MAP_INFO_TYPE), info.getInt(MAP_INFO_KEY_SIZE),
+            info.getInt(MAP_INFO_VALUE_SIZE), info.getInt(MAP_INFO_MAX_ENTRIES));
+    }
+
+    public static int possibleCpus()
+    {
+        final int n = LIB.libbpf_num_possible_cpus();
+        if (n <= 0)
+        {
+            throw error("libbpf_num_possible_cpus", n);
+        }
+        return n;
+    }
+
+    /** An exception for a libbpf call that returned {@code -errno}. */
+    static BpfException error(final String call, final int negativeErrno)
+    {
+        final int errno = -negativeErrno;
+        return new BpfException(call + " failed: " + LIB.strerror(errno) + " (errno " + errno + ")", errno);
+    }
+
+    /** An exception for a libbpf call that returned NULL and set errno. */
+    static BpfException lastError(final String call)
+    {
+        return error(call, -LastError.getLastError(RUNTIME));
+    }
+
+    static boolean isNull(final Pointer p)
+    {
+        return p == null || p.address() == 0;
+    }
+}

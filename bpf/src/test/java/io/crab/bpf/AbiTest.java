@@ -1,0 +1,118 @@
+package io.crab.bpf;
+
+import io.crab.bpf.testing.KernelRequired;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** Every Java constant and layout in {@link Abi} matches the C side, read from each object's BTF. */
+@ExtendWith(KernelRequired.class)
+class AbiTest
+{
+    private static final List<String> OBJECTS = List.of("lb_xdp", "client_tc", "server_tc");
+    private static final List<String> ENUMS = List.of("crab_limits", "crab_policy", "crab_vip_flags",
+        "crab_flow_state", "crab_lb_counter", "crab_client_counter", "crab_server_counter");
+    private static final Map<Class<?>, String> STRUCTS = Map.of(
+        Abi.OptCfg.class, "crab_opt_cfg",
+        Abi.VipKey.class, "crab_vip_key",
+        Abi.Vip.class, "crab_vip",
+        Abi.Backend.class, "crab_backend",
+        Abi.SynKey.class, "crab_syn_key",
+        Abi.SynEntry.class, "crab_syn_entry",
+        Abi.FlowKey.class, "crab_flow_key",
+        Abi.Flow.class, "crab_flow",
+        Abi.Rflow.class, "crab_rflow",
+        Abi.Echo.class, "crab_echo");
+
+    @Test
+    void constantsMatchTheEnumsOfEveryObject() throws Exception
+    {
+        final Map<String, Long> java = constants(Abi.Consts.class);
+        for (final String object : OBJECTS)
+        {
+            try (BpfObject obj = Bpf.load(object))
+            {
+                final Map<String, Long> c = new TreeMap<>();
+                for (final String e : ENUMS)
+                {
+                    c.putAll(obj.btf().enumValues(e));
+                }
+                assertEquals(c, java, "Abi.Consts against the enums of " + object);
+            }
+        }
+    }
+
+    @Test
+    void structLayoutsMatchTheBtfOfEveryObjectThatHasThem() throws Exception
+    {
+        for (final String object : OBJECTS)
+        {
+            try (BpfObject obj = Bpf.load(object))
+            {
+                for (final Map.Entry<Class<?>, String> s : STRUCTS.entrySet())
+                {
+                    final BtfTypes.Struct struct;
+                    try
+                    {
+                        struct = obj.btf().struct(s.getValue());
+                    }
+                    catch (final BpfException notInThisObject)
+                    {
+                        continue;
+                    }
+                    final Map<String, Long> c = new TreeMap<>();
+                    c.put("SIZE", (long)struct.size());
+                    for (final BtfTypes.Member m : struct.members())
+                    {
+                        c.put(m.name().toUpperCase(Locale.ROOT), (long)m.offset());
+                    }
+                    assertEquals(c, constants(s.getKey()), s.getKey().getSimpleName() + " against struct " +
+                        s.getValue() + " in " + object);
+                }
+            }
+        }
+    }
+
+    @Test
+    void everyStructIsInSomeObject()
+    {
+        for (final String struct : STRUCTS.values())
+        {
+            boolean found = false;
+            for (final String object : OBJECTS)
+            {
+                try (BpfObject obj = Bpf.load(object))
+                {
+                    obj.btf().struct(struct);
+                    found = true;
+                }
+                catch (final BpfException absent)
+                {
+                    // looked for in the next object
+                }
+            }
+            assertEquals(true, found, "struct " + struct + " is in no object's BTF");
+        }
+    }
+
+    private static Map<String, Long> constants(final Class<?> type) throws IllegalAccessException
+    {
+        final Map<String, Long> out = new TreeMap<>();
+        for (final Field f : type.getDeclaredFields())
+        {
+            if (Modifier.isStatic(f.getModifiers()) && f.getType() == int.class)
+            {
+                out.put(f.getName(), (long)f.getInt(null));
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,785 @@
+package io.crab.rig;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import io.crab.bpf.Attachment;
+import io.crab.bpf.Bpf;
+import io.crab.bpf.BpfObject;
+import io.crab.bpf.Netns;
+
+/**
+ * Clients, one load balancer and servers, each in its own network namespace, all on one Linux bridge.
+ * <p>
+ * Layout for run id {@code <id>} (4 characters of {@code [0-9a-z]}):
+ * <pre>
+ *   crab-&lt;id&gt;-sw   bridge br0 with ports lb, c1..cN, s1..sN (the peers of each host's eth0)
+ *   crab-&lt;id&gt;-lb   eth0 198.18.0.2/24
+ *   crab-&lt;id&gt;-cN   eth0 198.18.0.(10+N)/24, route 198.19.0.0/24 via 198.18.0.2
+ *   crab-&lt;id&gt;-sN   eth0 198.18.0.(100+N)/24
+ * </pre>
+ * Every address is in the benchmarking range 198.18.0.0/15 and no namespace has a default route, so nothing the
+ * rig does can reach a real network. IPv6 is disabled so that the only packets on the bridge are the test's own.
+ * Transmit checksum offload is off on every {@code eth0} unless the builder says otherwise: see
+ * {@link Builder#checksumOffload(boolean)}.
+ * {@link #close()} removes everything; a shutdown hook does the same if the JVM exits first.
+ */
+public final class Topology implements AutoCloseable
+{
+    /** Subnet of every host's {@code eth0}. */
+    public static final String HOST_SUBNET = "198.18.0.0/24";
+    /** Subnet the virtual service addresses come from; clients route it via the load balancer. */
+    public static final String VIP_SUBNET = "198.19.0.0/24";
+    /** Prefix length of {@link #HOST_SUBNET} and {@link #VIP_SUBNET}. */
+    public static final int PREFIX_LENGTH = 24;
+    public static final String LB_IP = "198.18.0.2";
+    /** Clients take 198.18.0.11 up to .99, below the servers' range. */
+    public static final int MAX_CLIENTS = 89;
+    /** Servers take 198.18.0.101 up to .254. */
+    public static final int MAX_SERVERS = 154;
+    /** The bridge in the switch namespace. */
+    public static final String BRIDGE = "br0";
+    /** Every namespace, and every BPF pin path the topology cleans up, starts with this. */
+    public static final String NAME_PREFIX = "crab-";
+    /** BPF object and program attached to a veth peer so that XDP_TX on the host end works. */
+    public static final String XDP_PASS = "xdp_pass";
+
+    private static final String HOST_NET = "198.18.0.";
+    private static final String VIP_NET = "198.19.0.";
+    private static final int CLIENT_BASE = 10;
+    private static final int SERVER_BASE = 100;
+    private static final Path BPF_FS = Path.of("/sys/fs/bpf");
+    private static final Path IPV6_SYSCTLS = Path.of("/proc/sys/net/ipv6/conf");
+    private static final Duration STOP_GRACE = Duration.ofSeconds(5);
+    private static final Pattern ID = Pattern.compile("[0-9a-z]{4}");
+    private static final Pattern NETNS_NAME = Pattern.compile("crab-([0-9a-z]{4})-([a-z0-9]+)");
+    private static final Pattern LINK = Pattern.compile("^(\\d+):\\s.*?\\slink/ether\\s+([0-9a-f:]{17})\\s");
+    private static final Pattern IFINDEX = Pattern.compile("^(\\d+):\\s");
+    private static final Pattern OWNER = Pattern.compile("\\salias\\s+crab-owner=(\\d+)@(\\d+)");
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final String id;
+    private final Netns sw;
+    private final List<Netns> created = new ArrayList<>();
+    private final List<Host> clients = new ArrayList<>();
+    private final List<Host> servers = new ArrayList<>();
+    private final List<Process> processes = new ArrayList<>();
+    private final Map<String, Attachment> xdpAttachments = new LinkedHashMap<>();
+    private final Thread shutdownHook;
+    private Host lb;
+    private BpfObject xdpPass;
+    private boolean closed;
+
+    private Topology(final String id)
+    {
+        this.id = id;
+        this.sw = Netns.named(NAME_PREFIX + id + "-sw");
+        this.shutdownHook = new Thread(this::closeOnShutdown, "crab-topology-" + id + "-cleanup");
+    }
+
+    public static Builder builder()
+    {
+        return new Builder();
+    }
+
+    /** The 4-character run id in every name this topology creates. */
+    public String id()
+    {
+        return id;
+    }
+
+    /** The namespace holding the bridge and the peer end of every host's {@code eth0}. */
+    public Netns switchNetns()
+    {
+        return sw;
+    }
+
+    public Host lb()
+    {
+        return lb;
+    }
+
+    public List<Host> clients()
+    {
+        return Collections.unmodifiableList(clients);
+    }
+
+    public List<Host> servers()
+    {
+        return Collections.unmodifiableList(servers);
+    }
+
+    /** The load balancer, then the clients, then the servers. */
+    public List<Host> hosts()
+    {
+        final List<Host> hosts = new ArrayList<>(1 + clients.size() + servers.size());
+        hosts.add(lb);
+        hosts.addAll(clients);
+        hosts.addAll(servers);
+        return hosts;
+    }
+
+    /** Prefix length of both subnets, i.e. {@value #PREFIX_LENGTH}. */
+    public static int subnetPrefix()
+    {
+        return PREFIX_LENGTH;
+    }
+
+    /** The n-th virtual service address, {@code 198.19.0.<n>} for n in 1..254. */
+    public static String vip(final int n)
+    {
+        if (n < 1 || n > 254)
+        {
+            throw new IllegalArgumentException("VIP index must be in 1..254: " + n);
+        }
+
+        return VIP_NET + n;
+    }
+
+    /** Runs a short command inside the host's namespace and returns its stdout; throws with stderr on failure. */
+    public String exec(final Host host, final String... argv)
+    {
+        return Shell.run(nsenter(host.netns(), List.of(argv)));
+    }
+
+    /**
+     * Starts a long-running command inside the host's namespace, stdout and stderr appended to {@code logFile}
+     * (discarded if null). {@link #close()} stops it. The command runs under {@code nsenter} rather than
+     * {@code ip netns exec}, which would remount {@code /sys} and hide the pinned maps under {@code /sys/fs/bpf}.
+     */
+    public synchronized Process spawn(final Host host, final List<String> argv, final Path logFile)
+    {
+        ensureOpen();
+        final ProcessBuilder builder = new ProcessBuilder(nsenter(host.netns(), argv))
+            .redirectInput(new File("/dev/null"))
+            .redirectErrorStream(true);
+        try
+        {
+            if (null == logFile)
+            {
+                builder.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+            }
+            else
+            {
+                final Path parent = logFile.toAbsolutePath().getParent();
+                if (null != parent)
+                {
+                    Files.createDirectories(parent);
+                }
+                builder.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
+            }
+
+            final Process process = builder.start();
+            processes.add(process);
+            return process;
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("cannot spawn " + argv + " in " + host, ex);
+        }
+    }
+
+    /**
+     * Lets an XDP program on the host's {@code eth0} use XDP_TX. A veth transmits XDP frames only if its peer has
+     * an XDP program too, so this attaches a pass-everything program to the peer in the switch namespace.
+     * Calling it again for the same host does nothing.
+     */
+    public synchronized void enableXdpTxOn(final Host host)
+    {
+        ensureOpen();
+        if (xdpAttachments.containsKey(host.peer()))
+        {
+            return;
+        }
+
+        final int peerIfindex = ifindex(sw, host.peer());
+        final Attachment attachment = sw.call(() ->
+        {
+            if (null == xdpPass)
+            {
+                xdpPass = Bpf.load(XDP_PASS);
+            }
+            // XDP attaches by ifindex in the calling thread's namespace, hence inside the switch namespace.
+            return xdpPass.program(XDP_PASS).attachXdp(peerIfindex);
+        });
+        xdpAttachments.put(host.peer(), attachment);
+    }
+
+    /**
+     * Stops spawned processes (SIGTERM, then SIGKILL after 5 s), detaches BPF programs, deletes the namespaces and
+     * any {@code /sys/fs/bpf/crab-<id>*} pins. Every step runs even if an earlier one fails; the failures are
+     * thrown together at the end. Calling it again does nothing.
+     */
+    @Override
+    public void close()
+    {
+        final List<RuntimeException> failures = new ArrayList<>();
+        synchronized (this)
+        {
+            if (closed)
+            {
+                return;
+            }
+            closed = true;
+
+            attempt(failures, this::stopProcesses);
+            attempt(failures, this::detachXdp);
+            attempt(failures, this::deleteNamespaces);
+            attempt(failures, () -> removePins(id));
+            attempt(failures, this::removeShutdownHook);
+        }
+
+        if (!failures.isEmpty())
+        {
+            final IllegalStateException ex = new IllegalStateException(
+                "topology " + id + " cleanup incomplete: " + failures.get(0).getMessage());
+            failures.forEach(ex::addSuppressed);
+            throw ex;
+        }
+    }
+
+    /**
+     * Deletes the namespaces and pins of earlier runs whose JVM died without cleaning up, killing any process still
+     * inside them. Returns the namespace names removed. Topologies of live JVMs, this one included, are left alone.
+     */
+    public static List<String> removeStale()
+    {
+        final Map<String, List<String>> byId = new TreeMap<>();
+        for (final String name : netnsNames())
+        {
+            final Matcher matcher = NETNS_NAME.matcher(name);
+            if (matcher.matches())
+            {
+                byId.computeIfAbsent(matcher.group(1), (k) -> new ArrayList<>()).add(name);
+            }
+        }
+
+        final List<String> removed = new ArrayList<>();
+        byId.forEach((runId, names) ->
+        {
+            final String swName = NAME_PREFIX + runId + "-sw";
+            final boolean stale;
+            if (names.contains(swName))
+            {
+                // A switch without an owner tag is a build in progress elsewhere: not ours to judge.
+                final Optional<Boolean> ownerAlive = ownerAlive(swName);
+                stale = ownerAlive.isPresent() && !ownerAlive.get();
+            }
+            else
+            {
+                // close() deletes the switch last, so hosts without one are the remains of an interrupted close.
+                stale = true;
+            }
+
+            if (stale)
+            {
+                // The switch goes last so that an interruption here still leaves the group recognisably stale.
+                names.sort(Comparator.comparing(swName::equals));
+                for (final String name : names)
+                {
+                    killProcessesIn(Netns.named(name));
+                    Shell.run("ip", "netns", "del", name);
+                    removed.add(name);
+                }
+                removePins(runId);
+            }
+        });
+
+        return removed;
+    }
+
+    @Override
+    public String toString()
+    {
+        return "Topology{" + id + ", lb=" + lb + ", clients=" + clients + ", servers=" + servers + "}";
+    }
+
+    private synchronized void create(final int clientCount, final int serverCount, final boolean checksumOffload)
+    {
+        addNamespace(sw);
+        ip(sw, "link", "add", BRIDGE, "type", "bridge");
+        // The owner tag lets removeStale() tell a crashed run from a live one.
+        ip(sw, "link", "set", BRIDGE, "alias", ownerTag());
+        ip(sw, "link", "set", BRIDGE, "up");
+
+        lb = addHost(Host.Role.LB, "lb", LB_IP, checksumOffload);
+        for (int i = 1; i <= clientCount; i++)
+        {
+            clients.add(addHost(Host.Role.CLIENT, "c" + i, HOST_NET + (CLIENT_BASE + i), checksumOffload));
+        }
+        for (int i = 1; i <= serverCount; i++)
+        {
+            servers.add(addHost(Host.Role.SERVER, "s" + i, HOST_NET + (SERVER_BASE + i), checksumOffload));
+        }
+
+        for (final Host client : clients)
+        {
+            ip(client.netns(), "route", "add", VIP_SUBNET, "via", LB_IP, "dev", Host.IFACE);
+        }
+    }
+
+    private Host addHost(final Host.Role role, final String name, final String address, final boolean checksumOffload)
+    {
+        final Netns netns = Netns.named(NAME_PREFIX + id + "-" + name);
+        addNamespace(netns);
+        // Both ends are created in place: nothing ever appears in the root namespace, even briefly.
+        ip(netns, "link", "add", Host.IFACE, "type", "veth", "peer", "name", name, "netns", sw.name());
+        ip(sw, "link", "set", name, "master", BRIDGE, "up");
+        ip(netns, "link", "set", "lo", "up");
+        ip(netns, "addr", "add", address + "/" + PREFIX_LENGTH, "dev", Host.IFACE);
+        ip(netns, "link", "set", Host.IFACE, "up");
+        if (!checksumOffload)
+        {
+            disableTxChecksumOffload(netns);
+        }
+
+        final String link = ip(netns, "-o", "link", "show", "dev", Host.IFACE);
+        final Matcher matcher = LINK.matcher(link);
+        if (!matcher.find())
+        {
+            throw new IllegalStateException("cannot parse `ip link show " + Host.IFACE + "` in " + netns.name() + ": " +
+                link);
+        }
+
+        return new Host(role, name, netns, address, matcher.group(2), Integer.parseInt(matcher.group(1)));
+    }
+
+    private void addNamespace(final Netns netns)
+    {
+        Shell.run("ip", "netns", "add", netns.name());
+        created.add(netns);
+        disableIpv6(netns);
+    }
+
+    private static void disableIpv6(final Netns netns)
+    {
+        if (!Files.isDirectory(IPV6_SYSCTLS))
+        {
+            return;
+        }
+
+        // Before any interface exists, so that no router or neighbour solicitation ever reaches the bridge;
+        // "default" covers interfaces created later, "all" the loopback that exists already.
+        netns.run(() ->
+        {
+            for (final String conf : List.of("all", "default"))
+            {
+                try
+                {
+                    Files.writeString(IPV6_SYSCTLS.resolve(conf).resolve("disable_ipv6"), "1");
+                }
+                catch (final IOException ex)
+                {
+                    throw new UncheckedIOException("cannot disable IPv6 in " + netns.name(), ex);
+                }
+            }
+        });
+    }
+
+    private static void disableTxChecksumOffload(final Netns netns)
+    {
+        try
+        {
+            Shell.run(nsenter(netns, List.of("ethtool", "-K", Host.IFACE, "tx", "off")));
+        }
+        catch (final Shell.CommandException ex)
+        {
+            throw new IllegalStateException("cannot turn off transmit checksum offload in " + netns.name() +
+                " (is ethtool installed? `apt-get install ethtool`, or build with checksumOffload(true)): " +
+                ex.getMessage(), ex);
+        }
+    }
+
+    private static String ip(final Netns netns, final String... args)
+    {
+        final List<String> argv = new ArrayList<>(args.length + 3);
+        argv.add("ip");
+        argv.add("-n");
+        argv.add(netns.name());
+        argv.addAll(List.of(args));
+        return Shell.run(argv);
+    }
+
+    private static int ifindex(final Netns netns, final String iface)
+    {
+        // sysfs shows the namespace it was mounted in, so ask the namespace itself.
+        final String link = ip(netns, "-o", "link", "show", "dev", iface);
+        final Matcher matcher = IFINDEX.matcher(link);
+        if (!matcher.find())
+        {
+            throw new IllegalStateException("cannot parse ifindex of " + iface + " in " + netns.name() + ": " + link);
+        }
+
+        return Integer.parseInt(matcher.group(1));
+    }
+
+    private static List<String> nsenter(final Netns netns, final List<String> argv)
+    {
+        final List<String> command = new ArrayList<>(argv.size() + 3);
+        command.add("nsenter");
+        command.add("--net=" + netns.path());
+        command.add("--");
+        command.addAll(argv);
+        return command;
+    }
+
+    private void ensureOpen()
+    {
+        if (closed)
+        {
+            throw new IllegalStateException("topology " + id + " is closed");
+        }
+    }
+
+    private void stopProcesses()
+    {
+        // Descendants are collected first: once a wrapper shell dies its children are reparented out of reach.
+        final List<ProcessHandle> handles = new ArrayList<>();
+        for (final Process process : processes)
+        {
+            handles.add(process.toHandle());
+            process.descendants().forEach(handles::add);
+        }
+        processes.clear();
+
+        handles.forEach(ProcessHandle::destroy);
+        final long deadline = System.nanoTime() + STOP_GRACE.toNanos();
+        for (final ProcessHandle handle : handles)
+        {
+            final long remaining = deadline - System.nanoTime();
+            try
+            {
+                if (remaining > 0)
+                {
+                    handle.onExit().get(remaining, TimeUnit.NANOSECONDS);
+                }
+            }
+            catch (final Exception ignore)
+            {
+                // Timed out or interrupted: the SIGKILL below takes care of it.
+            }
+        }
+        handles.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly);
+    }
+
+    private void detachXdp()
+    {
+        if (xdpAttachments.isEmpty() && null == xdpPass)
+        {
+            return;
+        }
+
+        // Detaching may address the interface by ifindex, which only means something inside the switch namespace;
+        // if that namespace is gone the interfaces are too, and closing releases the descriptors.
+        if (sw.exists())
+        {
+            sw.run(this::closeXdp);
+        }
+        else
+        {
+            closeXdp();
+        }
+    }
+
+    private void closeXdp()
+    {
+        final List<RuntimeException> failures = new ArrayList<>();
+        xdpAttachments.values().forEach((a) -> attempt(failures, a::close));
+        xdpAttachments.clear();
+        if (null != xdpPass)
+        {
+            attempt(failures, xdpPass::close);
+            xdpPass = null;
+        }
+        if (!failures.isEmpty())
+        {
+            throw failures.get(0);
+        }
+    }
+
+    private void deleteNamespaces()
+    {
+        // Reverse creation order: hosts first, the switch last, which removeStale() relies on.
+        final List<RuntimeException> failures = new ArrayList<>();
+        for (int i = created.size() - 1; i >= 0; i--)
+        {
+            final Netns netns = created.get(i);
+            if (netns.exists())
+            {
+                attempt(failures, () -> Shell.run("ip", "netns", "del", netns.name()));
+            }
+        }
+        created.clear();
+        if (!failures.isEmpty())
+        {
+            throw failures.get(0);
+        }
+    }
+
+    private static void removePins(final String runId)
+    {
+        if (!Files.isDirectory(BPF_FS))
+        {
+            return;
+        }
+
+        final List<Path> pins;
+        try (Stream<Path> entries = Files.list(BPF_FS))
+        {
+            pins = entries.filter((p) -> p.getFileName().toString().startsWith(NAME_PREFIX + runId)).toList();
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("cannot list " + BPF_FS, ex);
+        }
+
+        for (final Path pin : pins)
+        {
+            try (Stream<Path> tree = Files.walk(pin))
+            {
+                for (final Path path : tree.sorted(Comparator.reverseOrder()).toList())
+                {
+                    Files.deleteIfExists(path);
+                }
+            }
+            catch (final IOException ex)
+            {
+                throw new UncheckedIOException("cannot remove BPF pin " + pin, ex);
+            }
+        }
+    }
+
+    private void removeShutdownHook()
+    {
+        if (Thread.currentThread() == shutdownHook)
+        {
+            return;
+        }
+
+        try
+        {
+            Runtime.getRuntime().removeShutdownHook(shutdownHook);
+        }
+        catch (final IllegalStateException ignore)
+        {
+            // The JVM is already shutting down; the hook will find the topology closed.
+        }
+    }
+
+    private void closeOnShutdown()
+    {
+        try
+        {
+            close();
+        }
+        catch (final RuntimeException ex)
+        {
+            System.err.println("crab topology " + id + ": " + ex.getMessage());
+        }
+    }
+
+    private static String ownerTag()
+    {
+        final ProcessHandle self = ProcessHandle.current();
+        return "crab-owner=" + self.pid() + "@" + startMillis(self).orElse(0L);
+    }
+
+    /** Empty when the switch carries no owner tag yet. */
+    private static Optional<Boolean> ownerAlive(final String swName)
+    {
+        final Matcher matcher = OWNER.matcher(Shell.run("ip", "-n", swName, "-o", "link", "show", "dev", BRIDGE));
+        if (!matcher.find())
+        {
+            return Optional.empty();
+        }
+
+        final long startMillis = Long.parseLong(matcher.group(2));
+        // The start time guards against the owner's pid having been reused by an unrelated process.
+        return Optional.of(ProcessHandle.of(Long.parseLong(matcher.group(1)))
+            .filter(ProcessHandle::isAlive)
+            .map((h) -> startMillis == 0 || startMillis(h).map((s) -> s == startMillis).orElse(true))
+            .orElse(false));
+    }
+
+    private static Optional<Long> startMillis(final ProcessHandle handle)
+    {
+        return handle.info().startInstant().map(Instant::toEpochMilli);
+    }
+
+    private static List<String> netnsNames()
+    {
+        if (!Files.isDirectory(Netns.NETNS_DIR))
+        {
+            return List.of();
+        }
+
+        try (Stream<Path> entries = Files.list(Netns.NETNS_DIR))
+        {
+            return entries.map((p) -> p.getFileName().toString()).sorted().toList();
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("cannot list " + Netns.NETNS_DIR, ex);
+        }
+    }
+
+    private static void killProcessesIn(final Netns netns)
+    {
+        final long inode = netns.inode();
+        final List<ProcessHandle> inside = ProcessHandle.allProcesses()
+            .filter((h) -> netInode(h.pid()) == inode)
+            .toList();
+        inside.forEach(ProcessHandle::destroyForcibly);
+    }
+
+    private static long netInode(final long pid)
+    {
+        try
+        {
+            return ((Number)Files.getAttribute(Path.of("/proc", Long.toString(pid), "ns", "net"), "unix:ino"))
+                .longValue();
+        }
+        catch (final IOException | SecurityException ex)
+        {
+            return -1;
+        }
+    }
+
+    private static String freshId()
+    {
+        final String alphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
+        final List<String> existing = netnsNames();
+        while (true)
+        {
+            final StringBuilder id = new StringBuilder(4);
+            for (int i = 0; i < 4; i++)
+            {
+                id.append(alphabet.charAt(RANDOM.nextInt(alphabet.length())));
+            }
+            final String prefix = NAME_PREFIX + id + "-";
+            if (existing.stream().noneMatch((name) -> name.startsWith(prefix)))
+            {
+                return id.toString();
+            }
+        }
+    }
+
+    private static void attempt(final List<RuntimeException> failures, final Runnable step)
+    {
+        try
+        {
+            step.run();
+        }
+        catch (final RuntimeException ex)
+        {
+            failures.add(ex);
+        }
+    }
+
+    /** Sizes and options of a {@link Topology}; {@link #build()} creates it. */
+    public static final class Builder
+    {
+        private int clients = 1;
+        private int servers = 1;
+        private boolean checksumOffload;
+        private String id;
+
+        private Builder()
+        {
+        }
+
+        /** Number of client namespaces, 1..{@value Topology#MAX_CLIENTS}; default 1. */
+        public Builder clients(final int clients)
+        {
+            if (clients < 1 || clients > MAX_CLIENTS)
+            {
+                throw new IllegalArgumentException("clients must be in 1.." + MAX_CLIENTS + ": " + clients);
+            }
+            this.clients = clients;
+            return this;
+        }
+
+        /** Number of server namespaces, 1..{@value Topology#MAX_SERVERS}; default 1. */
+        public Builder servers(final int servers)
+        {
+            if (servers < 1 || servers > MAX_SERVERS)
+            {
+                throw new IllegalArgumentException("servers must be in 1.." + MAX_SERVERS + ": " + servers);
+            }
+            this.servers = servers;
+            return this;
+        }
+
+        /**
+         * Whether hosts may leave TCP/UDP checksums to the (virtual) NIC; default false, which needs {@code ethtool}.
+         * <p>
+         * With offload on, a veth hands the peer a packet whose checksum field holds only the pseudo-header sum,
+         * trusted because the skb says so. Native XDP on the receiving veth turns the packet into a bare frame, so
+         * after XDP_TX that note is lost and the final receiver drops the packet as corrupt (TcpInCsumErrors).
+         * Turning offload off makes every sender write the full checksum. It also turns off TSO, which costs bulk
+         * throughput, not connection rate.
+         */
+        public Builder checksumOffload(final boolean checksumOffload)
+        {
+            this.checksumOffload = checksumOffload;
+            return this;
+        }
+
+        /** Fixes the run id instead of picking a free random one; for tests that need to provoke a clash. */
+        Builder id(final String id)
+        {
+            if (!ID.matcher(id).matches())
+            {
+                throw new IllegalArgumentException("id must be 4 characters of [0-9a-z]: " + id);
+            }
+            this.id = id;
+            return this;
+        }
+
+        /**
+         * Creates every namespace, link, address and route. On failure whatever was created is removed before the
+         * exception propagates. Requires root (CAP_NET_ADMIN and CAP_SYS_ADMIN).
+         */
+        public Topology build()
+        {
+            final Topology topology = new Topology(null != id ? id : freshId());
+            // Registered before anything exists, so that Ctrl-C during the build cleans up too.
+            Runtime.getRuntime().addShutdownHook(topology.shutdownHook);
+            try
+            {
+                topology.create(clients, servers, checksumOffload);
+                return topology;
+            }
+            catch (final RuntimeException | Error ex)
+            {
+                try
+                {
+                    topology.close();
+                }
+                catch (final RuntimeException cleanup)
+                {
+                    ex.addSuppressed(cleanup);
+                }
+                throw ex;
+            }
+        }
+    }
+}
