@@ -1,0 +1,351 @@
+package io.crab.bpf;
+
+import io.crab.bpf.testing.Frames;
+import io.crab.bpf.testing.KernelRequired;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.pcap4j.packet.EthernetPacket;
+import org.pcap4j.packet.IpV4Packet;
+import org.pcap4j.packet.TcpPacket;
+
+import java.net.InetAddress;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+import static io.crab.bpf.testing.Frames.ACK;
+import static io.crab.bpf.testing.Frames.LINUX_SYN_OPTIONS;
+import static io.crab.bpf.testing.Frames.SYN;
+import static io.crab.bpf.testing.Frames.bytes;
+import static io.crab.bpf.testing.Frames.concat;
+import static io.crab.bpf.testing.Frames.ip;
+import static io.crab.bpf.testing.Frames.mac;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Fixture tests of the XDP load balancer: one frame in, the verdict and the exact frame out. */
+@ExtendWith(KernelRequired.class)
+class LbXdpTest
+{
+    private static final int XDP_DROP = 1;
+    private static final int XDP_PASS = 2;
+    private static final int XDP_TX = 3;
+    private static final byte[] LB_MAC = mac("02:00:00:00:00:02");
+    private static final byte[] CLIENT_MAC = mac("02:00:00:00:00:11");
+    private static final byte[][] BACKEND_MACS = {mac("02:00:00:00:01:01"), mac("02:00:00:00:01:02")};
+    private static final byte[][] BACKEND_IPS = {ip("198.18.0.101"), ip("198.18.0.102")};
+    private static final byte[] VIP = ip("198.19.0.1");
+    private static final byte[] VIP_PORT_REDIRECT = ip("198.19.0.2");
+    private static final byte[] VIP_UNMARKED = ip("198.19.0.3");
+    private static final byte[] MARKER = bytes(42, 2, 1, 1);
+
+    private BpfObject obj;
+    private BpfProgram lb;
+    private final UnsafeBuffer key = new UnsafeBuffer(new byte[16]);
+    private final UnsafeBuffer value = new UnsafeBuffer(new byte[64]);
+
+    @BeforeEach
+    void load()
+    {
+        obj = Bpf.load("lb_xdp");
+        lb = obj.program("crab_lb");
+        setOption(42, 0);
+        backend(0, BACKEND_IPS[0], 0, BACKEND_MACS[0]);
+        backend(1, BACKEND_IPS[1], 0, BACKEND_MACS[1]);
+        backend(2, BACKEND_IPS[0], 8080, BACKEND_MACS[0]);
+        vip(VIP, 0, 0, 0, Abi.Consts.CRAB_POLICY_RR, 0, 1);
+        vip(VIP_PORT_REDIRECT, 80, 1, 0, Abi.Consts.CRAB_POLICY_RR, 2);
+        vip(VIP_UNMARKED, 0, 2, Abi.Consts.CRAB_VIP_REDIRECT_UNMARKED, Abi.Consts.CRAB_POLICY_RR, 1);
+    }
+
+    @AfterEach
+    void close()
+    {
+        obj.close();
+    }
+
+    @Test
+    void markedSynIsRedirectedWithTheOptionAfterTheFixedHeaderAndTheMarkerBlanked() throws Exception
+    {
+        final Frames.Tcp syn = markedSyn(40000);
+        final BpfProgram.TestRun run = lb.testRun(syn.build(), 1);
+
+        assertEquals(XDP_TX, run.verdict());
+        final Frames.Tcp expected = markedSyn(40000);
+        expected.dstMac = BACKEND_MACS[0];
+        expected.srcMac = LB_MAC;
+        expected.dstIp = BACKEND_IPS[0];
+        expected.options = concat(bytes(42, 6), VIP, bytes(1, 1), LINUX_SYN_OPTIONS, bytes(1, 1, 1, 1));
+        assertArrayEquals(expected.build(), run.frameOut());
+        assertChecksumsValidByPcap4j(run.frameOut());
+        assertEquals(1, counter(Abi.Consts.CRAB_LB_TX_REDIRECT));
+    }
+
+    @Test
+    void roundRobinIsGlobalAndARetransmittedSynKeepsItsBackend()
+    {
+        assertEquals(0, backendOf(lb.testRun(markedSyn(40001).build(), 1)));
+        assertEquals(1, backendOf(lb.testRun(markedSyn(40002).build(), 1)));
+        assertEquals(0, backendOf(lb.testRun(markedSyn(40003).build(), 1)));
+        assertEquals(0, backendOf(lb.testRun(markedSyn(40001).build(), 1)), "retransmission of 40001");
+
+        final Frames.Tcp newConnectionSameTuple = markedSyn(40001);
+        newConnectionSameTuple.seq = 999_999;
+        assertEquals(1, backendOf(lb.testRun(newConnectionSameTuple.build(), 1)), "new ISN is a new connection");
+        assertEquals(1, counter(Abi.Consts.CRAB_LB_TX_RETRANSMIT));
+        assertEquals(4, counter(Abi.Consts.CRAB_LB_TX_REDIRECT));
+    }
+
+    @Test
+    void portRedirectionRewritesThePortAndCarriesTheVipPort() throws Exception
+    {
+        final Frames.Tcp syn = markedSyn(40000);
+        syn.dstIp = VIP_PORT_REDIRECT;
+        final BpfProgram.TestRun run = lb.testRun(syn.build(), 1);
+
+        assertEquals(XDP_TX, run.verdict());
+        final Frames.Tcp expected = markedSyn(40000);
+        expected.dstMac = BACKEND_MACS[0];
+        expected.srcMac = LB_MAC;
+        expected.dstIp = BACKEND_IPS[0];
+        expected.dstPort = 8080;
+        expected.options = concat(bytes(42, 8), VIP_PORT_REDIRECT, bytes(0, 80), LINUX_SYN_OPTIONS,
+            bytes(1, 1, 1, 1));
+        assertArrayEquals(expected.build(), run.frameOut());
+        assertChecksumsValidByPcap4j(run.frameOut());
+    }
+
+    @Test
+    void experimentalKindWithExidIsUsedForMarkerAndOption() throws Exception
+    {
+        setOption(253, 0xC4AB);
+        final Frames.Tcp syn = markedSyn(40000);
+        syn.options = concat(LINUX_SYN_OPTIONS, bytes(253, 4, 0xC4, 0xAB));
+        final BpfProgram.TestRun run = lb.testRun(syn.build(), 1);
+
+        assertEquals(XDP_TX, run.verdict());
+        final Frames.Tcp expected = markedSyn(40000);
+        expected.dstMac = BACKEND_MACS[0];
+        expected.srcMac = LB_MAC;
+        expected.dstIp = BACKEND_IPS[0];
+        expected.options = concat(bytes(253, 8, 0xC4, 0xAB), VIP, LINUX_SYN_OPTIONS, bytes(1, 1, 1, 1));
+        assertArrayEquals(expected.build(), run.frameOut());
+
+        final Frames.Tcp plain = markedSyn(40001);
+        assertPassedUnchanged(plain.build(), Abi.Consts.CRAB_LB_PASS_UNMARKED);
+    }
+
+    @Test
+    void partialChecksumFromAnOffloadingClientIsReplacedByAFullOne() throws Exception
+    {
+        final byte[] frame = markedSyn(40000).build();
+        Frames.put16(frame, Frames.ETH_LEN + 20 + 16, 0x1234);
+        final BpfProgram.TestRun run = lb.testRun(frame, 1);
+        assertEquals(XDP_TX, run.verdict());
+        assertChecksumsValidByPcap4j(run.frameOut());
+    }
+
+    @Test
+    void unmarkedSynPassesUnlessTheVipRedirectsUnmarked() throws Exception
+    {
+        final Frames.Tcp syn = new Frames.Tcp();
+        assertPassedUnchanged(syn.build(), Abi.Consts.CRAB_LB_PASS_UNMARKED);
+
+        syn.dstIp = VIP_UNMARKED;
+        syn.dstMac = LB_MAC;
+        final BpfProgram.TestRun run = lb.testRun(syn.build(), 1);
+        assertEquals(XDP_TX, run.verdict());
+        final Frames.Tcp expected = new Frames.Tcp();
+        expected.dstMac = BACKEND_MACS[1];
+        expected.srcMac = LB_MAC;
+        expected.dstIp = BACKEND_IPS[1];
+        expected.options = concat(bytes(42, 6), VIP_UNMARKED, bytes(1, 1), LINUX_SYN_OPTIONS);
+        assertArrayEquals(expected.build(), run.frameOut());
+    }
+
+    @Test
+    void packetsOtherThanAClientSynToAVipPass()
+    {
+        final Frames.Tcp ack = markedSyn(40000);
+        ack.flags = ACK;
+        assertPassedUnchanged(ack.build(), Abi.Consts.CRAB_LB_PASS_NOT_SYN);
+
+        final Frames.Tcp synAck = markedSyn(40000);
+        synAck.flags = SYN | ACK;
+        assertPassedUnchanged(synAck.build(), Abi.Consts.CRAB_LB_PASS_NOT_SYN);
+
+        final Frames.Tcp notVip = markedSyn(40000);
+        notVip.dstIp = ip("198.19.0.99");
+        assertPassedUnchanged(notVip.build(), Abi.Consts.CRAB_LB_PASS_NOT_VIP);
+
+        final byte[] udp = markedSyn(40000).build();
+        udp[Frames.ETH_LEN + 9] = 17;
+        assertPassedUnchanged(udp, Abi.Consts.CRAB_LB_PASS_NOT_TCP);
+
+        final byte[] arp = markedSyn(40000).build();
+        arp[12] = 0x08;
+        arp[13] = 0x06;
+        assertPassedUnchanged(arp, Abi.Consts.CRAB_LB_PASS_NOT_IPV4);
+    }
+
+    @Test
+    void oddSynsAreNeverCorrupted()
+    {
+        final Frames.Tcp noRoom = markedSyn(40000);
+        noRoom.options = concat(LINUX_SYN_OPTIONS, bytes(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), MARKER);
+        assertPassedUnchanged(noRoom.build(), Abi.Consts.CRAB_LB_PASS_NO_ROOM);
+
+        final Frames.Tcp fastOpen = markedSyn(40000);
+        fastOpen.payload = bytes(1, 2, 3, 4);
+        assertPassedUnchanged(fastOpen.build(), Abi.Consts.CRAB_LB_PASS_SYN_DATA);
+
+        final Frames.Tcp ipOptions = markedSyn(40000);
+        ipOptions.ipOptions = bytes(1, 1, 1, 0);
+        assertPassedUnchanged(ipOptions.build(), Abi.Consts.CRAB_LB_PASS_IP_OPTIONS);
+
+        final Frames.Tcp fragment = markedSyn(40000);
+        fragment.fragOff = 0x2000;
+        assertPassedUnchanged(fragment.build(), Abi.Consts.CRAB_LB_PASS_FRAGMENT);
+
+        final Frames.Tcp wrongLength = markedSyn(40000);
+        wrongLength.options = concat(LINUX_SYN_OPTIONS, bytes(42, 3, 0, 1));
+        assertPassedUnchanged(wrongLength.build(), Abi.Consts.CRAB_LB_PASS_BAD_OPTION);
+
+        final Frames.Tcp overrun = markedSyn(40000);
+        overrun.options = concat(LINUX_SYN_OPTIONS, bytes(1, 1, 8, 40));
+        assertPassedUnchanged(overrun.build(), Abi.Consts.CRAB_LB_PASS_BAD_OPTION);
+
+        final Frames.Tcp alreadyRedirected = markedSyn(40000);
+        alreadyRedirected.options = concat(LINUX_SYN_OPTIONS, MARKER, bytes(42, 6), VIP, bytes(1, 1));
+        assertPassedUnchanged(alreadyRedirected.build(), Abi.Consts.CRAB_LB_PASS_BAD_OPTION);
+
+        final byte[] whole = markedSyn(40000).build();
+        assertPassedUnchanged(Arrays.copyOf(whole, 14 + 20 + 10), Abi.Consts.CRAB_LB_PASS_MALFORMED);
+        assertPassedUnchanged(Arrays.copyOf(whole, whole.length - 4), Abi.Consts.CRAB_LB_PASS_MALFORMED);
+    }
+
+    @Test
+    void optionsEndingInEolAreKeptBehindTheInsertedOption() throws Exception
+    {
+        final Frames.Tcp syn = markedSyn(40000);
+        syn.options = concat(MARKER, bytes(2, 4, 0x05, (byte)0xb4 & 0xff, 0, 0, 0, 0));
+        final BpfProgram.TestRun run = lb.testRun(syn.build(), 1);
+
+        assertEquals(XDP_TX, run.verdict());
+        assertArrayEquals(concat(bytes(42, 6), VIP, bytes(1, 1, 1, 1, 1, 1, 2, 4, 0x05, 0xb4, 0, 0, 0, 0)),
+            Frames.tcpOptions(run.frameOut()));
+        assertChecksumsValidByPcap4j(run.frameOut());
+    }
+
+    @Test
+    void vipWithoutBackendsPasses()
+    {
+        vip(ip("198.19.0.4"), 0, 3, 0, Abi.Consts.CRAB_POLICY_RR);
+        final Frames.Tcp syn = markedSyn(40000);
+        syn.dstIp = ip("198.19.0.4");
+        assertPassedUnchanged(syn.build(), Abi.Consts.CRAB_LB_PASS_NO_BACKEND);
+    }
+
+    private static Frames.Tcp markedSyn(final int srcPort)
+    {
+        final Frames.Tcp syn = new Frames.Tcp();
+        syn.dstMac = LB_MAC;
+        syn.srcMac = CLIENT_MAC;
+        syn.dstIp = VIP;
+        syn.srcPort = srcPort;
+        syn.options = concat(LINUX_SYN_OPTIONS, MARKER);
+        return syn;
+    }
+
+    private int backendOf(final BpfProgram.TestRun run)
+    {
+        assertEquals(XDP_TX, run.verdict());
+        final byte[] dst = Arrays.copyOfRange(run.frameOut(), Frames.ETH_LEN + 16, Frames.ETH_LEN + 20);
+        for (int i = 0; i < BACKEND_IPS.length; i++)
+        {
+            if (Arrays.equals(dst, BACKEND_IPS[i]))
+            {
+                return i;
+            }
+        }
+        throw new AssertionError("redirected to an unknown address");
+    }
+
+    private void assertPassedUnchanged(final byte[] frame, final int counter)
+    {
+        final long before = counter(counter);
+        final BpfProgram.TestRun run = lb.testRun(frame, 1);
+        assertEquals(XDP_PASS, run.verdict(), "verdict");
+        assertArrayEquals(frame, run.frameOut(), "a passed frame is untouched");
+        assertEquals(before + 1, counter(counter), "counter " + counter);
+    }
+
+    private static void assertChecksumsValidByPcap4j(final byte[] frame) throws Exception
+    {
+        assertTrue(Frames.ipChecksumValid(frame), "IPv4 checksum");
+        assertTrue(Frames.tcpChecksumValid(frame), "TCP checksum");
+        final EthernetPacket eth = EthernetPacket.newPacket(frame, 0, frame.length);
+        final IpV4Packet ipv4 = eth.get(IpV4Packet.class);
+        final TcpPacket tcp = eth.get(TcpPacket.class);
+        assertTrue(ipv4.getHeader().hasValidChecksum(false), "pcap4j: IPv4 checksum");
+        final InetAddress src = ipv4.getHeader().getSrcAddr();
+        final InetAddress dst = ipv4.getHeader().getDstAddr();
+        assertTrue(tcp.hasValidChecksum(src, dst, false), "pcap4j: TCP checksum");
+    }
+
+    private long counter(final int index)
+    {
+        final BpfMap counters = obj.map("lb_counters");
+        final UnsafeBuffer perCpu = new UnsafeBuffer(new byte[counters.valueBufferSize()]);
+        key.putInt(0, index);
+        counters.lookup(key, perCpu);
+        long sum = 0;
+        for (int at = 0; at < perCpu.capacity(); at += 8)
+        {
+            sum += perCpu.getLong(at, ByteOrder.LITTLE_ENDIAN);
+        }
+        return sum;
+    }
+
+    private void setOption(final int kind, final int exid)
+    {
+        key.putInt(0, 0);
+        value.setMemory(0, 64, (byte)0);
+        value.putByte(Abi.OptCfg.KIND, (byte)kind);
+        value.putShort(Abi.OptCfg.EXID, (short)exid, ByteOrder.BIG_ENDIAN);
+        obj.map("opt_cfg").update(key, value, BpfMap.UPDATE_ANY);
+    }
+
+    private void backend(final int id, final byte[] addr, final int port, final byte[] mac)
+    {
+        key.putInt(0, id);
+        value.setMemory(0, 64, (byte)0);
+        value.putBytes(Abi.Backend.ADDR, addr);
+        value.putShort(Abi.Backend.PORT, (short)port, ByteOrder.BIG_ENDIAN);
+        value.putBytes(Abi.Backend.MAC, mac);
+        obj.map("backends").update(key, value, BpfMap.UPDATE_ANY);
+    }
+
+    private void vip(final byte[] addr, final int port, final int vipId, final int flags, final int policy,
+        final int... backendIds)
+    {
+        for (int slot = 0; slot < backendIds.length; slot++)
+        {
+            key.putInt(0, vipId * Abi.Consts.CRAB_MAX_SLOTS + slot);
+            value.putInt(0, backendIds[slot]);
+            obj.map("vip_slots").update(key, value, BpfMap.UPDATE_ANY);
+        }
+        key.setMemory(0, 16, (byte)0);
+        key.putBytes(Abi.VipKey.ADDR, addr);
+        key.putShort(Abi.VipKey.PORT, (short)port, ByteOrder.BIG_ENDIAN);
+        value.setMemory(0, 64, (byte)0);
+        value.putInt(Abi.Vip.VIP_ID, vipId);
+        value.putInt(Abi.Vip.FLAGS, flags);
+        value.putInt(Abi.Vip.POLICY, policy);
+        value.putInt(Abi.Vip.SLOT_COUNT, backendIds.length);
+        obj.map("vips").update(key, value, BpfMap.UPDATE_ANY);
+    }
+}
