@@ -38,8 +38,7 @@ import io.crab.bpf.Netns;
  * </pre>
  * Every address is in the benchmarking range 198.18.0.0/15 and no namespace has a default route, so nothing the
  * rig does can reach a real network. IPv6 is disabled so that the only packets on the bridge are the test's own.
- * Transmit checksum offload is off on every {@code eth0} unless the builder says otherwise: see
- * {@link Builder#checksumOffload(boolean)}.
+ * Transmit checksum offload stays on, as on real hosts: see {@link Builder#checksumOffload(boolean)}.
  * {@link #close()} removes everything; a shutdown hook does the same if the JVM exits first.
  */
 public final class Topology implements AutoCloseable
@@ -242,8 +241,10 @@ public final class Topology implements AutoCloseable
 
             attempt(failures, this::stopProcesses);
             attempt(failures, this::detachXdp);
+            final List<Long> inodes = namespaceInodes();
             attempt(failures, this::deleteNamespaces);
             attempt(failures, () -> removePins(id));
+            attempt(failures, () -> removeAgentPins(inodes));
             attempt(failures, this::removeShutdownHook);
         }
 
@@ -534,7 +535,34 @@ public final class Topology implements AutoCloseable
         }
     }
 
+    private List<Long> namespaceInodes()
+    {
+        final List<Long> inodes = new ArrayList<>();
+        for (final Host host : hosts())
+        {
+            if (host.netns().exists())
+            {
+                inodes.add(host.netns().inode());
+            }
+        }
+        return inodes;
+    }
+
+    /** Pins that crab agents made inside this topology's namespaces: crab-ROLE-NETNSINODE-IFACE. */
+    private static void removeAgentPins(final List<Long> inodes)
+    {
+        for (final long inode : inodes)
+        {
+            removePinsMatching("-" + inode + "-");
+        }
+    }
+
     private static void removePins(final String runId)
+    {
+        removePinsMatching(NAME_PREFIX + runId);
+    }
+
+    private static void removePinsMatching(final String part)
     {
         if (!Files.isDirectory(BPF_FS))
         {
@@ -544,7 +572,8 @@ public final class Topology implements AutoCloseable
         final List<Path> pins;
         try (Stream<Path> entries = Files.list(BPF_FS))
         {
-            pins = entries.filter((p) -> p.getFileName().toString().startsWith(NAME_PREFIX + runId)).toList();
+            pins = entries.filter((p) -> p.getFileName().toString().startsWith(NAME_PREFIX) &&
+                p.getFileName().toString().contains(part)).toList();
         }
         catch (final IOException ex)
         {
@@ -699,7 +728,7 @@ public final class Topology implements AutoCloseable
     {
         private int clients = 1;
         private int servers = 1;
-        private boolean checksumOffload;
+        private boolean checksumOffload = true;
         private String id;
 
         private Builder()
@@ -729,13 +758,14 @@ public final class Topology implements AutoCloseable
         }
 
         /**
-         * Whether hosts may leave TCP/UDP checksums to the (virtual) NIC; default false, which needs {@code ethtool}.
+         * Whether hosts may leave TCP/UDP checksums to the (virtual) NIC; default true, as on real hosts.
          * <p>
          * With offload on, a veth hands the peer a packet whose checksum field holds only the pseudo-header sum,
          * trusted because the skb says so. Native XDP on the receiving veth turns the packet into a bare frame, so
-         * after XDP_TX that note is lost and the final receiver drops the packet as corrupt (TcpInCsumErrors).
-         * Turning offload off makes every sender write the full checksum. It also turns off TSO, which costs bulk
-         * throughput, not connection rate.
+         * after XDP_TX that note is lost and the final receiver checks the checksum for real. crab's LB therefore
+         * computes full checksums of every frame it transmits; an XDP program that only patches them incrementally
+         * would have its frames dropped (TcpInCsumErrors). {@code false} makes every sender write full checksums
+         * (needs {@code ethtool}; also turns off TSO), for experiments with such programs.
          */
         public Builder checksumOffload(final boolean checksumOffload)
         {

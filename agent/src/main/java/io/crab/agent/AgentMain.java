@@ -1,0 +1,76 @@
+package io.crab.agent;
+
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.IdleStrategy;
+
+import java.io.PrintWriter;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Runs one agent's duty cycle on the calling thread until SIGINT/SIGTERM (or {@link #stop}), then closes it, so
+ * programs are detached and pins removed before the JVM exits.
+ */
+public final class AgentMain
+{
+    private final AtomicBoolean running = new AtomicBoolean(true);
+    private final CountDownLatch closed = new CountDownLatch(1);
+
+    public void stop()
+    {
+        running.set(false);
+    }
+
+    /** Announces readiness with a line containing "ready", then works until stopped. */
+    public void run(final Agent agent, final IdleStrategy idle, final String readyLine, final PrintWriter out)
+        throws Exception
+    {
+        final Thread hook = new Thread(() ->
+        {
+            stop();
+            try
+            {
+                closed.await();
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+            }
+        }, "crab-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try
+        {
+            agent.onStart();
+            out.println(readyLine);
+            out.flush();
+            while (running.get())
+            {
+                idle.idle(agent.doWork());
+            }
+        }
+        finally
+        {
+            try
+            {
+                agent.onClose();
+            }
+            finally
+            {
+                closed.countDown();
+                removeHook(hook);
+            }
+        }
+    }
+
+    private static void removeHook(final Thread hook)
+    {
+        try
+        {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        }
+        catch (final IllegalStateException shuttingDown)
+        {
+            // the hook is what is running us down
+        }
+    }
+}

@@ -1,0 +1,65 @@
+package io.crab.agent;
+
+import io.crab.bpf.Netns;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.stream.Stream;
+
+/**
+ * Where an agent pins the maps its status command reads: one directory per role, network namespace and
+ * interface, since every namespace may have its own eth0.
+ */
+public final class Pins
+{
+    public static final Path BPFFS = Path.of("/sys/fs/bpf");
+
+    private Pins()
+    {
+    }
+
+    public static Path dir(final String role, final String iface)
+    {
+        return BPFFS.resolve("crab-" + role + "-" + Netns.currentInode() + "-" + iface);
+    }
+
+    /** Creates the directory, failing clearly when no bpffs is mounted. */
+    public static Path create(final Path dir)
+    {
+        if (!Files.isDirectory(BPFFS))
+        {
+            throw new IllegalStateException(BPFFS + " is missing: mount bpffs (mount -t bpf bpf " + BPFFS + ")");
+        }
+        remove(dir);
+        try
+        {
+            return Files.createDirectories(dir);
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("creating " + dir, ex);
+        }
+    }
+
+    public static void remove(final Path dir)
+    {
+        if (!Files.exists(dir))
+        {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir))
+        {
+            for (final Path p : paths.sorted(Comparator.reverseOrder()).toList())
+            {
+                Files.deleteIfExists(p);
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("removing " + dir, ex);
+        }
+    }
+}

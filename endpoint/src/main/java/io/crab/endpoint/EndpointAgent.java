@@ -1,0 +1,195 @@
+package io.crab.endpoint;
+
+import io.crab.agent.HostPort;
+import io.crab.agent.Interfaces;
+import io.crab.agent.OptionKind;
+import io.crab.agent.Pins;
+import io.crab.bpf.Abi;
+import io.crab.bpf.Attachment;
+import io.crab.bpf.Bpf;
+import io.crab.bpf.BpfMap;
+import io.crab.bpf.BpfObject;
+import io.crab.bpf.BpfProgram.TcDirection;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.NanoClock;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A host's side of connection redirect. As a server it echoes the option of redirected SYNs; as a client it
+ * marks SYNs to its VIPs and rewrites redirected connections. The client agent is the one user-space writer of
+ * its maps: it configures the VIPs and, in its duty cycle, removes flows whose socket is gone.
+ */
+public final class EndpointAgent implements Agent
+{
+    public enum Role
+    {
+        CLIENT, SERVER
+    }
+
+    /** A pending flow older than this never got its redirect (SYN retries end at about 63 s on Linux). */
+    static final long PENDING_TIMEOUT_NS = 75_000_000_000L;
+    /** Flows younger than this are not checked against the socket table, which a new socket may not be in yet. */
+    static final long MIN_AGE_FOR_SOCKET_CHECK_NS = 2_000_000_000L;
+    static final long SWEEP_INTERVAL_NS = 1_000_000_000L;
+
+    private final Role role;
+    private final String iface;
+    private final List<HostPort> vips;
+    private final OptionKind option;
+    private final NanoClock clock;
+    private final List<Attachment> attachments = new ArrayList<>();
+    private final UnsafeBuffer key = new UnsafeBuffer(new byte[Abi.FlowKey.SIZE]);
+    private final UnsafeBuffer next = new UnsafeBuffer(new byte[Abi.FlowKey.SIZE]);
+    private final UnsafeBuffer flow = new UnsafeBuffer(new byte[Abi.Flow.SIZE]);
+    private final UnsafeBuffer rkey = new UnsafeBuffer(new byte[Abi.FlowKey.SIZE]);
+    private BpfObject obj;
+    private Path pinDir;
+    private long nextSweepNs;
+    private long flowsRemoved;
+
+    public EndpointAgent(final Role role, final String iface, final List<HostPort> vips, final OptionKind option,
+        final NanoClock clock)
+    {
+        this.role = role;
+        this.iface = iface;
+        this.vips = List.copyOf(vips);
+        this.option = option;
+        this.clock = clock;
+    }
+
+    @Override
+    public void onStart()
+    {
+        final int ifindex = Interfaces.ifindex(iface);
+        final String prefix = role == Role.CLIENT ? "crab_client_" : "crab_server_";
+        obj = Bpf.load(role == Role.CLIENT ? "client_tc" : "server_tc");
+        try
+        {
+            option.writeTo(obj.map("opt_cfg"));
+            if (role == Role.CLIENT)
+            {
+                writeVips(obj.map("client_vips"));
+            }
+            pinDir = Pins.create(Pins.dir(role.name().toLowerCase(), iface));
+            final String counters = role == Role.CLIENT ? "client_counters" : "server_counters";
+            obj.map(counters).pin(pinDir.resolve(counters).toString());
+            attachments.add(obj.program(prefix + "ingress").attachTc(ifindex, TcDirection.INGRESS));
+            attachments.add(obj.program(prefix + "egress").attachTc(ifindex, TcDirection.EGRESS));
+        }
+        catch (final RuntimeException ex)
+        {
+            onClose();
+            throw ex;
+        }
+        nextSweepNs = clock.nanoTime() + SWEEP_INTERVAL_NS;
+    }
+
+    private void writeVips(final BpfMap clientVips)
+    {
+        final UnsafeBuffer vipKey = new UnsafeBuffer(new byte[Abi.VipKey.SIZE]);
+        final UnsafeBuffer unused = new UnsafeBuffer(new byte[4]);
+        for (final HostPort vip : vips)
+        {
+            vipKey.setMemory(0, Abi.VipKey.SIZE, (byte)0);
+            vipKey.putBytes(Abi.VipKey.ADDR, vip.address().getAddress());
+            vipKey.putShort(Abi.VipKey.PORT, (short)vip.port(), ByteOrder.BIG_ENDIAN);
+            clientVips.update(vipKey, unused, BpfMap.UPDATE_ANY);
+        }
+    }
+
+    @Override
+    public int doWork()
+    {
+        final long now = clock.nanoTime();
+        if (role != Role.CLIENT || now < nextSweepNs)
+        {
+            return 0;
+        }
+        nextSweepNs = now + SWEEP_INTERVAL_NS;
+        return sweepFlows(now);
+    }
+
+    /** Removes pending flows that never got a redirect and redirected flows whose socket is gone. */
+    int sweepFlows(final long now)
+    {
+        final BpfMap flows = obj.map("flows");
+        final BpfMap rflows = obj.map("rflows");
+        final Set<Long> sockets = SocketTable.read();
+        final List<byte[]> dead = new ArrayList<>();
+        boolean more = flows.nextKey(null, next);
+        while (more)
+        {
+            key.putBytes(0, next, 0, Abi.FlowKey.SIZE);
+            if (flows.lookup(key, flow))
+            {
+                final long age = now - flow.getLong(Abi.Flow.CREATED_NS, ByteOrder.nativeOrder());
+                final boolean pending = flow.getByte(Abi.Flow.STATE) == Abi.Consts.CRAB_FLOW_PENDING;
+                if (pending ? age > PENDING_TIMEOUT_NS : age > MIN_AGE_FOR_SOCKET_CHECK_NS && !socketOpen(sockets))
+                {
+                    final byte[] k = new byte[Abi.FlowKey.SIZE];
+                    key.getBytes(0, k);
+                    dead.add(k);
+                }
+            }
+            more = flows.nextKey(key, next);
+        }
+        for (final byte[] k : dead)
+        {
+            key.putBytes(0, k);
+            if (flows.lookup(key, flow) && flow.getByte(Abi.Flow.STATE) == Abi.Consts.CRAB_FLOW_REDIRECTED)
+            {
+                rkey.putBytes(0, key, 0, Abi.FlowKey.SIZE);
+                rkey.putInt(Abi.FlowKey.REMOTE_ADDR, flow.getInt(Abi.Flow.PEER_ADDR));
+                rkey.putShort(Abi.FlowKey.REMOTE_PORT, flow.getShort(Abi.Flow.PEER_PORT));
+                rflows.delete(rkey);
+            }
+            flows.delete(key);
+            flowsRemoved++;
+        }
+        return dead.size();
+    }
+
+    private boolean socketOpen(final Set<Long> sockets)
+    {
+        return sockets.contains(SocketTable.key(
+            key.getInt(Abi.FlowKey.LOCAL_ADDR, ByteOrder.BIG_ENDIAN),
+            key.getShort(Abi.FlowKey.LOCAL_PORT, ByteOrder.BIG_ENDIAN) & 0xffff,
+            key.getInt(Abi.FlowKey.REMOTE_ADDR, ByteOrder.BIG_ENDIAN),
+            key.getShort(Abi.FlowKey.REMOTE_PORT, ByteOrder.BIG_ENDIAN) & 0xffff));
+    }
+
+    public long flowsRemoved()
+    {
+        return flowsRemoved;
+    }
+
+    @Override
+    public void onClose()
+    {
+        for (final Attachment a : attachments)
+        {
+            a.close();
+        }
+        attachments.clear();
+        if (pinDir != null)
+        {
+            Pins.remove(pinDir);
+        }
+        if (obj != null)
+        {
+            obj.close();
+        }
+    }
+
+    @Override
+    public String roleName()
+    {
+        return "crab-endpoint-" + role.name().toLowerCase();
+    }
+}

@@ -1,0 +1,159 @@
+package io.crab.lb;
+
+import java.io.IOException;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Next-hop MACs from the kernel: the route table picks the next hop (the backend itself when on-link, else its
+ * gateway) and the neighbour table gives its MAC. Reads /proc/net of the calling thread's network namespace.
+ */
+public final class Neighbours
+{
+    private static final Path ROUTES = Path.of("/proc/net/route");
+    private static final Path ARP = Path.of("/proc/net/arp");
+    private static final int ATF_COM = 0x2;
+    /** The discard port: a datagram there makes the kernel resolve the neighbour and is otherwise ignored. */
+    private static final int DISCARD_PORT = 9;
+
+    private final String iface;
+
+    public Neighbours(final String iface)
+    {
+        this.iface = iface;
+    }
+
+    /** The MAC of the next hop towards {@code target} if the neighbour table has it complete. */
+    public Optional<byte[]> lookup(final Inet4Address target)
+    {
+        final Inet4Address hop = nextHop(target);
+        try
+        {
+            final List<String> lines = Files.readAllLines(ARP);
+            for (final String line : lines.subList(1, lines.size()))
+            {
+                final String[] f = line.trim().split("\\s+");
+                if (f.length >= 6 && f[0].equals(hop.getHostAddress()) && f[5].equals(iface) &&
+                    (Integer.decode(f[2]) & ATF_COM) != 0)
+                {
+                    return Optional.of(parseMac(f[3]));
+                }
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException("reading " + ARP, ex);
+        }
+        return Optional.empty();
+    }
+
+    /** Asks the kernel to resolve the next hop towards {@code target}, without waiting for it. */
+    public void solicit(final Inet4Address target)
+    {
+        try (DatagramSocket socket = new DatagramSocket())
+        {
+            socket.send(new DatagramPacket(new byte[1], 1, new InetSocketAddress(target, DISCARD_PORT)));
+        }
+        catch (final IOException unreachable)
+        {
+            // no route: lookup() keeps reporting the backend unresolved, which is what the status shows
+        }
+    }
+
+    /** Solicits and waits up to {@code timeoutMs} for the MAC. */
+    public Optional<byte[]> resolve(final Inet4Address target, final long timeoutMs) throws InterruptedException
+    {
+        final long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
+        Optional<byte[]> mac = lookup(target);
+        while (mac.isEmpty() && System.nanoTime() < deadline)
+        {
+            solicit(target);
+            Thread.sleep(20);
+            mac = lookup(target);
+        }
+        return mac;
+    }
+
+    Inet4Address nextHop(final Inet4Address target)
+    {
+        final int dst = Integer.reverseBytes(toInt(target));
+        long bestMask = -1;
+        int gateway = 0;
+        try
+        {
+            final List<String> lines = Files.readAllLines(ROUTES);
+            for (final String line : lines.subList(1, lines.size()))
+            {
+                final String[] f = line.trim().split("\\s+");
+                if (f.length < 8 || !f[0].equals(iface))
+                {
+                    continue;
+                }
+                final int net = (int)Long.parseLong(f[1], 16);
+                final int gw = (int)Long.parseLong(f[2], 16);
+                final int mask = (int)Long.parseLong(f[7], 16);
+                final long maskBits = Integer.bitCount(mask);
+                if ((dst & mask) == net && maskBits > bestMask)
+                {
+                    bestMask = maskBits;
+                    gateway = gw;
+                }
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException("reading " + ROUTES, ex);
+        }
+        if (bestMask < 0)
+        {
+            throw new IllegalStateException("no route to " + target.getHostAddress() + " on " + iface);
+        }
+        return gateway == 0 ? target : fromInt(Integer.reverseBytes(gateway));
+    }
+
+    private static int toInt(final Inet4Address a)
+    {
+        final byte[] b = a.getAddress();
+        return (b[0] & 0xff) << 24 | (b[1] & 0xff) << 16 | (b[2] & 0xff) << 8 | (b[3] & 0xff);
+    }
+
+    private static Inet4Address fromInt(final int v)
+    {
+        try
+        {
+            return (Inet4Address)Inet4Address.getByAddress(new byte[] {(byte)(v >> 24), (byte)(v >> 16),
+                (byte)(v >> 8), (byte)v});
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException(ex);
+        }
+    }
+
+    static byte[] parseMac(final String text)
+    {
+        final String[] parts = text.split(":");
+        final byte[] mac = new byte[6];
+        for (int i = 0; i < 6; i++)
+        {
+            mac[i] = (byte)Integer.parseInt(parts[i], 16);
+        }
+        return mac;
+    }
+
+    public static String formatMac(final byte[] mac)
+    {
+        final StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < mac.length; i++)
+        {
+            sb.append(i == 0 ? "" : ":").append(String.format("%02x", mac[i] & 0xff));
+        }
+        return sb.toString();
+    }
+}
