@@ -144,6 +144,9 @@ static __always_inline void accept_redirect(struct __sk_buff *skb, struct crab_p
 		.local_addr = p->ip.daddr, .remote_addr = p->ip.saddr,
 		.local_port = p->tcp.dest, .remote_port = p->tcp.source,
 	};
+	/* A retransmitted SYN may have been answered by a second backend: the first one's reverse entry goes. */
+	if (f->state == CRAB_FLOW_REDIRECTED)
+		forget_reverse(&fkey, f);
 	struct crab_rflow r = { .vip_addr = vip, .vip_port = vport };
 	if (bpf_map_update_elem(&rflows, &rkey, &r, BPF_ANY)) {
 		count(CRAB_CL_REDIRECT_REFUSED);

@@ -2,6 +2,7 @@ package io.crab.agent;
 
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.IdleStrategy;
+import sun.misc.Signal;
 
 import java.io.PrintWriter;
 import java.util.concurrent.CountDownLatch;
@@ -9,7 +10,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Runs one agent's duty cycle on the calling thread until SIGINT/SIGTERM (or {@link #stop}), then closes it, so
- * programs are detached and pins removed before the JVM exits.
+ * programs are detached and pins removed before the JVM exits. The signals end the duty cycle, so the command
+ * returns normally and exits 0; the shutdown hook covers any other way the JVM goes down.
  */
 public final class AgentMain
 {
@@ -38,6 +40,8 @@ public final class AgentMain
             }
         }, "crab-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
+        Signal.handle(new Signal("TERM"), signal -> stop());
+        Signal.handle(new Signal("INT"), signal -> stop());
         try
         {
             agent.onStart();

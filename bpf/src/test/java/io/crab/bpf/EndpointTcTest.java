@@ -396,6 +396,34 @@ class EndpointTcTest
     }
 
     @Test
+    void clientSynWithIpOptionsIsMarkedBehindThem() throws Exception
+    {
+        final Frames.Tcp syn = syn(CLIENT_PORT);
+        syn.ipOptions = bytes(1, 1, 1, 0);
+        final BpfProgram.TestRun run = clientEgress.testRun(syn.build(), 1);
+        final Frames.Tcp expected = syn(CLIENT_PORT);
+        expected.ipOptions = bytes(1, 1, 1, 0);
+        expected.options = concat(LINUX_SYN_OPTIONS, MARKER);
+        assertArrayEquals(expected.build(), run.frameOut());
+        assertChecksumsValidByPcap4j(run.frameOut());
+    }
+
+    @Test
+    void clientRedirectAcknowledgingAnIsnThatWrapsIsAccepted() throws Exception
+    {
+        final Frames.Tcp syn = syn(CLIENT_PORT);
+        syn.seq = 0xFFFFFFFFL;
+        clientEgress.testRun(syn.build(), 1);
+        final Frames.Tcp synAck = synAck(DIP, 80, VIP, 6);
+        synAck.ack = 0;
+        final BpfProgram.TestRun run = clientIngress.testRun(synAck.build(), 1);
+        synAck.srcIp = VIP;
+        assertArrayEquals(synAck.build(), run.frameOut());
+        assertChecksumsValidByPcap4j(run.frameOut());
+        assertRflow(DIP, 80, VIP, 80);
+    }
+
+    @Test
     void clientNonIpv4AndTruncatedFramesPassUnchanged()
     {
         for (final BpfProgram program : new BpfProgram[] {clientEgress, clientIngress})

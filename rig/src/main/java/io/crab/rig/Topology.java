@@ -34,6 +34,7 @@ import io.crab.bpf.Netns;
  *   crab-&lt;id&gt;-sw   bridge br0 with ports lb, c1..cN, s1..sN (the peers of each host's eth0)
  *   crab-&lt;id&gt;-lb   eth0 198.18.0.2/24
  *   crab-&lt;id&gt;-cN   eth0 198.18.0.(10+N)/24, route 198.19.0.0/24 via 198.18.0.2
+ *   (the lb namespace has 198.19.0.0/24 as local addresses: it owns the VIPs)
  *   crab-&lt;id&gt;-sN   eth0 198.18.0.(100+N)/24
  * </pre>
  * Every address is in the benchmarking range 198.18.0.0/15 and no namespace has a default route, so nothing the
@@ -335,6 +336,9 @@ public final class Topology implements AutoCloseable
         {
             ip(client.netns(), "route", "add", VIP_SUBNET, "via", LB_IP, "dev", Host.IFACE);
         }
+        // The LB host owns the VIPs, as a load balancer's host does: a SYN its XDP program passes (a client that
+        // does not speak crab) reaches its stack and is refused with a RST instead of vanishing.
+        ip(lb.netns(), "route", "add", "local", VIP_SUBNET, "dev", "lo");
     }
 
     private Host addHost(final Host.Role role, final String name, final String address, final boolean checksumOffload)

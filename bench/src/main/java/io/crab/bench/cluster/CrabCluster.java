@@ -1,0 +1,185 @@
+package io.crab.bench.cluster;
+
+import com.codahale.metrics.Gauge;
+import com.codahale.metrics.MetricRegistry;
+import io.crab.bench.traffic.EchoServer;
+import io.crab.endpoint.CrabEndpoint;
+import io.crab.lb.CrabLb;
+import io.crab.lb.LbStatus;
+import io.crab.rig.Host;
+import io.crab.rig.Topology;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * crab running for real on a {@link Topology}: echo servers and crab-endpoint servers on the servers,
+ * crab-endpoint clients on the clients, and crab-lb (started and stopped separately, to try configurations) on
+ * the LB. Closing stops what it started; the topology's own close removes the rest.
+ */
+public final class CrabCluster implements AutoCloseable
+{
+    private final Topology topology;
+    private final Path logDir;
+    private final List<EchoServer> echoServers = new ArrayList<>();
+    private final Map<Host, List<EchoServer>> echoByHost = new LinkedHashMap<>();
+    private final List<Daemon> endpoints = new ArrayList<>();
+    private Daemon lb;
+
+    private CrabCluster(final Topology topology, final Path logDir)
+    {
+        this.topology = topology;
+        this.logDir = logDir;
+    }
+
+    /**
+     * Echo servers on every server at each of {@code echoPorts}; the server endpoint on every server; the client
+     * endpoint on every client for {@code clientVips} (a client given none runs no endpoint).
+     */
+    public static CrabCluster start(final Topology topology, final Path logDir, final List<Integer> echoPorts,
+        final Map<Host, List<String>> clientVips)
+    {
+        final CrabCluster cluster = new CrabCluster(topology, logDir);
+        try
+        {
+            Files.createDirectories(logDir);
+            for (final Host server : topology.servers())
+            {
+                for (final int port : echoPorts)
+                {
+                    final EchoServer echo = server.netns().call(() ->
+                        EchoServer.start(new InetSocketAddress(server.ipAddress(), port)));
+                    cluster.echoServers.add(echo);
+                    cluster.echoByHost.computeIfAbsent(server, h -> new ArrayList<>()).add(echo);
+                }
+                cluster.endpoints.add(Daemon.start(topology, server, "endpoint", CrabEndpoint.class, logDir,
+                    List.of("server", "--iface", server.iface())));
+            }
+            for (final Map.Entry<Host, List<String>> client : clientVips.entrySet())
+            {
+                if (client.getValue().isEmpty())
+                {
+                    continue;
+                }
+                final List<String> args = new ArrayList<>(List.of("client", "--iface", client.getKey().iface()));
+                client.getValue().forEach(v -> args.addAll(List.of("--vip", v)));
+                cluster.endpoints.add(Daemon.start(topology, client.getKey(), "endpoint", CrabEndpoint.class,
+                    logDir, args));
+            }
+            topology.enableXdpTxOn(topology.lb());
+            return cluster;
+        }
+        catch (final IOException ex)
+        {
+            cluster.close();
+            throw new UncheckedIOException(ex);
+        }
+        catch (final RuntimeException ex)
+        {
+            cluster.close();
+            throw ex;
+        }
+    }
+
+    /** Writes the backends file and starts crab-lb on the LB with these arguments added. */
+    public Daemon startLb(final List<String> backendLines, final String... args)
+    {
+        if (lb != null && lb.isAlive())
+        {
+            throw new IllegalStateException("crab-lb is already running");
+        }
+        final Path backends = logDir.resolve("backends.txt");
+        try
+        {
+            Files.write(backends, backendLines);
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException(ex);
+        }
+        final List<String> argv = new ArrayList<>(List.of("--iface", topology.lb().iface(), "--backends",
+            backends.toString()));
+        argv.addAll(List.of(args));
+        lb = Daemon.start(topology, topology.lb(), "lb", CrabLb.class, logDir, argv);
+        return lb;
+    }
+
+    public Daemon lb()
+    {
+        return lb;
+    }
+
+    /** The running crab-lb's counters (crab-lb status), read inside the LB namespace. */
+    public MetricRegistry lbStatus()
+    {
+        return topology.lb().netns().call(() -> LbStatus.read(topology.lb().iface()));
+    }
+
+    /** One counter of {@link #lbStatus()}, by metric name. */
+    public static long gauge(final MetricRegistry registry, final String name)
+    {
+        @SuppressWarnings("unchecked")
+        final Gauge<Number> g = (Gauge<Number>)registry.getGauges().get(name);
+        if (g == null)
+        {
+            throw new IllegalArgumentException("no metric " + name + " in " + registry.getGauges().keySet());
+        }
+        return g.getValue().longValue();
+    }
+
+    /** Packets the LB's XDP program saw, all verdicts together. */
+    public static long lbPackets(final MetricRegistry registry)
+    {
+        return registry.getGauges((name, m) -> name.startsWith("crab.lb.packets.")).values().stream()
+            .mapToLong(g -> ((Number)g.getValue()).longValue()).sum();
+    }
+
+    /** Connections each server's echo server on {@code port} accepted, by server. */
+    public Map<Host, Long> acceptedOnPort(final int port)
+    {
+        final Map<Host, Long> out = new LinkedHashMap<>();
+        echoByHost.forEach((host, servers) -> servers.stream().filter(e -> e.port() == port)
+            .forEach(e -> out.put(host, e.connectionsAccepted())));
+        return out;
+    }
+
+    public Topology topology()
+    {
+        return topology;
+    }
+
+    @Override
+    public void close()
+    {
+        final List<RuntimeException> failures = new ArrayList<>();
+        final List<AutoCloseable> all = new ArrayList<>();
+        if (lb != null)
+        {
+            all.add(lb);
+        }
+        all.addAll(endpoints);
+        all.addAll(echoServers);
+        for (final AutoCloseable c : all)
+        {
+            try
+            {
+                c.close();
+            }
+            catch (final Exception ex)
+            {
+                failures.add(new IllegalStateException("stopping " + c + ": " + ex.getMessage(), ex));
+            }
+        }
+        if (!failures.isEmpty())
+        {
+            throw failures.get(0);
+        }
+    }
+}

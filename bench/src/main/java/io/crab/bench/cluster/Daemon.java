@@ -1,0 +1,128 @@
+package io.crab.bench.cluster;
+
+import io.crab.rig.Host;
+import io.crab.rig.Topology;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** A crab daemon (crab-lb, crab-endpoint) run as its own JVM inside a host's namespace, logging to a file. */
+public final class Daemon implements AutoCloseable
+{
+    private static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
+    /** Numbers each start's log, so a restarted daemon's readiness is never read from its predecessor's log. */
+    private static final AtomicInteger STARTS = new AtomicInteger();
+
+    private final String name;
+    private final Process process;
+    private final Path log;
+
+    private Daemon(final String name, final Process process, final Path log)
+    {
+        this.name = name;
+        this.process = process;
+        this.log = log;
+    }
+
+    /** Starts {@code mainClass} with this JVM's class path and waits for its line containing "ready". */
+    public static Daemon start(final Topology topology, final Host host, final String name, final Class<?> mainClass,
+        final Path logDir, final List<String> args)
+    {
+        final Path log = logDir.resolve(host.name() + "-" + name + "-" + STARTS.incrementAndGet() + ".log");
+        final List<String> argv = new ArrayList<>(List.of(
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx128m",
+            "-cp", System.getProperty("java.class.path"), mainClass.getName()));
+        argv.addAll(args);
+        final Daemon daemon = new Daemon(host.name() + "/" + name, topology.spawn(host, argv, log), log);
+        daemon.awaitReady();
+        return daemon;
+    }
+
+    private void awaitReady()
+    {
+        final long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
+        while (System.nanoTime() < deadline)
+        {
+            final String text = logText();
+            if (text.contains("ready"))
+            {
+                return;
+            }
+            if (!process.isAlive())
+            {
+                throw new IllegalStateException(name + " exited with " + process.exitValue() + " before it was " +
+                    "ready:\n" + text);
+            }
+            try
+            {
+                Thread.sleep(50);
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted waiting for " + name);
+            }
+        }
+        process.destroyForcibly();
+        throw new IllegalStateException(name + " was not ready within " + READY_TIMEOUT + ":\n" + logText());
+    }
+
+    public String logText()
+    {
+        try
+        {
+            return Files.exists(log) ? Files.readString(log) : "";
+        }
+        catch (final IOException ex)
+        {
+            return "(log unreadable: " + ex.getMessage() + ")";
+        }
+    }
+
+    public boolean isAlive()
+    {
+        return process.isAlive();
+    }
+
+    /** SIGTERM, as an operator's stop would send; returns the exit code. */
+    public int stop()
+    {
+        process.destroy();
+        try
+        {
+            if (!process.waitFor(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS))
+            {
+                process.destroyForcibly().waitFor();
+                throw new IllegalStateException(name + " ignored SIGTERM for " + STOP_TIMEOUT + ":\n" + logText());
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+        return process.exitValue();
+    }
+
+    @Override
+    public void close()
+    {
+        if (process.isAlive())
+        {
+            stop();
+        }
+    }
+
+    @Override
+    public String toString()
+    {
+        return name;
+    }
+}

@@ -1,0 +1,280 @@
+package io.crab.bench;
+
+import com.codahale.metrics.MetricRegistry;
+import io.crab.bench.cluster.CrabCluster;
+import io.crab.bench.traffic.Crr;
+import io.crab.bench.traffic.FailureKind;
+import io.crab.bench.traffic.LoadResult;
+import io.crab.bench.traffic.LoadSpec;
+import io.crab.bpf.testing.KernelRequired;
+import io.crab.rig.Host;
+import io.crab.rig.Topology;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+import static io.crab.bench.cluster.CrabCluster.gauge;
+import static io.crab.bench.cluster.CrabCluster.lbPackets;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * crab for real: clients, LB and servers in network namespaces, the daemons as processes, real sockets through
+ * the VIP. One topology for the class; each test starts its own crab-lb.
+ */
+@ExtendWith(KernelRequired.class)
+class RedirectEndToEndTest
+{
+    private static final String VIP_ALL_PORTS = Topology.vip(1);
+    private static final String VIP_PORT_REDIRECT = Topology.vip(2);
+    private static final int PORT = 80;
+    private static final int BACKEND_PORT = 8080;
+
+    private static Topology topology;
+    private static CrabCluster cluster;
+    private static Host client;
+    private static Host plainClient;
+
+    @BeforeAll
+    static void startCluster() throws Exception
+    {
+        topology = Topology.builder().clients(2).servers(3).build();
+        client = topology.clients().get(0);
+        plainClient = topology.clients().get(1);
+        final Path logs = Files.createTempDirectory("crab-e2e-");
+        cluster = CrabCluster.start(topology, logs, List.of(PORT, BACKEND_PORT), Map.of(
+            client, List.of(VIP_ALL_PORTS, VIP_PORT_REDIRECT + ":" + PORT),
+            plainClient, List.of()));
+    }
+
+    @AfterAll
+    static void stopCluster()
+    {
+        try
+        {
+            if (cluster != null)
+            {
+                cluster.close();
+            }
+        }
+        finally
+        {
+            if (topology != null)
+            {
+                topology.close();
+            }
+        }
+    }
+
+    @AfterEach
+    void stopLb()
+    {
+        if (cluster.lb() != null)
+        {
+            cluster.lb().close();
+        }
+    }
+
+    @Test
+    void connectionsThroughTheVipAreRedirectedAndTheLbSeesOnlyTheirSyns() throws Exception
+    {
+        cluster.startLb(backendLines(""), "--vip", VIP_ALL_PORTS, "--health-interval-ms", "60000");
+        final Map<Host, Long> acceptedBefore = cluster.acceptedOnPort(PORT);
+        final long packetsBefore = lbPackets(cluster.lbStatus());
+
+        final int connections = 600;
+        final LoadResult crr = Crr.run(LoadSpec.to(new InetSocketAddress(VIP_ALL_PORTS, PORT))
+            .withPayloadBytes(64).withConcurrency(4).withMaxTransactions(connections)
+            .withDuration(Duration.ofSeconds(60)).withThreadFactory(client.netns().threadFactory("crr")));
+        assertEquals(connections, crr.transactions(), "every connection echoed its data: " + crr);
+        assertEquals(0, crr.failureCount(), crr.toString());
+
+        final int bulkConnections = 4;
+        final int bulkBytes = 1 << 20;
+        for (int i = 0; i < bulkConnections; i++)
+        {
+            assertBulkEcho(bulkBytes);
+        }
+
+        final MetricRegistry status = cluster.lbStatus();
+        final long syns = gauge(status, "crab.lb.packets.tx_redirect");
+        assertEquals(connections + bulkConnections, syns, "one redirected SYN per connection");
+        final long lbSaw = lbPackets(status) - packetsBefore;
+        assertTrue(lbSaw <= (connections + bulkConnections) * 1.05 + 20,
+            "the LB saw about one packet per connection while " + bulkConnections * bulkBytes * 2 +
+                " bytes flowed, but saw " + lbSaw);
+
+        final Map<Host, Long> accepted = cluster.acceptedOnPort(PORT);
+        for (final Host server : topology.servers())
+        {
+            final long got = accepted.get(server) - acceptedBefore.get(server);
+            assertTrue(Math.abs(got - (connections + bulkConnections) / 3.0) <= 2,
+                "round-robin gives each of 3 backends a third: " + server + " got " + got);
+            assertEquals(got, gauge(status, "crab.lb.backend." + server.ip() + ".syns"), server.toString());
+        }
+    }
+
+    @Test
+    void aBackendOnAnotherPortThanTheVipWorksAndWeightsSplitTheConnections()
+    {
+        cluster.startLb(List.of(
+            topology.servers().get(0).ip() + ":" + BACKEND_PORT + " weight=2",
+            topology.servers().get(1).ip() + ":" + BACKEND_PORT,
+            topology.servers().get(2).ip() + ":" + BACKEND_PORT),
+            "--vip", VIP_PORT_REDIRECT + ":" + PORT, "--health-interval-ms", "60000");
+        final Map<Host, Long> before = cluster.acceptedOnPort(BACKEND_PORT);
+
+        final LoadResult crr = Crr.run(LoadSpec.to(new InetSocketAddress(VIP_PORT_REDIRECT, PORT))
+            .withConcurrency(2).withMaxTransactions(400).withDuration(Duration.ofSeconds(60))
+            .withThreadFactory(client.netns().threadFactory("crr")));
+        assertEquals(400, crr.transactions(), crr.toString());
+
+        final MetricRegistry status = cluster.lbStatus();
+        final long[] redirected = topology.servers().stream()
+            .mapToLong(s -> gauge(status, "crab.lb.backend." + s.ip() + ":" + BACKEND_PORT + ".syns")).toArray();
+        assertArrayEquals(new long[] {200, 100, 100}, redirected, "weights 2:1:1, got " + Arrays.toString(redirected));
+        final Map<Host, Long> after = cluster.acceptedOnPort(BACKEND_PORT);
+        for (int i = 0; i < redirected.length; i++)
+        {
+            final Host server = topology.servers().get(i);
+            assertTrue(after.get(server) - before.get(server) >= redirected[i],
+                server + " accepted every connection redirected to it on port " + BACKEND_PORT);
+        }
+    }
+
+    @Test
+    void establishedConnectionsOutliveTheLb() throws Exception
+    {
+        cluster.startLb(backendLines(""), "--vip", VIP_ALL_PORTS);
+        final List<Socket> sockets = new ArrayList<>();
+        try
+        {
+            for (int i = 0; i < 12; i++)
+            {
+                sockets.add(client.netns().call(() ->
+                {
+                    final Socket s = new Socket();
+                    s.connect(new InetSocketAddress(VIP_ALL_PORTS, PORT), 2000);
+                    s.setSoTimeout(2000);
+                    return s;
+                }));
+            }
+            for (final Socket s : sockets)
+            {
+                assertEcho(s, 32);
+            }
+            assertEquals(0, cluster.lb().stop(), "crab-lb exits cleanly on SIGTERM:\n" + cluster.lb().logText());
+            final String link = topology.exec(topology.lb(), "ip", "link", "show", "dev", "eth0");
+            assertFalse(link.contains("xdp"), "the XDP program is detached: " + link);
+            assertTrue(topology.exec(topology.lb(), "ls", "/sys/fs/bpf").lines().noneMatch(l -> l.startsWith("crab-lb")),
+                "pins removed");
+            for (int round = 0; round < 20; round++)
+            {
+                for (final Socket s : sockets)
+                {
+                    assertEcho(s, 512);
+                }
+            }
+        }
+        finally
+        {
+            for (final Socket s : sockets)
+            {
+                s.close();
+            }
+        }
+    }
+
+    @Test
+    void aClientNotSetUpForTheVipFailsFastInsteadOfHanging()
+    {
+        cluster.startLb(backendLines(""), "--vip", VIP_ALL_PORTS);
+        final long start = System.nanoTime();
+        final UncheckedIOException failure = assertThrows(UncheckedIOException.class, () ->
+            plainClient.netns().call(() ->
+            {
+                try (Socket s = new Socket())
+                {
+                    s.connect(new InetSocketAddress(VIP_ALL_PORTS, PORT), 10_000);
+                }
+                return null;
+            }));
+        final long ms = (System.nanoTime() - start) / 1_000_000;
+        assertInstanceOf(ConnectException.class, failure.getCause());
+        assertTrue(ms < 3000, "refused within 3 s, took " + ms + " ms: " + failure.getMessage());
+
+        final LoadResult crr = Crr.run(LoadSpec.to(new InetSocketAddress(VIP_ALL_PORTS, PORT))
+            .withMaxTransactions(5).withDuration(Duration.ofSeconds(20))
+            .withThreadFactory(plainClient.netns().threadFactory("plain")));
+        assertEquals(5, crr.failures(FailureKind.CONNECT), crr.toString());
+        assertTrue(gauge(cluster.lbStatus(), "crab.lb.packets.pass_unmarked") >= 6);
+    }
+
+    private static List<String> backendLines(final String portSuffix)
+    {
+        return topology.servers().stream().map(s -> s.ip() + portSuffix).toList();
+    }
+
+    private static void assertBulkEcho(final int bytes) throws Exception
+    {
+        try (Socket s = client.netns().call(() ->
+        {
+            final Socket socket = new Socket();
+            socket.connect(new InetSocketAddress(VIP_ALL_PORTS, PORT), 2000);
+            socket.setSoTimeout(5000);
+            return socket;
+        }))
+        {
+            final byte[] data = new byte[bytes];
+            for (int i = 0; i < bytes; i++)
+            {
+                data[i] = (byte)(i * 31 + 7);
+            }
+            final Thread writer = new Thread(() ->
+            {
+                try
+                {
+                    s.getOutputStream().write(data);
+                }
+                catch (final Exception ignored)
+                {
+                    // the reader below fails on a short echo
+                }
+            });
+            writer.start();
+            final byte[] echoed = s.getInputStream().readNBytes(bytes);
+            writer.join();
+            assertArrayEquals(data, echoed);
+        }
+    }
+
+    private static void assertEcho(final Socket s, final int size) throws Exception
+    {
+        final byte[] data = new byte[size];
+        Arrays.fill(data, (byte)size);
+        final OutputStream out = s.getOutputStream();
+        final InputStream in = s.getInputStream();
+        out.write(data);
+        assertArrayEquals(data, in.readNBytes(size));
+    }
+}
