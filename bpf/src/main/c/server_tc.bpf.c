@@ -10,6 +10,9 @@
 #include "tcp_opts.h"
 #include "btf_anchor.h"
 
+/* A SYN-ACK echoes only an option seen within the client's SYN retry window. */
+#define ECHO_TTL_NS ((__u64)CRAB_SYN_TTL_SEC * 1000000000ull)
+
 static __always_inline void count(enum crab_server_counter c)
 {
 	__u32 key = c;
@@ -31,16 +34,19 @@ int crab_server_ingress(struct __sk_buff *skb)
 	cfg = crab_opt_cfg();
 	if (!cfg || crab_skb_scan_options(skb, &p, cfg, &scan))
 		return TC_ACT_OK;
-	if (scan.bad || scan.redirect_off < 0)
-		return TC_ACT_OK;
-	struct crab_echo echo = { .seen_ns = bpf_ktime_get_ns() };
-	int has_port = 0;
-	crab_read_redirect(&scan, &echo.vip_addr, &echo.vip_port, &has_port);
-	echo.has_port = has_port;
 	struct crab_flow_key key = {
 		.local_addr = p.ip.daddr, .remote_addr = p.ip.saddr,
 		.local_port = p.tcp.dest, .remote_port = p.tcp.source,
 	};
+	if (scan.bad || scan.redirect_off < 0) {
+		/* A new connection on a tuple an earlier redirected one used: its SYN-ACK must not echo. */
+		bpf_map_delete_elem(&echoes, &key);
+		return TC_ACT_OK;
+	}
+	struct crab_echo echo = { .seen_ns = bpf_ktime_get_ns() };
+	int has_port = 0;
+	crab_read_redirect(&scan, &echo.vip_addr, &echo.vip_port, &has_port);
+	echo.has_port = has_port;
 	bpf_map_update_elem(&echoes, &key, &echo, BPF_ANY);
 	count(CRAB_SV_SYN_OPTION_SEEN);
 	return TC_ACT_OK;
@@ -61,7 +67,7 @@ int crab_server_egress(struct __sk_buff *skb)
 	};
 	struct crab_echo *echo = bpf_map_lookup_elem(&echoes, &key);
 	cfg = crab_opt_cfg();
-	if (!echo || !cfg)
+	if (!echo || !cfg || bpf_ktime_get_ns() - echo->seen_ns > ECHO_TTL_NS)
 		return TC_ACT_OK;
 	int size = crab_build_redirect(opt, cfg, echo->vip_addr, echo->vip_port, echo->has_port);
 	if (!crab_skb_header_only(skb, &p) || crab_skb_append_option(skb, &p, opt, size)) {

@@ -589,6 +589,20 @@ class EndpointTcTest
     }
 
     @Test
+    void serverForgetsTheEchoWhenTheTupleIsReusedByAConnectionWithoutTheOption()
+    {
+        assertUnchanged(serverIngress, redirectedSyn(80, concat(bytes(42, 6), VIP, bytes(1, 1))).build());
+        assertEcho(80, VIP, 0, 0);
+
+        final byte[] directSyn = redirectedSyn(80, new byte[0]).build();
+        assertUnchanged(serverIngress, directSyn);
+        flowKey(DIP, CLIENT, 80, CLIENT_PORT);
+        assertFalse(server.map("echoes").lookup(key, value), "a SYN without the option removes the old echo");
+        assertUnchanged(serverEgress, serverSynAck(80).build());
+        assertEquals(0, serverCounter(Abi.Consts.CRAB_SV_SYNACK_ECHOED));
+    }
+
+    @Test
     void serverSynAckForATupleNeverSeenIsSentUnchanged()
     {
         assertUnchanged(serverIngress, redirectedSyn(80, concat(bytes(42, 6), VIP, bytes(1, 1))).build());

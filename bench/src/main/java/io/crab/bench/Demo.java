@@ -1,0 +1,219 @@
+package io.crab.bench;
+
+import com.codahale.metrics.MetricRegistry;
+import io.crab.agent.Cli;
+import io.crab.agent.Counters;
+import io.crab.agent.Pins;
+import io.crab.bench.cluster.CrabCluster;
+import io.crab.bench.traffic.Histograms;
+import io.crab.bench.traffic.LatencyReport;
+import io.crab.bench.traffic.LoadResult;
+import io.crab.bench.traffic.LoadSpec;
+import io.crab.bench.traffic.Workload;
+import io.crab.bpf.Bpf;
+import io.crab.lb.LbStatus;
+import io.crab.rig.Host;
+import io.crab.rig.Topology;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+
+/**
+ * {@code ./crab demo}: a real topology (2 clients, LB, 3 servers in network namespaces), the real daemons, CRR and
+ * RR traffic direct to a backend and through the VIP, interleaved round by round, and a report of what happened.
+ */
+@Command(name = "crab-demo", mixinStandardHelpOptions = true,
+    description = "Runs crab on a namespace topology and reports connections, LB packets and latency.")
+public final class Demo implements Callable<Integer>
+{
+    static final String MODE_DIRECT = "direct";
+    static final String MODE_VIP = "crab (VIP)";
+    private static final int PORT = 80;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--rounds", defaultValue = "3", description = "Interleaved rounds of every measurement.")
+    int rounds;
+
+    @Option(names = "--crr", defaultValue = "1000", description = "Connections per CRR measurement.")
+    int crrCount;
+
+    @Option(names = "--rr", defaultValue = "5000", description = "Round trips per RR measurement.")
+    int rrCount;
+
+    @Option(names = "--spread", defaultValue = "600", description = "Connections per client for the spread phase.")
+    int spreadCount;
+
+    @Option(names = "--payload", defaultValue = "8", description = "Request and response size in bytes.")
+    int payload;
+
+    public static void main(final String... args)
+    {
+        System.exit(Cli.run(new Demo(), new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
+    }
+
+    @Override
+    public Integer call() throws Exception
+    {
+        final PrintWriter out = spec.commandLine().getOut();
+        final Path logs = Files.createTempDirectory("crab-demo-");
+        out.println("crab demo: building 2 clients, 1 load balancer, 3 servers in network namespaces...");
+        try (Topology topology = Topology.builder().clients(2).servers(3).build())
+        {
+            final String vip = Topology.vip(1);
+            final Map<Host, List<String>> clientVips = new LinkedHashMap<>();
+            topology.clients().forEach(c -> clientVips.put(c, List.of(vip + ":" + PORT)));
+            out.println("starting echo servers, crab-endpoint on every host and crab-lb (logs in " + logs + ")...");
+            try (CrabCluster cluster = CrabCluster.start(topology, logs, List.of(PORT), clientVips))
+            {
+                cluster.startLb(topology.servers().stream().map(Host::ip).toList(), "--vip", vip + ":" + PORT);
+                final Host client = topology.clients().get(0);
+                final InetSocketAddress direct = new InetSocketAddress(topology.servers().get(0).ip(), PORT);
+                final InetSocketAddress viaVip = new InetSocketAddress(vip, PORT);
+
+                out.printf("measuring CRR and RR from %s, %d interleaved rounds...%n", client.name(), rounds);
+                final List<LoadResult> latency = measure(out, client, direct, viaVip);
+
+                out.printf("spread: %d connections from each client through the VIP at once...%n", spreadCount);
+                final List<LoadResult> spread = spread(topology, viaVip);
+
+                report(out, topology, cluster, vip, latency, spread);
+            }
+        }
+        return Cli.OK;
+    }
+
+    private List<LoadResult> measure(final PrintWriter out, final Host client, final InetSocketAddress direct,
+        final InetSocketAddress viaVip)
+    {
+        final Map<String, Map<Workload, List<LoadResult>>> runs = new LinkedHashMap<>();
+        for (int round = 1; round <= rounds; round++)
+        {
+            for (final Workload kind : Workload.values())
+            {
+                for (final String mode : List.of(MODE_DIRECT, MODE_VIP))
+                {
+                    final LoadSpec spec = LoadSpec.to(mode.equals(MODE_DIRECT) ? direct : viaVip).withLabel(mode)
+                        .withPayloadBytes(payload).withConcurrency(1).withWarmup(50)
+                        .withMaxTransactions(kind == Workload.CRR ? crrCount : rrCount)
+                        .withDuration(Duration.ofSeconds(30))
+                        .withThreadFactory(client.netns().threadFactory("demo-" + kind));
+                    final LoadResult result = kind.run(spec);
+                    runs.computeIfAbsent(mode, m -> new EnumMap<>(Workload.class))
+                        .computeIfAbsent(kind, k -> new ArrayList<>()).add(result);
+                    out.printf("  round %d %-4s %-11s %s%n", round, kind, mode, result);
+                }
+            }
+        }
+        final List<LoadResult> merged = new ArrayList<>();
+        for (final Workload kind : Workload.values())
+        {
+            runs.forEach((mode, byKind) -> merged.add(merge(mode, kind, byKind.get(kind))));
+        }
+        return merged;
+    }
+
+    private List<LoadResult> spread(final Topology topology, final InetSocketAddress viaVip) throws Exception
+    {
+        final List<Thread> threads = new ArrayList<>();
+        final List<LoadResult> results = new ArrayList<>();
+        for (final Host c : topology.clients())
+        {
+            final Thread t = new Thread(() ->
+            {
+                final LoadResult r = Workload.CRR.run(LoadSpec.to(viaVip).withLabel(MODE_VIP + " " + c.name())
+                    .withPayloadBytes(payload).withConcurrency(2).withMaxTransactions(spreadCount)
+                    .withDuration(Duration.ofSeconds(60)).withThreadFactory(c.netns().threadFactory("spread")));
+                synchronized (results)
+                {
+                    results.add(r);
+                }
+            });
+            threads.add(t);
+            t.start();
+        }
+        for (final Thread t : threads)
+        {
+            t.join();
+        }
+        return results;
+    }
+
+    private static LoadResult merge(final String mode, final Workload kind, final List<LoadResult> parts)
+    {
+        final Map<io.crab.bench.traffic.FailureKind, Long> failures = new EnumMap<>(
+            io.crab.bench.traffic.FailureKind.class);
+        parts.forEach(p -> p.failures().forEach((k, v) -> failures.merge(k, v, Long::sum)));
+        return new LoadResult(mode, kind, parts.stream().mapToLong(LoadResult::transactions).sum(), failures,
+            parts.stream().mapToLong(LoadResult::elapsedNanos).sum(),
+            Histograms.merge(parts.stream().map(LoadResult::histogram).toList()));
+    }
+
+    private void report(final PrintWriter out, final Topology topology, final CrabCluster cluster, final String vip,
+        final List<LoadResult> latency, final List<LoadResult> spread)
+    {
+        final MetricRegistry lb = cluster.lbStatus();
+        out.println();
+        out.println("================================ crab demo report ================================");
+        out.printf("topology: clients %s, LB %s, servers %s; VIP %s:%d -> the servers' port %d%n",
+            topology.clients().stream().map(h -> h.name() + "=" + h.ip()).collect(Collectors.joining(" ")),
+            topology.lb().ip(), topology.servers().stream().map(h -> h.name() + "=" + h.ip())
+                .collect(Collectors.joining(" ")), vip, PORT, PORT);
+        out.printf("%nLatency from %s (µs), %d-byte request/response, one connection at a time, %d rounds merged%n",
+            topology.clients().get(0).name(), payload, rounds);
+        out.print(LatencyReport.of(latency).withBaseline(MODE_DIRECT).text());
+        out.printf("%nSpread phase (both clients at once through the VIP):%n");
+        spread.forEach(r -> out.printf("  %s%n", r));
+        out.println();
+        LbStatus.print(lb, topology.lb().iface(), out);
+        final long packets = CrabCluster.lbPackets(lb);
+        final long redirected = CrabCluster.gauge(lb, "crab.lb.packets.tx_redirect");
+        final long connections = latency.stream().filter(r -> r.mode().equals(MODE_VIP))
+            .mapToLong(r -> r.kind() == Workload.CRR ? r.transactions() : 0).sum() +
+            spread.stream().mapToLong(LoadResult::transactions).sum();
+        out.printf("%nThe LB's XDP program saw %d packets in all (%d SYNs redirected) for the %d+ connections that " +
+            "went through the VIP:%nevery other packet of those connections went straight between client and " +
+            "server.%n", packets, redirected, connections);
+        for (final Host c : topology.clients())
+        {
+            out.printf("%nclient endpoint %s:%n", c.name());
+            printCounters(out, c, "client", "client_counters", "CRAB_CL_");
+        }
+        for (final Host s : topology.servers())
+        {
+            out.printf("server endpoint %s:%n", s.name());
+            printCounters(out, s, "server", "server_counters", "CRAB_SV_");
+        }
+        out.println("==================================================================================");
+        out.flush();
+    }
+
+    private static void printCounters(final PrintWriter out, final Host host, final String role, final String map,
+        final String prefix)
+    {
+        final Map<String, Long> values = host.netns().call(() ->
+        {
+            final Counters counters = new Counters(Bpf.openPinnedMap(
+                Pins.dir(role, host.iface()).resolve(map).toString()));
+            final Map<String, Long> v = new LinkedHashMap<>();
+            Counters.names(prefix).forEach((index, name) -> v.put(name, counters.sum(index)));
+            return v;
+        });
+        values.forEach((name, n) -> out.printf("  %-22s %d%n", name, n));
+    }
+}
