@@ -163,6 +163,43 @@ class RedirectEndToEndTest
     }
 
     @Test
+    void aBackendThatDiesGetsNoNewConnectionsAndComesBackWhenItRecovers() throws Exception
+    {
+        cluster.startLb(backendLines(""), "--vip", VIP_PORT_REDIRECT + ":" + PORT, "--health-interval-ms", "100");
+        final Host dying = topology.servers().get(2);
+        cluster.stopEcho(dying, PORT);
+        try
+        {
+            awaitLog("backend " + dying.ip() + " is down");
+            final LoadResult crr = Crr.run(LoadSpec.to(new InetSocketAddress(VIP_PORT_REDIRECT, PORT))
+                .withMaxTransactions(100).withDuration(Duration.ofSeconds(30))
+                .withThreadFactory(client.netns().threadFactory("crr")));
+            assertEquals(100, crr.transactions(), "the living backends take every connection: " + crr);
+            assertEquals(0, gauge(cluster.lbStatus(), "crab.lb.backend." + dying.ip() + ".syns"));
+        }
+        finally
+        {
+            cluster.startEcho(dying, PORT);
+        }
+        awaitLog("backend " + dying.ip() + " is up");
+        final LoadResult again = Crr.run(LoadSpec.to(new InetSocketAddress(VIP_PORT_REDIRECT, PORT))
+            .withMaxTransactions(30).withDuration(Duration.ofSeconds(30))
+            .withThreadFactory(client.netns().threadFactory("crr")));
+        assertEquals(30, again.transactions(), again.toString());
+        assertTrue(gauge(cluster.lbStatus(), "crab.lb.backend." + dying.ip() + ".syns") > 0, "back in rotation");
+    }
+
+    private static void awaitLog(final String text) throws InterruptedException
+    {
+        final long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (!cluster.lb().logText().contains(text))
+        {
+            assertTrue(System.nanoTime() < deadline, "crab-lb never logged '" + text + "':\n" + cluster.lb().logText());
+            Thread.sleep(50);
+        }
+    }
+
+    @Test
     void establishedConnectionsOutliveTheLb() throws Exception
     {
         cluster.startLb(backendLines(""), "--vip", VIP_ALL_PORTS);

@@ -150,6 +150,27 @@ public final class CrabCluster implements AutoCloseable
         return out;
     }
 
+    /** Stops the echo server of {@code server} on {@code port}, as a crashed service would vanish. */
+    public void stopEcho(final Host server, final int port)
+    {
+        final List<EchoServer> onHost = echoByHost.get(server);
+        onHost.stream().filter(e -> e.port() == port).findFirst().ifPresent(e ->
+        {
+            e.close();
+            onHost.remove(e);
+            echoServers.remove(e);
+        });
+    }
+
+    /** Starts an echo server on {@code server} at {@code port} (again). */
+    public void startEcho(final Host server, final int port)
+    {
+        final EchoServer echo = server.netns().call(() ->
+            EchoServer.start(new InetSocketAddress(server.ipAddress(), port)));
+        echoServers.add(echo);
+        echoByHost.computeIfAbsent(server, h -> new ArrayList<>()).add(echo);
+    }
+
     public Topology topology()
     {
         return topology;

@@ -1,0 +1,107 @@
+package io.crab.lb;
+
+import io.crab.agent.ConfigException;
+import io.crab.agent.OptionKind;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/** The backends file and the LB's configuration: accepted forms, and errors that name file, line and problem. */
+class BackendsFileTest
+{
+    @TempDir
+    Path dir;
+
+    @Test
+    void readsBackendsWithPortsWeightsCommentsAndBlankLines() throws Exception
+    {
+        final Path file = write("# pool A\n\n198.18.0.101\n198.18.0.102:8080 weight=3   # big one\n  \n");
+        final List<BackendsFile.Backend> backends = BackendsFile.read(file);
+        assertEquals(2, backends.size());
+        assertEquals("198.18.0.101", backends.get(0).target().toString());
+        assertEquals(1, backends.get(0).weight());
+        assertEquals(3, backends.get(0).line());
+        assertEquals(8080, backends.get(1).target().port());
+        assertEquals(3, backends.get(1).weight());
+        assertEquals(4, backends.get(1).line());
+    }
+
+    @Test
+    void errorsNameTheFileTheLineAndTheProblem() throws Exception
+    {
+        assertError("198.18.0.101\n198.18.0.300\n", ":2: '198.18.0.300': not an IPv4 address");
+        assertError("198.18.0.101:0\n", ":1: '198.18.0.101:0': port must be 1..65535");
+        assertError("198.18.0.101 weight=0\n", ":1: weight must be 1..100, got 0");
+        assertError("198.18.0.101 weight=x\n", ":1: weight is not a number");
+        assertError("198.18.0.101 mac=02:00:00:00:00:01\n", ":1: unknown field 'mac=02:00:00:00:00:01'");
+        assertError("198.18.0.101\n198.18.0.101\n", ":2: backend 198.18.0.101 is listed twice");
+        assertError("backend.example\n", ":1: 'backend.example': not an IPv4 address");
+        assertError("# nothing\n", ": no backends");
+        final ConfigException missing = assertThrows(ConfigException.class,
+            () -> BackendsFile.read(dir.resolve("absent.txt")));
+        assertEquals(dir.resolve("absent.txt") + ": no such file", missing.getMessage());
+    }
+
+    @Test
+    void contextRejectsWhatCannotWorkBeforeTouchingTheKernel() throws Exception
+    {
+        final Path ports = write("198.18.0.101:8080\n");
+        final ConfigException wildcard = assertThrows(ConfigException.class, () -> LbContext.of("eth0",
+            List.of("198.19.0.1"), ports, Policy.RR, false, OptionKind.DEFAULT, 1000));
+        assertEquals(ports + ":1: backend 198.18.0.101:8080 names a port but VIP 198.19.0.1 balances every port; " +
+            "give the VIP a port to redirect ports", wildcard.getMessage());
+
+        final Path heavy = write("198.18.0.101 weight=100\n198.18.0.102 weight=100\n198.18.0.103 weight=100\n");
+        assertThrows(ConfigException.class, () -> LbContext.of("eth0", List.of("198.19.0.1"), heavy, Policy.RR,
+            false, OptionKind.DEFAULT, 1000), "weights over the 256 slots of a VIP");
+        final Path ok = write("198.18.0.101\n");
+        assertThrows(ConfigException.class, () -> LbContext.of("eth0", List.of("198.19.0.1", "198.19.0.1"), ok,
+            Policy.RR, false, OptionKind.DEFAULT, 1000));
+        assertThrows(ConfigException.class, () -> LbContext.of(null, List.of("198.19.0.1"), ok, Policy.RR,
+            false, OptionKind.DEFAULT, 1000));
+        assertThrows(ConfigException.class, () -> OptionKind.of(253, 0));
+        assertThrows(ConfigException.class, () -> OptionKind.of(42, 0xC4AB));
+        assertThrows(ConfigException.class, () -> OptionKind.of(1, 0));
+        assertEquals(new OptionKind(254, 0xC4AB), OptionKind.of(254, 0xC4AB));
+    }
+
+    @Test
+    void slotTableRepeatsBackendsByWeightInterleavedAndSkipsUnusableOnes() throws Exception
+    {
+        final List<BackendsFile.Backend> backends = BackendsFile.read(write("198.18.0.1 weight=3\n198.18.0.2\n" +
+            "198.18.0.3 weight=2\n"));
+        assertEquals(List.of(0, 1, 2, 0, 2, 0), LbMaps.slotTable(backends, new boolean[] {true, true, true}));
+        assertEquals(List.of(0, 2, 0, 2, 0), LbMaps.slotTable(backends, new boolean[] {true, false, true}));
+        assertEquals(List.of(), LbMaps.slotTable(backends, new boolean[] {false, false, false}));
+    }
+
+    @Test
+    void commandLineErrorsExitWithUsageAndAMessage() throws Exception
+    {
+        final java.io.StringWriter err = new java.io.StringWriter();
+        final int code = CrabLb.run(new java.io.PrintWriter(new java.io.StringWriter()), new java.io.PrintWriter(err),
+            "--iface", "eth0", "--vip", "198.19.0.1", "--backends", dir.resolve("absent.txt").toString());
+        assertEquals(2, code);
+        assertEquals("crab-lb: " + dir.resolve("absent.txt") + ": no such file", err.toString().strip());
+    }
+
+    private void assertError(final String content, final String expectedTail) throws Exception
+    {
+        final Path file = write(content);
+        final ConfigException ex = assertThrows(ConfigException.class, () -> BackendsFile.read(file));
+        assertEquals(true, ex.getMessage().startsWith(file + expectedTail), ex.getMessage());
+    }
+
+    private Path write(final String content) throws Exception
+    {
+        final Path file = Files.createTempFile(dir, "backends", ".txt");
+        Files.writeString(file, content);
+        return file;
+    }
+}
