@@ -3,6 +3,7 @@ package io.crab.agent;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.util.List;
 
 /** An IPv4 address with an optional TCP port (0 = any), parsed from {@code A.B.C.D[:PORT]}. */
 public record HostPort(Inet4Address address, int port)
@@ -29,6 +30,22 @@ public record HostPort(Inet4Address address, int port)
             }
         }
         return new HostPort(parseIpv4(host, text), port);
+    }
+
+    /** Parses every {@code --vip} value; a bad one is a {@link ConfigException} naming the option. */
+    public static List<HostPort> parseVips(final List<String> texts)
+    {
+        return texts.stream().map(v ->
+        {
+            try
+            {
+                return parse(v);
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                throw new ConfigException("--vip " + ex.getMessage());
+            }
+        }).toList();
     }
 
     /** Dotted-quad only: no names, so nothing is ever resolved through DNS. */

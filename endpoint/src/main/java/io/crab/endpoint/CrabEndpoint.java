@@ -2,7 +2,6 @@ package io.crab.endpoint;
 
 import io.crab.agent.AgentMain;
 import io.crab.agent.Cli;
-import io.crab.agent.ConfigException;
 import io.crab.agent.HostPort;
 import io.crab.agent.OptionKind;
 import org.agrona.concurrent.SleepingMillisIdleStrategy;
@@ -95,18 +94,7 @@ public final class CrabEndpoint
         @Override
         public Integer call() throws Exception
         {
-            final List<HostPort> parsed = vips.stream().map(v ->
-            {
-                try
-                {
-                    return HostPort.parse(v);
-                }
-                catch (final IllegalArgumentException ex)
-                {
-                    throw new ConfigException("--vip " + ex.getMessage());
-                }
-            }).toList();
-            return serve(spec, EndpointAgent.Role.CLIENT, common, parsed);
+            return serve(spec, EndpointAgent.Role.CLIENT, common, HostPort.parseVips(vips));
         }
     }
 }

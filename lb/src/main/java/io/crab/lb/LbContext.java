@@ -35,17 +35,7 @@ public record LbContext(String iface, List<HostPort> vips, Path backendsFile, Li
         {
             throw new ConfigException("--health-interval-ms must be at least 100");
         }
-        final List<HostPort> vips = vipTexts.stream().map(v ->
-        {
-            try
-            {
-                return HostPort.parse(v);
-            }
-            catch (final IllegalArgumentException ex)
-            {
-                throw new ConfigException("--vip " + ex.getMessage());
-            }
-        }).toList();
+        final List<HostPort> vips = HostPort.parseVips(vipTexts);
         if (vips.stream().distinct().count() != vips.size())
         {
             throw new ConfigException("--vip: the same VIP is given twice");

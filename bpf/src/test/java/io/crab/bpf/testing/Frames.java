@@ -1,8 +1,14 @@
 package io.crab.bpf.testing;
 
+import org.pcap4j.packet.EthernetPacket;
+import org.pcap4j.packet.IpV4Packet;
+import org.pcap4j.packet.TcpPacket;
+
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Builds Ethernet/IPv4/TCP frames byte by byte for fixture tests, with checksums computed here, independently
@@ -105,6 +111,19 @@ public final class Frames
         }
         pseudo += 6 + tcpLen;
         return checksum(copy, tcpAt, tcpLen, pseudo);
+    }
+
+    /** Both checksums valid, by this class's sum and independently by pcap4j's parser. */
+    public static void assertChecksumsValid(final byte[] frame) throws Exception
+    {
+        assertTrue(ipChecksumValid(frame), "IPv4 checksum");
+        assertTrue(tcpChecksumValid(frame), "TCP checksum");
+        final EthernetPacket eth = EthernetPacket.newPacket(frame, 0, frame.length);
+        final IpV4Packet ipv4 = eth.get(IpV4Packet.class);
+        final TcpPacket tcp = eth.get(TcpPacket.class);
+        assertTrue(ipv4.getHeader().hasValidChecksum(false), "pcap4j: IPv4 checksum");
+        assertTrue(tcp.hasValidChecksum(ipv4.getHeader().getSrcAddr(), ipv4.getHeader().getDstAddr(), false),
+            "pcap4j: TCP checksum");
     }
 
     public static boolean ipChecksumValid(final byte[] frame)
