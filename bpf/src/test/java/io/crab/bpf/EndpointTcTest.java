@@ -1,6 +1,7 @@
 package io.crab.bpf;
 
-import io.crab.bpf.testing.Frames;
+import io.crab.bpf.frames.Frames;
+import io.crab.bpf.testing.FrameAssertions;
 import io.crab.bpf.testing.KernelRequired;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
@@ -11,15 +12,15 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 
-import static io.crab.bpf.testing.Frames.ACK;
-import static io.crab.bpf.testing.Frames.LINUX_SYN_OPTIONS;
-import static io.crab.bpf.testing.Frames.PSH;
-import static io.crab.bpf.testing.Frames.RST;
-import static io.crab.bpf.testing.Frames.SYN;
-import static io.crab.bpf.testing.Frames.bytes;
-import static io.crab.bpf.testing.Frames.concat;
-import static io.crab.bpf.testing.Frames.ip;
-import static io.crab.bpf.testing.Frames.mac;
+import static io.crab.bpf.frames.Frames.ACK;
+import static io.crab.bpf.frames.Frames.LINUX_SYN_OPTIONS;
+import static io.crab.bpf.frames.Frames.PSH;
+import static io.crab.bpf.frames.Frames.RST;
+import static io.crab.bpf.frames.Frames.SYN;
+import static io.crab.bpf.frames.Frames.bytes;
+import static io.crab.bpf.frames.Frames.concat;
+import static io.crab.bpf.frames.Frames.ip;
+import static io.crab.bpf.frames.Frames.mac;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -94,7 +95,7 @@ class EndpointTcTest
         final Frames.Tcp expected = syn(CLIENT_PORT);
         expected.options = concat(LINUX_SYN_OPTIONS, MARKER);
         assertArrayEquals(expected.build(), run.frameOut());
-        Frames.assertChecksumsValid(run.frameOut());
+        FrameAssertions.assertChecksumsValid(run.frameOut());
 
         flowKey(CLIENT, VIP, CLIENT_PORT, 80);
         assertTrue(client.map("flows").lookup(key, value), "flow entry");
@@ -163,7 +164,7 @@ class EndpointTcTest
         final Frames.Tcp expectedSynAck = synAck(DIP, 80, VIP, 6);
         expectedSynAck.srcIp = VIP;
         assertArrayEquals(expectedSynAck.build(), synAck.frameOut());
-        Frames.assertChecksumsValid(synAck.frameOut());
+        FrameAssertions.assertChecksumsValid(synAck.frameOut());
 
         flowKey(CLIENT, VIP, CLIENT_PORT, 80);
         assertTrue(client.map("flows").lookup(key, value), "flow entry");
@@ -181,7 +182,7 @@ class EndpointTcTest
         expectedOut.dstIp = DIP;
         expectedOut.dstMac = DIP_MAC;
         assertArrayEquals(expectedOut.build(), out.frameOut());
-        Frames.assertChecksumsValid(out.frameOut());
+        FrameAssertions.assertChecksumsValid(out.frameOut());
         assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_EGRESS_REWRITTEN));
 
         final BpfProgram.TestRun in = clientIngress.testRun(reply(DIP, 80).build(), 1);
@@ -189,7 +190,7 @@ class EndpointTcTest
         final Frames.Tcp expectedIn = reply(DIP, 80);
         expectedIn.srcIp = VIP;
         assertArrayEquals(expectedIn.build(), in.frameOut());
-        Frames.assertChecksumsValid(in.frameOut());
+        FrameAssertions.assertChecksumsValid(in.frameOut());
         assertEquals(2, clientCounter(Abi.Consts.CRAB_CL_INGRESS_REWRITTEN));
 
         final BpfProgram.TestRun retransmitted = clientIngress.testRun(synAck(DIP, 80, VIP, 6).build(), 1);
@@ -210,7 +211,7 @@ class EndpointTcTest
         expectedSynAck.srcIp = VIP2;
         expectedSynAck.srcPort = 80;
         assertArrayEquals(expectedSynAck.build(), synAck.frameOut());
-        Frames.assertChecksumsValid(synAck.frameOut());
+        FrameAssertions.assertChecksumsValid(synAck.frameOut());
         assertRflow(DIP, 8080, VIP2, 80);
 
         final BpfProgram.TestRun out = clientEgress.testRun(data(VIP2, 80).build(), 1);
@@ -219,14 +220,14 @@ class EndpointTcTest
         expectedOut.dstPort = 8080;
         expectedOut.dstMac = DIP_MAC;
         assertArrayEquals(expectedOut.build(), out.frameOut());
-        Frames.assertChecksumsValid(out.frameOut());
+        FrameAssertions.assertChecksumsValid(out.frameOut());
 
         final BpfProgram.TestRun in = clientIngress.testRun(reply(DIP, 8080).build(), 1);
         final Frames.Tcp expectedIn = reply(DIP, 8080);
         expectedIn.srcIp = VIP2;
         expectedIn.srcPort = 80;
         assertArrayEquals(expectedIn.build(), in.frameOut());
-        Frames.assertChecksumsValid(in.frameOut());
+        FrameAssertions.assertChecksumsValid(in.frameOut());
     }
 
     @Test
@@ -292,7 +293,7 @@ class EndpointTcTest
         expected.dstIp = DIP;
         expected.dstMac = DIP_MAC;
         assertArrayEquals(expected.build(), run.frameOut(), "the RST itself still goes to the backend");
-        Frames.assertChecksumsValid(run.frameOut());
+        FrameAssertions.assertChecksumsValid(run.frameOut());
 
         assertNoFlow(VIP, CLIENT_PORT, 80);
         assertNoRflow(DIP, 80);
@@ -315,7 +316,7 @@ class EndpointTcTest
         expected.payload = new byte[0];
         expected.srcIp = VIP;
         assertArrayEquals(expected.build(), run.frameOut(), "the RST reaches the socket as from the VIP");
-        Frames.assertChecksumsValid(run.frameOut());
+        FrameAssertions.assertChecksumsValid(run.frameOut());
 
         assertNoFlow(VIP, CLIENT_PORT, 80);
         assertNoRflow(DIP, 80);
@@ -334,7 +335,7 @@ class EndpointTcTest
         expected.seq = 7_000_000;
         expected.options = concat(LINUX_SYN_OPTIONS, MARKER);
         assertArrayEquals(expected.build(), run.frameOut());
-        Frames.assertChecksumsValid(run.frameOut());
+        FrameAssertions.assertChecksumsValid(run.frameOut());
 
         flowKey(CLIENT, VIP, CLIENT_PORT, 80);
         assertTrue(client.map("flows").lookup(key, value));
@@ -381,7 +382,7 @@ class EndpointTcTest
         final Frames.Tcp expected = syn(CLIENT_PORT);
         expected.options = concat(LINUX_SYN_OPTIONS, bytes(253, 4, 0xC4, 0xAB));
         assertArrayEquals(expected.build(), run.frameOut());
-        Frames.assertChecksumsValid(run.frameOut());
+        FrameAssertions.assertChecksumsValid(run.frameOut());
 
         final Frames.Tcp synAck = synAck(DIP, 80, VIP, 6);
         synAck.options = concat(LINUX_SYNACK_OPTIONS, bytes(253, 8, 0xC4, 0xAB), VIP);
@@ -401,7 +402,7 @@ class EndpointTcTest
         expected.ipOptions = bytes(1, 1, 1, 0);
         expected.options = concat(LINUX_SYN_OPTIONS, MARKER);
         assertArrayEquals(expected.build(), run.frameOut());
-        Frames.assertChecksumsValid(run.frameOut());
+        FrameAssertions.assertChecksumsValid(run.frameOut());
     }
 
     @Test
@@ -415,7 +416,7 @@ class EndpointTcTest
         final BpfProgram.TestRun run = clientIngress.testRun(synAck.build(), 1);
         synAck.srcIp = VIP;
         assertArrayEquals(synAck.build(), run.frameOut());
-        Frames.assertChecksumsValid(run.frameOut());
+        FrameAssertions.assertChecksumsValid(run.frameOut());
         assertRflow(DIP, 80, VIP, 80);
     }
 
@@ -536,7 +537,7 @@ class EndpointTcTest
         final Frames.Tcp expected = serverSynAck(80);
         expected.options = concat(LINUX_SYNACK_OPTIONS, bytes(42, 6), VIP, bytes(1, 1));
         assertArrayEquals(expected.build(), run.frameOut());
-        Frames.assertChecksumsValid(run.frameOut());
+        FrameAssertions.assertChecksumsValid(run.frameOut());
         assertEquals(1, serverCounter(Abi.Consts.CRAB_SV_SYNACK_ECHOED));
 
         final BpfProgram.TestRun again = serverEgress.testRun(serverSynAck(80).build(), 1);
@@ -556,7 +557,7 @@ class EndpointTcTest
         final Frames.Tcp expected = serverSynAck(8080);
         expected.options = concat(LINUX_SYNACK_OPTIONS, bytes(42, 8), VIP2, bytes(0, 80));
         assertArrayEquals(expected.build(), run.frameOut());
-        Frames.assertChecksumsValid(run.frameOut());
+        FrameAssertions.assertChecksumsValid(run.frameOut());
     }
 
     @Test
@@ -570,7 +571,7 @@ class EndpointTcTest
         final Frames.Tcp expected = serverSynAck(80);
         expected.options = concat(LINUX_SYNACK_OPTIONS, bytes(253, 8, 0xC4, 0xAB), VIP);
         assertArrayEquals(expected.build(), run.frameOut());
-        Frames.assertChecksumsValid(run.frameOut());
+        FrameAssertions.assertChecksumsValid(run.frameOut());
     }
 
     @Test

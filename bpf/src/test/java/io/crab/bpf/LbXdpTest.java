@@ -1,6 +1,7 @@
 package io.crab.bpf;
 
-import io.crab.bpf.testing.Frames;
+import io.crab.bpf.frames.Frames;
+import io.crab.bpf.testing.FrameAssertions;
 import io.crab.bpf.testing.KernelRequired;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
@@ -11,13 +12,13 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 
-import static io.crab.bpf.testing.Frames.ACK;
-import static io.crab.bpf.testing.Frames.LINUX_SYN_OPTIONS;
-import static io.crab.bpf.testing.Frames.SYN;
-import static io.crab.bpf.testing.Frames.bytes;
-import static io.crab.bpf.testing.Frames.concat;
-import static io.crab.bpf.testing.Frames.ip;
-import static io.crab.bpf.testing.Frames.mac;
+import static io.crab.bpf.frames.Frames.ACK;
+import static io.crab.bpf.frames.Frames.LINUX_SYN_OPTIONS;
+import static io.crab.bpf.frames.Frames.SYN;
+import static io.crab.bpf.frames.Frames.bytes;
+import static io.crab.bpf.frames.Frames.concat;
+import static io.crab.bpf.frames.Frames.ip;
+import static io.crab.bpf.frames.Frames.mac;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -76,7 +77,7 @@ class LbXdpTest
         expected.dstIp = BACKEND_IPS[0];
         expected.options = concat(bytes(42, 6), VIP, bytes(1, 1), LINUX_SYN_OPTIONS, bytes(1, 1, 1, 1));
         assertArrayEquals(expected.build(), run.frameOut());
-        Frames.assertChecksumsValid(run.frameOut());
+        FrameAssertions.assertChecksumsValid(run.frameOut());
         assertEquals(1, counter(Abi.Consts.CRAB_LB_TX_REDIRECT));
     }
 
@@ -111,7 +112,7 @@ class LbXdpTest
         expected.options = concat(bytes(42, 8), VIP_PORT_REDIRECT, bytes(0, 80), LINUX_SYN_OPTIONS,
             bytes(1, 1, 1, 1));
         assertArrayEquals(expected.build(), run.frameOut());
-        Frames.assertChecksumsValid(run.frameOut());
+        FrameAssertions.assertChecksumsValid(run.frameOut());
     }
 
     @Test
@@ -141,7 +142,7 @@ class LbXdpTest
         Frames.put16(frame, Frames.ETH_LEN + 20 + 16, 0x1234);
         final BpfProgram.TestRun run = lb.testRun(frame, 1);
         assertEquals(XDP_TX, run.verdict());
-        Frames.assertChecksumsValid(run.frameOut());
+        FrameAssertions.assertChecksumsValid(run.frameOut());
     }
 
     @Test
@@ -233,7 +234,7 @@ class LbXdpTest
         assertEquals(XDP_TX, run.verdict());
         assertArrayEquals(concat(bytes(42, 6), VIP, bytes(1, 1, 1, 1, 1, 1, 2, 4, 0x05, 0xb4, 0, 0, 0, 0)),
             Frames.tcpOptions(run.frameOut()));
-        Frames.assertChecksumsValid(run.frameOut());
+        FrameAssertions.assertChecksumsValid(run.frameOut());
     }
 
     @Test
