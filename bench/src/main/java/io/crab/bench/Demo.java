@@ -5,7 +5,6 @@ import io.crab.agent.Cli;
 import io.crab.agent.Counters;
 import io.crab.agent.Pins;
 import io.crab.bench.cluster.CrabCluster;
-import io.crab.bench.traffic.Histograms;
 import io.crab.bench.traffic.LatencyReport;
 import io.crab.bench.traffic.LoadResult;
 import io.crab.bench.traffic.LoadSpec;
@@ -123,7 +122,7 @@ public final class Demo implements Callable<Integer>
         final List<LoadResult> merged = new ArrayList<>();
         for (final Workload kind : Workload.values())
         {
-            runs.forEach((mode, byKind) -> merged.add(merge(mode, kind, byKind.get(kind))));
+            runs.forEach((mode, byKind) -> merged.add(BenchRunner.merge(mode, kind, byKind.get(kind))));
         }
         return merged;
     }
@@ -152,16 +151,6 @@ public final class Demo implements Callable<Integer>
             t.join();
         }
         return results;
-    }
-
-    private static LoadResult merge(final String mode, final Workload kind, final List<LoadResult> parts)
-    {
-        final Map<io.crab.bench.traffic.FailureKind, Long> failures = new EnumMap<>(
-            io.crab.bench.traffic.FailureKind.class);
-        parts.forEach(p -> p.failures().forEach((k, v) -> failures.merge(k, v, Long::sum)));
-        return new LoadResult(mode, kind, parts.stream().mapToLong(LoadResult::transactions).sum(), failures,
-            parts.stream().mapToLong(LoadResult::elapsedNanos).sum(),
-            Histograms.merge(parts.stream().map(LoadResult::histogram).toList()));
     }
 
     private void report(final PrintWriter out, final Topology topology, final CrabCluster cluster, final String vip,

@@ -24,6 +24,21 @@ public final class Bpf
         return Libbpf.openPinnedMap(path);
     }
 
+    /**
+     * Run time and run count of the XDP program attached to the interface (calling thread's namespace); they
+     * count only while {@link #enableRunTimeStats()} holds statistics on.
+     */
+    public static ProgramStats xdpProgramStats(final int ifindex)
+    {
+        return Libbpf.xdpProgramStats(ifindex);
+    }
+
+    /** Turns on the kernel's BPF run-time statistics until the returned handle closes. */
+    public static AutoCloseable enableRunTimeStats()
+    {
+        return Libbpf.enableRunTimeStats();
+    }
+
     /** Number of possible CPUs, which sizes per-CPU map values. */
     public static int possibleCpus()
     {

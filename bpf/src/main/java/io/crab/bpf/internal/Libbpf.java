@@ -3,6 +3,7 @@ package io.crab.bpf.internal;
 import io.crab.bpf.BpfException;
 import io.crab.bpf.BpfMap;
 import io.crab.bpf.BpfObject;
+import io.crab.bpf.ProgramStats;
 import jnr.ffi.LastError;
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.Pointer;
@@ -69,6 +70,57 @@ public final class Libbpf
         final String mapName = info.getStringWithoutLengthAscii(MAP_INFO_NAME, 16).trim().replace("\0", "");
         return new LibbpfMap(mapName, fd, info.getInt(MAP_INFO_TYPE), info.getInt(MAP_INFO_KEY_SIZE),
             info.getInt(MAP_INFO_VALUE_SIZE), info.getInt(MAP_INFO_MAX_ENTRIES));
+    }
+
+    /** struct bpf_prog_info: run_time_ns and run_cnt (linux/bpf.h). */
+    private static final int PROG_INFO_SIZE = 232;
+    private static final int PROG_INFO_RUN_TIME_NS = 192;
+    private static final int PROG_INFO_RUN_CNT = 200;
+    private static final int BPF_STATS_RUN_TIME = 0;
+
+    public static ProgramStats xdpProgramStats(final int ifindex)
+    {
+        final UnsafeBuffer id = new UnsafeBuffer(BufferUtil.allocateDirectAligned(8, 8));
+        final int qrc = LIB.bpf_xdp_query_id(ifindex, 0, id.addressOffset());
+        if (qrc < 0)
+        {
+            throw error("bpf_xdp_query_id(ifindex " + ifindex + ")", qrc);
+        }
+        if (id.getInt(0) == 0)
+        {
+            throw new BpfException("no XDP program on ifindex " + ifindex);
+        }
+        final int fd = LIB.bpf_prog_get_fd_by_id(id.getInt(0));
+        if (fd < 0)
+        {
+            throw error("bpf_prog_get_fd_by_id(" + id.getInt(0) + ")", fd);
+        }
+        try
+        {
+            final UnsafeBuffer info = new UnsafeBuffer(BufferUtil.allocateDirectAligned(PROG_INFO_SIZE, 8));
+            final UnsafeBuffer infoLen = new UnsafeBuffer(BufferUtil.allocateDirectAligned(8, 8));
+            infoLen.putInt(0, PROG_INFO_SIZE);
+            final int rc = LIB.bpf_obj_get_info_by_fd(fd, info.addressOffset(), infoLen.addressOffset());
+            if (rc < 0)
+            {
+                throw error("bpf_obj_get_info_by_fd(prog " + id.getInt(0) + ")", rc);
+            }
+            return new ProgramStats(info.getLong(PROG_INFO_RUN_TIME_NS), info.getLong(PROG_INFO_RUN_CNT));
+        }
+        finally
+        {
+            LIB.close(fd);
+        }
+    }
+
+    public static AutoCloseable enableRunTimeStats()
+    {
+        final int fd = LIB.bpf_enable_stats(BPF_STATS_RUN_TIME);
+        if (fd < 0)
+        {
+            throw error("bpf_enable_stats(BPF_STATS_RUN_TIME)", fd);
+        }
+        return () -> LIB.close(fd);
     }
 
     public static int possibleCpus()

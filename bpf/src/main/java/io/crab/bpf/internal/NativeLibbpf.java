@@ -79,6 +79,12 @@ public interface NativeLibbpf
 
     int libbpf_num_possible_cpus();
 
+    int bpf_xdp_query_id(int ifindex, int flags, long progId);
+
+    int bpf_prog_get_fd_by_id(int id);
+
+    int bpf_enable_stats(int type);
+
     /** libc: mmap has six parameters, so one is a {@link Pointer} to dodge jnr-ffi's sixth-primitive bug. */
     long mmap(Pointer addr, long length, int prot, int flags, int fd, long offset);
 

@@ -1,0 +1,286 @@
+package io.crab.bench;
+
+import io.crab.agent.Cli;
+import io.crab.agent.ConfigException;
+import io.crab.bench.BenchRunner.Outcome;
+import io.crab.bench.cluster.CrabCluster;
+import io.crab.bench.modes.BenchMode;
+import io.crab.bench.modes.CrabMode;
+import io.crab.bench.modes.DirectMode;
+import io.crab.bench.modes.HaproxyMode;
+import io.crab.bench.modes.L4DnatMode;
+import io.crab.bench.results.BenchResults;
+import io.crab.bench.results.MachineInfo;
+import io.crab.bench.results.ModeResult;
+import io.crab.bench.results.ResultFiles;
+import io.crab.bench.results.ResultsWriter;
+import io.crab.bench.results.RunParameters;
+import io.crab.bench.syncost.SynCostCommand;
+import io.crab.bench.traffic.EchoServerMain;
+import io.crab.bench.traffic.Workload;
+import io.crab.bpf.Bpf;
+import io.crab.rig.Host;
+import io.crab.rig.Topology;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalDouble;
+import java.util.concurrent.Callable;
+
+/** {@code crab-bench}: netperf-style CRR and RR through crab and the load balancers users would otherwise run. */
+@Command(name = "crab-bench", mixinStandardHelpOptions = true, version = "crab-bench 0.1.0",
+    description = "Benchmarks crab against direct, l4-dnat (kube-proxy style) and haproxy, side by side.",
+    subcommands = {CrabBench.Crr.class, CrabBench.Rr.class, CrabBench.Run.class, SynCostCommand.class,
+        CrabBench.Echo.class})
+public final class CrabBench
+{
+    static final List<String> ALL_MODES = List.of("direct", "crab", "l4-dnat", "haproxy");
+    private static final int PORT = 80;
+
+    public static void main(final String... args)
+    {
+        System.exit(run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
+    }
+
+    public static int run(final PrintWriter out, final PrintWriter err, final String... args)
+    {
+        return Cli.run(new CrabBench(), out, err, args);
+    }
+
+    /** Options of the traffic commands. */
+    static final class TrafficOptions
+    {
+        @Option(names = "--modes", split = ",", defaultValue = "direct,crab,l4-dnat,haproxy",
+            description = "Modes to compare: direct, crab, l4-dnat, haproxy (crab-fallback once it exists).")
+        List<String> modes;
+
+        @Option(names = "--payload", defaultValue = "8", description = "Request and response bytes.")
+        int payload;
+
+        @Option(names = "--concurrency", defaultValue = "1", description = "Closed-loop workers.")
+        int concurrency;
+
+        @Option(names = "--duration", defaultValue = "5s", description = "Length of one run (e.g. 5s, 500ms).",
+            converter = DurationConverter.class)
+        Duration duration;
+
+        @Option(names = "--count", defaultValue = "0", description = "Transactions per run (0: --duration only).")
+        long count;
+
+        @Option(names = "--rounds", defaultValue = "3", description = "Interleaved rounds of every mode.")
+        int rounds;
+
+        @Option(names = "--out", description = "Results directory (default bench/results/DATE-COMMAND).")
+        Path out;
+    }
+
+    static int traffic(final CommandSpec spec, final TrafficOptions options, final List<Workload> workloads)
+        throws Exception
+    {
+        final PrintWriter out = spec.commandLine().getOut();
+        for (final String mode : options.modes)
+        {
+            if (mode.equals("crab-fallback"))
+            {
+                throw new ConfigException("--modes crab-fallback: crab has no hashing fallback yet (a later issue)");
+            }
+            if (!ALL_MODES.contains(mode))
+            {
+                throw new ConfigException("--modes: unknown mode '" + mode + "' (known: " + ALL_MODES + ")");
+            }
+        }
+        final Instant started = Instant.now();
+        final String command = "crab-bench " + String.join(" ", spec.commandLine().getParseResult().originalArgs());
+        final Path dir = options.out != null ? options.out : Path.of("bench", "results",
+            DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC).format(started) + "-" +
+                spec.name());
+        Files.createDirectories(dir);
+        final Path work = Files.createTempDirectory("crab-bench-");
+        out.printf("crab-bench: building the topology (1 client, LB, 3 servers in network namespaces)...%n");
+        try (Topology topology = Topology.builder().clients(1).servers(3).build())
+        {
+            final Host client = topology.clients().get(0);
+            final String crabVip = Topology.vip(1);
+            out.printf("crab-bench: starting echo servers, crab-endpoint and crab-lb (logs in %s)...%n", work);
+            try (CrabCluster cluster = CrabCluster.start(topology, work, List.of(PORT),
+                Map.of(client, List.of(crabVip + ":" + PORT)));
+                AutoCloseable stats = Bpf.enableRunTimeStats())
+            {
+                cluster.startLb(topology.servers().stream().map(Host::ip).toList(), "--vip", crabVip + ":" + PORT,
+                    "--health-interval-ms", "60000");
+                final List<BenchMode> modes = new ArrayList<>();
+                try
+                {
+                    for (final String name : options.modes)
+                    {
+                        out.printf("crab-bench: setting up %s%n", name);
+                        modes.add(mode(name, topology, crabVip, work));
+                    }
+                    out.printf("crab-bench: %d rounds of %s x %s, %s per run%n", options.rounds, workloads,
+                        options.modes, options.count > 0 ? options.count + " transactions" : options.duration);
+                    final Map<String, Map<Workload, Outcome>> outcomes = new BenchRunner(cluster, client, out).run(
+                        modes, new BenchRunner.Plan(workloads, options.rounds, options.payload, options.concurrency,
+                            options.count, options.duration));
+                    final BenchResults results = new BenchResults(toResults(outcomes), MachineInfo.detect(), command,
+                        started, new RunParameters(options.payload, options.concurrency, options.rounds,
+                            options.duration, options.count));
+                    final ResultFiles files = ResultsWriter.write(results, dir);
+                    out.println();
+                    out.print(Files.readString(files.markdown()));
+                    out.printf("%ncrab-bench: wrote %s%n", files.all());
+                }
+                finally
+                {
+                    for (final BenchMode mode : modes)
+                    {
+                        mode.close();
+                    }
+                }
+            }
+        }
+        return Cli.OK;
+    }
+
+    private static BenchMode mode(final String name, final Topology topology, final String crabVip, final Path work)
+    {
+        return switch (name)
+        {
+            case "direct" -> new DirectMode(topology.servers().get(0), PORT);
+            case "crab" -> new CrabMode(topology.lb(), crabVip, PORT);
+            case "l4-dnat" -> new L4DnatMode(topology, Topology.vip(11), PORT);
+            case "haproxy" -> new HaproxyMode(topology, Topology.vip(12), PORT, work);
+            default -> throw new ConfigException("--modes: unknown mode '" + name + "'");
+        };
+    }
+
+    static List<ModeResult> toResults(final Map<String, Map<Workload, Outcome>> outcomes)
+    {
+        final List<ModeResult> results = new ArrayList<>();
+        outcomes.forEach((mode, byWorkload) ->
+        {
+            final Outcome crr = byWorkload.get(Workload.CRR);
+            final Outcome rr = byWorkload.get(Workload.RR);
+            final Map<Workload, String> problems = new LinkedHashMap<>();
+            byWorkload.forEach((w, o) ->
+            {
+                if (!PathCheck.OK.equals(o.pathCheck()))
+                {
+                    problems.put(w, o.pathCheck());
+                }
+            });
+            final String check = problems.isEmpty() ? PathCheck.OK : problems.toString();
+            final OptionalDouble cpu = crr == null || crr.result().transactions() == 0 || mode.equals("direct") ?
+                OptionalDouble.empty() : OptionalDouble.of((double)crr.lbCpuNs() / crr.result().transactions());
+            results.add(new ModeResult(mode, crr == null ? null : crr.result(), rr == null ? null : rr.result(),
+                crr == null ? Double.NaN : crr.lbPacketsPerTransaction(), cpu, cpuSource(mode), check));
+        });
+        return results;
+    }
+
+    private static String cpuSource(final String mode)
+    {
+        return switch (mode)
+        {
+            case "crab" -> "XDP program run time (BPF stats)";
+            case "l4-dnat" -> "machine softirq time (upper bound)";
+            case "haproxy" -> "haproxy process CPU";
+            default -> "";
+        };
+    }
+
+    @Command(name = "crr", mixinStandardHelpOptions = true, description = "netperf TCP_CRR side by side.")
+    static final class Crr implements Callable<Integer>
+    {
+        @Spec
+        CommandSpec spec;
+
+        @picocli.CommandLine.Mixin
+        TrafficOptions options = new TrafficOptions();
+
+        @Override
+        public Integer call() throws Exception
+        {
+            return traffic(spec, options, List.of(Workload.CRR));
+        }
+    }
+
+    @Command(name = "rr", mixinStandardHelpOptions = true, description = "netperf TCP_RR side by side.")
+    static final class Rr implements Callable<Integer>
+    {
+        @Spec
+        CommandSpec spec;
+
+        @picocli.CommandLine.Mixin
+        TrafficOptions options = new TrafficOptions();
+
+        @Override
+        public Integer call() throws Exception
+        {
+            return traffic(spec, options, List.of(Workload.RR));
+        }
+    }
+
+    @Command(name = "run", mixinStandardHelpOptions = true, description = "CRR and RR side by side: the full run.")
+    static final class Run implements Callable<Integer>
+    {
+        @Spec
+        CommandSpec spec;
+
+        @picocli.CommandLine.Mixin
+        TrafficOptions options = new TrafficOptions();
+
+        @Override
+        public Integer call() throws Exception
+        {
+            return traffic(spec, options, List.of(Workload.CRR, Workload.RR));
+        }
+    }
+
+    @Command(name = "echo", mixinStandardHelpOptions = true, description = "The bench's echo server, alone.")
+    static final class Echo implements Callable<Integer>
+    {
+        @picocli.CommandLine.Parameters
+        List<String> args = new ArrayList<>();
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call()
+        {
+            return EchoServerMain.run(spec.commandLine().getOut(), spec.commandLine().getErr(),
+                args.toArray(String[]::new));
+        }
+    }
+
+    static final class DurationConverter implements picocli.CommandLine.ITypeConverter<Duration>
+    {
+        @Override
+        public Duration convert(final String value)
+        {
+            final String v = value.trim().toLowerCase();
+            if (v.endsWith("ms"))
+            {
+                return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
+            }
+            if (v.endsWith("s"))
+            {
+                return Duration.ofSeconds(Long.parseLong(v.substring(0, v.length() - 1)));
+            }
+            return Duration.ofSeconds(Long.parseLong(v));
+        }
+    }
+}

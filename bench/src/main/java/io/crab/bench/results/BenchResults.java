@@ -1,0 +1,74 @@
+package io.crab.bench.results;
+
+import java.time.Instant;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+
+import io.crab.bench.traffic.LoadResult;
+import io.crab.bench.traffic.Workload;
+
+/**
+ * Everything one crab-bench invocation reports: the modes side by side, how they were run, and where.
+ *
+ * @param modes        one entry per mode, in the order to show them; labels are unique
+ * @param baselineMode the mode the others' latencies are divided by, usually {@link #DEFAULT_BASELINE}
+ * @param machine      the machine the bench ran on
+ * @param command      the exact command line, so a reader can run it again
+ * @param started      when the bench started
+ * @param parameters   how each run was driven
+ */
+public record BenchResults(
+    List<ModeResult> modes,
+    String baselineMode,
+    MachineInfo machine,
+    String command,
+    Instant started,
+    RunParameters parameters)
+{
+    public static final String DEFAULT_BASELINE = "direct";
+
+    public BenchResults
+    {
+        modes = List.copyOf(modes);
+        Objects.requireNonNull(baselineMode, "baselineMode");
+        Objects.requireNonNull(machine, "machine");
+        Objects.requireNonNull(command, "command");
+        Objects.requireNonNull(started, "started");
+        Objects.requireNonNull(parameters, "parameters");
+        final Set<String> labels = new HashSet<>();
+        for (final ModeResult mode : modes)
+        {
+            if (!labels.add(mode.mode()))
+            {
+                throw new IllegalArgumentException("mode " + mode.mode() + " appears twice");
+            }
+        }
+    }
+
+    /** Results compared with {@link #DEFAULT_BASELINE}. */
+    public BenchResults(
+        final List<ModeResult> modes,
+        final MachineInfo machine,
+        final String command,
+        final Instant started,
+        final RunParameters parameters)
+    {
+        this(modes, DEFAULT_BASELINE, machine, command, started, parameters);
+    }
+
+    /**
+     * The baseline's result for a workload, if it can serve as one: the baseline mode exists, passed its path check,
+     * ran the workload and measured something.
+     */
+    public Optional<LoadResult> baseline(final Workload workload)
+    {
+        return modes.stream()
+            .filter(mode -> mode.mode().equals(baselineMode))
+            .findFirst()
+            .flatMap(mode -> mode.reportable(workload))
+            .filter(result -> result.transactions() > 0);
+    }
+}

@@ -1,0 +1,323 @@
+package io.crab.bench.results;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.OptionalDouble;
+import java.util.StringJoiner;
+import java.util.concurrent.TimeUnit;
+import java.util.function.ToDoubleFunction;
+
+import io.crab.bench.traffic.FailureKind;
+import io.crab.bench.traffic.LatencyReport;
+import io.crab.bench.traffic.LoadResult;
+import io.crab.bench.traffic.Workload;
+
+/** Writes a bench run's results as results.md, results.csv and latency.png. */
+public final class ResultsWriter
+{
+    public static final String MARKDOWN_FILE = "results.md";
+    public static final String CSV_FILE = "results.csv";
+    public static final String CHART_FILE = "latency.png";
+
+    /** The start time as shown to people: UTC, to the second, so runs on different machines line up. */
+    static final DateTimeFormatter DATE = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'", Locale.ROOT)
+        .withZone(ZoneOffset.UTC);
+
+    private static final String NO_VALUE = "-";
+    /** The CSV's last columns: the LB's packets, CPU and CPU source, which belong to the mode, not to a run. */
+    private static final int LB_CSV_COLUMNS = 3;
+    private static final String REFUSED = "refused: ";
+    private static final double NANOS_PER_MICRO = 1_000.0;
+
+    private ResultsWriter()
+    {
+    }
+
+    /**
+     * Writes the three files into {@code dir}, creating it if needed and replacing files of the same names.
+     * The chart comes last, so the tables are on disk even if drawing fails.
+     */
+    public static ResultFiles write(final BenchResults results, final Path dir) throws IOException
+    {
+        Files.createDirectories(dir);
+        final ResultFiles files = new ResultFiles(
+            dir.resolve(MARKDOWN_FILE), dir.resolve(CSV_FILE), dir.resolve(CHART_FILE));
+        Files.writeString(files.markdown(), markdown(results), StandardCharsets.UTF_8);
+        Files.writeString(files.csv(), csv(results), StandardCharsets.UTF_8);
+        LatencyChart.write(results, files.chart());
+        return files;
+    }
+
+    /** The report for people: context, the comparison table, how to read it, and every percentile. */
+    public static String markdown(final BenchResults results)
+    {
+        final MachineInfo machine = results.machine();
+        final StringBuilder out = new StringBuilder();
+        out.append("# crab benchmark results\n\n");
+        out.append("Started ").append(DATE.format(results.started())).append(".\n\n");
+        out.append("Command:\n\n```sh\n").append(results.command()).append("\n```\n\n");
+
+        out.append("## Machine\n\n");
+        out.append("- OS: ").append(machine.os()).append('\n');
+        out.append("- Kernel: ").append(machine.kernel()).append('\n');
+        out.append("- CPU: ").append(machine.cpus()).append(" x ").append(machine.cpuModel()).append('\n');
+        out.append("- Memory: ").append(machine.memory()).append('\n');
+        out.append("- JDK: ").append(machine.jdk()).append('\n');
+        out.append("- Host: ").append(machine.hostname()).append("\n\n");
+
+        final RunParameters parameters = results.parameters();
+        out.append("## Parameters\n\n");
+        out.append("- Payload: ").append(parameters.payloadBytes()).append(" bytes\n");
+        out.append("- Workers: ").append(parameters.concurrency()).append('\n');
+        out.append("- Rounds: ").append(parameters.rounds()).append('\n');
+        out.append("- Each run: ").append(parameters.runBound()).append("\n\n");
+
+        out.append("## Results\n\n");
+        appendSummaryTable(out, results);
+        out.append('\n').append("![Latency percentiles per mode](").append(CHART_FILE).append(")\n\n");
+        appendHowToRead(out, results.baselineMode());
+
+        out.append("\n## All percentiles\n\n");
+        appendPercentileTable(out, results);
+        return out.toString();
+    }
+
+    /**
+     * Every figure, one line per mode and workload (every mode gets one for each workload). path_check is "ok" or why
+     * the mode was refused; figures are empty where the workload was not run or the mode was refused. The LB's
+     * packets and CPU are per CRR connection, so they are on the CRR line only.
+     */
+    public static String csv(final BenchResults results)
+    {
+        final String baseline = results.baselineMode();
+        final List<String> header = new ArrayList<>(
+            List.of("mode", "workload", "path_check", "transactions", "failures"));
+        for (final FailureKind kind : FailureKind.values())
+        {
+            header.add(kind.name().toLowerCase(Locale.ROOT) + "_failures");
+        }
+        header.addAll(List.of("elapsed_ms", "tx_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
+            "p50_vs_" + baseline, "p99_vs_" + baseline,
+            "lb_packets_per_connection", "lb_cpu_ns_per_connection", "cpu_source"));
+
+        final StringBuilder out = new StringBuilder();
+        appendCsv(out, header);
+        for (final ModeResult mode : results.modes())
+        {
+            for (final Workload workload : Workload.values())
+            {
+                final List<String> cells = new ArrayList<>(List.of(mode.mode(), workload.name(), mode.pathCheck()));
+                final Optional<LoadResult> reportable = mode.reportable(workload);
+                if (reportable.isPresent())
+                {
+                    appendCsvFigures(cells, reportable.get(), results.baseline(workload));
+                }
+                else
+                {
+                    cells.addAll(Collections.nCopies(header.size() - cells.size() - LB_CSV_COLUMNS, ""));
+                }
+                final boolean lbFigures = workload == Workload.CRR && !mode.isRefused();
+                cells.add(lbFigures && Double.isFinite(mode.lbPacketsPerCrrTransaction())
+                    ? decimal(mode.lbPacketsPerCrrTransaction(), 3) : "");
+                cells.add(lbFigures && mode.lbCpuNsPerConnection().isPresent()
+                    ? decimal(mode.lbCpuNsPerConnection().getAsDouble(), 1) : "");
+                cells.add(lbFigures && mode.lbCpuNsPerConnection().isPresent() ? mode.cpuSource() : "");
+                appendCsv(out, cells);
+            }
+        }
+        return out.toString();
+    }
+
+    private static void appendCsvFigures(
+        final List<String> cells, final LoadResult result, final Optional<LoadResult> baseline)
+    {
+        final boolean measured = result.transactions() > 0;
+        cells.add(Long.toString(result.transactions()));
+        cells.add(Long.toString(result.failureCount()));
+        for (final FailureKind kind : FailureKind.values())
+        {
+            cells.add(Long.toString(result.failures(kind)));
+        }
+        cells.add(Long.toString(TimeUnit.NANOSECONDS.toMillis(result.elapsedNanos())));
+        cells.add(decimal(result.throughput(), 1));
+        for (final ToDoubleFunction<LoadResult> latency : List.<ToDoubleFunction<LoadResult>>of(
+            LoadResult::p50Us, LoadResult::p90Us, LoadResult::p99Us, LoadResult::p999Us, LoadResult::maxUs))
+        {
+            cells.add(measured ? decimal(latency.applyAsDouble(result), 3) : "");
+        }
+        for (final ToDoubleFunction<LoadResult> latency : List.<ToDoubleFunction<LoadResult>>of(
+            LoadResult::p50Us, LoadResult::p99Us))
+        {
+            final OptionalDouble ratio = ratio(result, baseline, latency);
+            cells.add(ratio.isPresent() ? decimal(ratio.getAsDouble(), 4) : "");
+        }
+    }
+
+    private static void appendSummaryTable(final StringBuilder out, final BenchResults results)
+    {
+        final String versus = " vs " + results.baselineMode();
+        final List<String> header = List.of("mode",
+            "CRR p50 µs", "CRR p99 µs", "CRR p50" + versus, "CRR p99" + versus,
+            "RR p50 µs", "RR p99 µs", "RR p50" + versus, "RR p99" + versus,
+            "CRR conn/s", "LB packets per connection", "LB CPU per connection", "path check");
+        appendMarkdownRow(out, header);
+        final StringJoiner rule = new StringJoiner(" |", "|", " |\n");
+        rule.add(" ---");
+        for (int column = 1; column < header.size() - 1; column++)
+        {
+            rule.add(" ---:");
+        }
+        rule.add(" ---");
+        out.append(rule);
+
+        for (final ModeResult mode : results.modes())
+        {
+            final List<String> cells = new ArrayList<>(List.of(mode.mode()));
+            if (mode.isRefused())
+            {
+                // The bench does not vouch for figures measured on the wrong path, so none are shown.
+                cells.addAll(Collections.nCopies(header.size() - 2, NO_VALUE));
+                cells.add(REFUSED + mode.pathCheck());
+                appendMarkdownRow(out, cells);
+                continue;
+            }
+            for (final Workload workload : Workload.values())
+            {
+                final Optional<LoadResult> result = mode.reportable(workload).filter(r -> r.transactions() > 0);
+                final Optional<LoadResult> baseline = results.baseline(workload);
+                cells.add(result.map(r -> decimal(r.p50Us(), 1)).orElse(NO_VALUE));
+                cells.add(result.map(r -> decimal(r.p99Us(), 1)).orElse(NO_VALUE));
+                cells.add(result.map(r -> LatencyReport.formatRatio(ratio(r, baseline, LoadResult::p50Us)))
+                    .orElse(NO_VALUE));
+                cells.add(result.map(r -> LatencyReport.formatRatio(ratio(r, baseline, LoadResult::p99Us)))
+                    .orElse(NO_VALUE));
+            }
+            cells.add(mode.reportable(Workload.CRR).map(r -> decimal(r.throughput(), 0)).orElse(NO_VALUE));
+            cells.add(Double.isFinite(mode.lbPacketsPerCrrTransaction())
+                ? decimal(mode.lbPacketsPerCrrTransaction(), 1) : NO_VALUE);
+            cells.add(cpu(mode));
+            cells.add(mode.pathCheck());
+            appendMarkdownRow(out, cells);
+        }
+    }
+
+    private static void appendHowToRead(final StringBuilder out, final String baseline)
+    {
+        out.append("How to read this: CRR opens a new TCP connection for every transaction (connect, request, ")
+            .append("response, close), so it shows what a mode adds to connection setup; RR sends its requests ")
+            .append("over connections kept open, so it shows the data path. p50 and p99 are the median and the ")
+            .append("99th-percentile transaction latency in microseconds, over all rounds merged. \"vs ")
+            .append(baseline).append("\" divides a mode's latency by ").append(baseline)
+            .append("'s at the same percentile and workload: 1.10x is 10 % slower. CRR conn/s counts the ")
+            .append("connections all workers completed per second; the workers are a closed loop, so it follows ")
+            .append("latency. LB packets per connection is what the load balancer handled per CRR transaction: a ")
+            .append("connection-redirect balancer such as crab handles only the SYN, a NAT or a proxy every packet. ")
+            .append("LB CPU per connection is the balancer's CPU time per CRR connection, measured as named in ")
+            .append("brackets; different sources are not strictly comparable. A mode whose path check failed ")
+            .append("(its traffic did not take the path the mode claims) is marked refused, with the reason, ")
+            .append("and none of its figures are reported.\n");
+    }
+
+    private static void appendPercentileTable(final StringBuilder out, final BenchResults results)
+    {
+        appendMarkdownRow(out, List.of("mode", "workload", "transactions", "failures", "tx/s",
+            "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs"));
+        out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        for (final Workload workload : Workload.values())
+        {
+            for (final ModeResult mode : results.modes())
+            {
+                final Optional<LoadResult> reportable = mode.reportable(workload);
+                if (reportable.isEmpty())
+                {
+                    continue;
+                }
+                final LoadResult result = reportable.get();
+                final List<String> cells = new ArrayList<>(List.of(mode.mode(), workload.name(),
+                    Long.toString(result.transactions()), failures(result), decimal(result.throughput(), 0)));
+                for (final ToDoubleFunction<LoadResult> latency : List.<ToDoubleFunction<LoadResult>>of(
+                    LoadResult::p50Us, LoadResult::p90Us, LoadResult::p99Us, LoadResult::p999Us, LoadResult::maxUs))
+                {
+                    cells.add(result.transactions() > 0 ? decimal(latency.applyAsDouble(result), 1) : NO_VALUE);
+                }
+                appendMarkdownRow(out, cells);
+            }
+        }
+    }
+
+    /** The latency over the baseline's at the same percentile; empty without a baseline or a measurement. */
+    private static OptionalDouble ratio(
+        final LoadResult result, final Optional<LoadResult> baseline, final ToDoubleFunction<LoadResult> latency)
+    {
+        if (result.transactions() == 0 || baseline.isEmpty())
+        {
+            return OptionalDouble.empty();
+        }
+        return LatencyReport.ratio(latency.applyAsDouble(result), latency.applyAsDouble(baseline.get()));
+    }
+
+    private static String cpu(final ModeResult mode)
+    {
+        if (mode.lbCpuNsPerConnection().isEmpty())
+        {
+            return NO_VALUE;
+        }
+        final String micros = decimal(mode.lbCpuNsPerConnection().getAsDouble() / NANOS_PER_MICRO, 2) + " µs";
+        return mode.cpuSource().isEmpty() ? micros : micros + " (" + mode.cpuSource() + ")";
+    }
+
+    /** "3 (connect 2, timeout 1)", naming only the kinds that occurred. */
+    private static String failures(final LoadResult result)
+    {
+        if (result.failureCount() == 0)
+        {
+            return "0";
+        }
+        final StringJoiner kinds = new StringJoiner(", ", " (", ")");
+        for (final FailureKind kind : FailureKind.values())
+        {
+            if (result.failures(kind) > 0)
+            {
+                kinds.add(kind.name().toLowerCase(Locale.ROOT) + " " + result.failures(kind));
+            }
+        }
+        return result.failureCount() + kinds.toString();
+    }
+
+    private static void appendMarkdownRow(final StringBuilder out, final List<String> cells)
+    {
+        out.append('|');
+        for (final String cell : cells)
+        {
+            // A reason may hold anything; a pipe or a line break would end the cell or the table.
+            out.append(' ').append(cell.replace("|", "\\|").replaceAll("\\R", " ")).append(" |");
+        }
+        out.append('\n');
+    }
+
+    private static void appendCsv(final StringBuilder out, final List<String> cells)
+    {
+        final StringJoiner line = new StringJoiner(",", "", "\n");
+        for (final String cell : cells)
+        {
+            final boolean plain = cell.chars().noneMatch(c -> c == ',' || c == '"' || c == '\n' || c == '\r');
+            line.add(plain ? cell : '"' + cell.replace("\"", "\"\"") + '"');
+        }
+        out.append(line);
+    }
+
+    /** Locale.ROOT so a German desktop does not turn decimal points into commas. */
+    private static String decimal(final double value, final int places)
+    {
+        return String.format(Locale.ROOT, "%." + places + "f", value);
+    }
+}

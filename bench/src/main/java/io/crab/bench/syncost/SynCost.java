@@ -1,0 +1,274 @@
+package io.crab.bench.syncost;
+
+import io.crab.bpf.Abi;
+import io.crab.bpf.Bpf;
+import io.crab.bpf.BpfObject;
+import io.crab.bpf.BpfProgram;
+import io.crab.bpf.frames.Frames;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Measures what the XDP load balancer costs per packet, beside a no-op XDP program on the same frames, from the
+ * durations BPF_PROG_TEST_RUN reports; refuses to report when a frame did not take the path it stands for.
+ */
+public final class SynCost
+{
+    public static final int DEFAULT_SAMPLES = 200_000;
+    public static final int DEFAULT_REPEAT = 1_000_000;
+    public static final String MARKED_SYN = "marked SYN";
+    public static final String UNMARKED_SYN = "unmarked SYN";
+    public static final String DATA_PACKET = "data packet";
+    static final String MEAN = "repeat=1, mean";
+    static final String MEDIAN = "repeat=1, median";
+    static final int XDP_PASS = 2;
+    static final int XDP_TX = 3;
+
+    /** Source ports the samples cycle through: the SYN table (LRU, 65536 entries) holds them all, so never evicts. */
+    static final int PORTS = 4096;
+    private static final int FIRST_PORT = 20_000;
+    /** ISN of the first lap; each lap over the ports adds one, so every marked SYN is a new connection. */
+    private static final long FIRST_ISN = 1_000_000;
+    /** Unmeasured samples first, so the measured ones do not pay for cold caches and first map entries. */
+    private static final int WARMUP = 1_000;
+    private static final byte[] MARKER = Frames.bytes(LbFixture.OPTION_KIND, 2, 1, 1);
+    private static final byte[] CLIENT_MAC = Frames.mac("02:00:00:00:00:11");
+    private static final byte[] DATA_OPTIONS = Frames.bytes(1, 1, 8, 10, 0, 0, 0x10, 0, 0, 0, 0x20, 0);
+    private static final int DATA_PAYLOAD = 64;
+    private static final String[] VERDICTS = {"XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT"};
+
+    private SynCost()
+    {
+    }
+
+    /** The frame kinds measured: what each is, the verdict it must get and the lb_counters entry it must count. */
+    private enum Kind
+    {
+        MARKED(MARKED_SYN, XDP_TX, Abi.Consts.CRAB_LB_TX_REDIRECT, false),
+        UNMARKED(UNMARKED_SYN, XDP_PASS, Abi.Consts.CRAB_LB_PASS_UNMARKED, true),
+        DATA(DATA_PACKET, XDP_PASS, Abi.Consts.CRAB_LB_PASS_NOT_SYN, true);
+
+        final String label;
+        final int verdict;
+        final int counter;
+        /** The program leaves the frame as it is, so repeating it in one call measures the same path every time. */
+        final boolean repeatable;
+
+        Kind(final String label, final int verdict, final int counter, final boolean repeatable)
+        {
+            this.label = label;
+            this.verdict = verdict;
+            this.counter = counter;
+            this.repeatable = repeatable;
+        }
+
+        /** Frame of sample {@code index}: a port per index, and a new ISN each time the ports wrap around. */
+        byte[] frame(final long index)
+        {
+            final Frames.Tcp tcp = new Frames.Tcp();
+            tcp.dstMac = LbFixture.LB_MAC;
+            tcp.srcMac = CLIENT_MAC;
+            tcp.dstIp = LbFixture.VIP;
+            tcp.srcPort = FIRST_PORT + (int)(index % PORTS);
+            tcp.seq = FIRST_ISN + index / PORTS;
+            switch (this)
+            {
+                case MARKED -> tcp.options = Frames.concat(Frames.LINUX_SYN_OPTIONS, MARKER);
+                case UNMARKED -> tcp.options = Frames.LINUX_SYN_OPTIONS.clone();
+                case DATA ->
+                {
+                    tcp.flags = Frames.ACK | Frames.PSH;
+                    tcp.ack = 7_000_001;
+                    tcp.options = DATA_OPTIONS.clone();
+                    tcp.payload = new byte[DATA_PAYLOAD];
+                }
+            }
+            return tcp.build();
+        }
+    }
+
+    /** {@link #measure(int, int, Consumer)} without progress lines. */
+    public static SynCostReport measure(final int samples, final int repeat)
+    {
+        return measure(samples, repeat, line ->
+        {
+        });
+    }
+
+    /**
+     * Runs crab_lb (lb_xdp) and xdp_pass on each frame kind: {@code samples} times one packet per call, alternating
+     * the two programs, and for the kinds the program does not modify also {@code repeat} packets in one call.
+     * Progress lines go to {@code progress}. Throws IllegalStateException if any run got another verdict or took
+     * another path through crab_lb (per lb_counters) than its kind stands for.
+     */
+    public static SynCostReport measure(final int samples, final int repeat, final Consumer<String> progress)
+    {
+        if (samples < 1 || repeat < 1)
+        {
+            throw new IllegalArgumentException("samples and repeat must be at least 1, got " + samples + " and "
+                + repeat);
+        }
+        final List<SynCostRow> rows = new ArrayList<>();
+        final Map<String, Integer> verdicts = new LinkedHashMap<>();
+        try (LbFixture lb = new LbFixture(); BpfObject pass = Bpf.load("xdp_pass"))
+        {
+            final BpfProgram floor = pass.program("xdp_pass");
+            for (final Kind kind : Kind.values())
+            {
+                progress.accept(kind.repeatable
+                    ? String.format("measuring %s, %d samples, then %d repeats in one call...", kind.label, samples,
+                        repeat)
+                    : String.format("measuring %s, %d samples...", kind.label, samples));
+                sampleEach(kind, lb, floor, 0, WARMUP);
+                final long[] before = counters(lb);
+                final long[][] durations = sampleEach(kind, lb, floor, WARMUP, samples);
+                checkPath(kind, before, counters(lb), samples, "repeat=1");
+                rows.add(SynCostRow.of(kind.label, MEAN, mean(durations[0]), mean(durations[1]), samples));
+                rows.add(SynCostRow.of(kind.label, MEDIAN, median(durations[0]), median(durations[1]), samples));
+                if (kind.repeatable)
+                {
+                    rows.add(repeated(kind, lb, floor, WARMUP + samples, repeat));
+                }
+                verdicts.put(kind.label, kind.verdict);
+            }
+        }
+        return new SynCostReport(rows, verdicts);
+    }
+
+    /** Mean of the values; NaN for none. */
+    static double mean(final long[] values)
+    {
+        if (values.length == 0)
+        {
+            return Double.NaN;
+        }
+        double sum = 0;
+        for (final long value : values)
+        {
+            sum += value;
+        }
+        return sum / values.length;
+    }
+
+    /** Median of the values (the mean of the middle two for an even count), leaving the array as it is. */
+    static double median(final long[] values)
+    {
+        if (values.length == 0)
+        {
+            return Double.NaN;
+        }
+        final long[] sorted = values.clone();
+        Arrays.sort(sorted);
+        final int middle = sorted.length / 2;
+        return sorted.length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2.0;
+    }
+
+    /** crab / floor; NaN when the floor is not positive, since a ratio to nothing means nothing. */
+    static double ratio(final double crabNs, final double floorNs)
+    {
+        return floorNs > 0 ? crabNs / floorNs : Double.NaN;
+    }
+
+    static String verdictName(final int verdict)
+    {
+        return verdict >= 0 && verdict < VERDICTS.length ? VERDICTS[verdict] : "verdict " + verdict;
+    }
+
+    /**
+     * Samples {@code first .. first + count - 1}, one packet per call: returns {crab durations, floor durations}.
+     * Crab and floor alternate sample by sample so drift of the machine hits both, and which goes first alternates
+     * too so neither always finds the caches the other one warmed.
+     */
+    private static long[][] sampleEach(final Kind kind, final LbFixture lb, final BpfProgram floor, final long first,
+        final int count)
+    {
+        final long[] crab = new long[count];
+        final long[] pass = new long[count];
+        for (int i = 0; i < count; i++)
+        {
+            final byte[] frame = kind.frame(first + i);
+            if (i % 2 == 0)
+            {
+                crab[i] = run(kind, lb.program(), kind.verdict, frame, 1, i);
+                pass[i] = run(kind, floor, XDP_PASS, frame, 1, i);
+            }
+            else
+            {
+                pass[i] = run(kind, floor, XDP_PASS, frame, 1, i);
+                crab[i] = run(kind, lb.program(), kind.verdict, frame, 1, i);
+            }
+        }
+        return new long[][] {crab, pass};
+    }
+
+    /** One call of {@code repeat} runs of the same frame for each program; the frame must come back untouched. */
+    private static SynCostRow repeated(final Kind kind, final LbFixture lb, final BpfProgram floor, final long index,
+        final int repeat)
+    {
+        final byte[] frame = kind.frame(index);
+        final long[] before = counters(lb);
+        final BpfProgram.TestRun crab = lb.program().testRun(frame, repeat);
+        final BpfProgram.TestRun pass = floor.testRun(frame, repeat);
+        final String method = "repeat=" + repeat + ", 1 call";
+        check(kind, lb.program(), kind.verdict, crab.verdict(), method);
+        check(kind, floor, XDP_PASS, pass.verdict(), method);
+        checkPath(kind, before, counters(lb), repeat, method);
+        if (!Arrays.equals(frame, crab.frameOut()))
+        {
+            throw new IllegalStateException(kind.label + ": crab_lb modified the frame, so its " + method
+                + " figure would time other frames than the first; not reporting");
+        }
+        return SynCostRow.of(kind.label, method, crab.durationNs(), pass.durationNs(), repeat);
+    }
+
+    private static long run(final Kind kind, final BpfProgram program, final int expected, final byte[] frame,
+        final int repeat, final int sample)
+    {
+        final BpfProgram.TestRun run = program.testRun(frame, repeat);
+        check(kind, program, expected, run.verdict(), "sample " + sample);
+        return run.durationNs();
+    }
+
+    private static void check(final Kind kind, final BpfProgram program, final int expected, final int verdict,
+        final String where)
+    {
+        if (verdict != expected)
+        {
+            throw new IllegalStateException(String.format(
+                "%s: %s returned %s (%d), expected %s (%d) (%s); not reporting", kind.label, program.name(),
+                verdictName(verdict), verdict, verdictName(expected), expected, where));
+        }
+    }
+
+    /** Every one of the {@code runs} must have counted its kind's entry and nothing else (e.g. no retransmission). */
+    private static void checkPath(final Kind kind, final long[] before, final long[] after, final long runs,
+        final String method)
+    {
+        for (int counter = 0; counter < before.length; counter++)
+        {
+            final long expected = counter == kind.counter ? runs : 0;
+            final long counted = after[counter] - before[counter];
+            if (counted != expected)
+            {
+                throw new IllegalStateException(String.format(
+                    "%s (%s): lb_counters[%d] rose by %d, expected %d: crab_lb did not take the path of a %s on every"
+                        + " run; not reporting", kind.label, method, counter, counted, expected, kind.label));
+            }
+        }
+    }
+
+    private static long[] counters(final LbFixture lb)
+    {
+        final long[] values = new long[Abi.Consts.CRAB_LB_COUNTER_MAX];
+        for (int counter = 0; counter < values.length; counter++)
+        {
+            values[counter] = lb.counter(counter);
+        }
+        return values;
+    }
+}

@@ -1,0 +1,60 @@
+package io.crab.bench.syncost;
+
+import io.crab.agent.Cli;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code crab-bench syn-cost}: prints, and optionally writes, what crab_lb costs per packet beside a no-op floor. */
+@Command(name = "syn-cost", mixinStandardHelpOptions = true,
+    description = "Measures the XDP load balancer's ns per packet (marked SYN, unmarked SYN, data packet) through"
+        + " BPF_PROG_TEST_RUN, beside a no-op XDP program on the same frames. Needs root.")
+public final class SynCostCommand implements Callable<Integer>
+{
+    static final String MARKDOWN_FILE = "syn-cost.md";
+    static final String CSV_FILE = "syn-cost.csv";
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--samples", defaultValue = "" + SynCost.DEFAULT_SAMPLES,
+        description = "Packets per frame kind and program, one per call (default: ${DEFAULT-VALUE}).")
+    int samples;
+
+    @Option(names = "--repeat", defaultValue = "" + SynCost.DEFAULT_REPEAT,
+        description = "Packets in the one-call measurement of the frames crab passes unmodified"
+            + " (default: ${DEFAULT-VALUE}).")
+    int repeat;
+
+    @Option(names = "--out", paramLabel = "DIR",
+        description = "Also write " + MARKDOWN_FILE + " and " + CSV_FILE + " into this directory.")
+    Path out;
+
+    @Override
+    public Integer call() throws Exception
+    {
+        final PrintWriter printer = spec.commandLine().getOut();
+        final SynCostReport report = SynCost.measure(samples, repeat, line ->
+        {
+            printer.println(line);
+            printer.flush();
+        });
+        printer.println();
+        printer.print(report.text());
+        if (out != null)
+        {
+            Files.createDirectories(out);
+            Files.writeString(out.resolve(MARKDOWN_FILE), report.markdown());
+            Files.writeString(out.resolve(CSV_FILE), report.csv());
+            printer.printf("%nwrote %s and %s%n", out.resolve(MARKDOWN_FILE), out.resolve(CSV_FILE));
+        }
+        printer.flush();
+        return Cli.OK;
+    }
+}

@@ -1,0 +1,166 @@
+package io.crab.bench.syncost;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The syn-cost figures as a text table, markdown or CSV.
+ *
+ * @param rows     the measurements in the order to print them
+ * @param verdicts the XDP verdict crab_lb gave every run, by frame kind
+ */
+public record SynCostReport(List<SynCostRow> rows, Map<String, Integer> verdicts)
+{
+    private static final List<String> HEADER = List.of(
+        "frame", "verdict", "method", "runs", "crab ns", "floor ns", "crab-floor ns", "crab/floor");
+    /** Leading columns holding labels, aligned left; the rest are numbers, aligned right. */
+    private static final int LABEL_COLUMNS = 3;
+    private static final List<String> NOTES = List.of(
+        "crab = crab_lb (lb_xdp), floor = xdp_pass (a no-op XDP program), on the same frames; ns per packet as"
+            + " BPF_PROG_TEST_RUN reports it (its duration: integer ns, averaged over the call's repeats).",
+        "repeat=1: one call per packet, every packet a new frame (a new connection for marked SYNs), crab and floor"
+            + " alternating; both include the call's fixed cost (timer, program dispatch), which crab-floor cancels.",
+        "repeat=N, 1 call: the same frame N times in one call; only for frames crab_lb passes unmodified.",
+        "live frames (BPF_F_TEST_XDP_LIVE_FRAMES): not measured by this tool yet.");
+
+    public SynCostReport
+    {
+        rows = List.copyOf(rows);
+        verdicts = Map.copyOf(verdicts);
+    }
+
+    /** Aligned columns for a terminal, with a rule under the header, then the notes. */
+    public String text()
+    {
+        final List<List<String>> table = table();
+        final int[] widths = new int[HEADER.size()];
+        for (final List<String> line : table)
+        {
+            for (int column = 0; column < widths.length; column++)
+            {
+                widths[column] = Math.max(widths[column], line.get(column).length());
+            }
+        }
+        final StringBuilder out = new StringBuilder();
+        for (int i = 0; i < table.size(); i++)
+        {
+            appendAligned(out, table.get(i), widths);
+            if (i == 0)
+            {
+                final List<String> rule = new ArrayList<>();
+                for (final int width : widths)
+                {
+                    rule.add("-".repeat(width));
+                }
+                appendAligned(out, rule, widths);
+            }
+        }
+        out.append('\n');
+        NOTES.forEach(note -> out.append(note).append('\n'));
+        return out.toString();
+    }
+
+    /** A GitHub-flavoured markdown table, then the notes as a list. */
+    public String markdown()
+    {
+        final List<List<String>> table = table();
+        final StringBuilder out = new StringBuilder();
+        for (int i = 0; i < table.size(); i++)
+        {
+            out.append('|');
+            for (final String cell : table.get(i))
+            {
+                out.append(' ').append(cell.replace("|", "\\|")).append(" |");
+            }
+            out.append('\n');
+            if (i == 0)
+            {
+                out.append('|');
+                for (int column = 0; column < HEADER.size(); column++)
+                {
+                    out.append(column < LABEL_COLUMNS ? " --- |" : " ---: |");
+                }
+                out.append('\n');
+            }
+        }
+        out.append('\n');
+        NOTES.forEach(note -> out.append("- ").append(note).append('\n'));
+        return out.toString();
+    }
+
+    /** Machine-readable form: raw numbers, the verdict as its number, empty cells where there is no value. */
+    public String csv()
+    {
+        final StringBuilder out = new StringBuilder(
+            "frame,verdict,method,runs,crab_ns,floor_ns,crab_minus_floor_ns,ratio\n");
+        for (final SynCostRow row : rows)
+        {
+            out.append(quoted(row.frame())).append(',')
+                .append(verdict(row).map(String::valueOf).orElse("")).append(',')
+                .append(quoted(row.method())).append(',')
+                .append(row.samples()).append(',')
+                .append(csvNumber(row.crabNs())).append(',')
+                .append(csvNumber(row.floorNs())).append(',')
+                .append(csvNumber(row.overFloorNs())).append(',')
+                .append(csvNumber(row.ratio())).append('\n');
+        }
+        return out.toString();
+    }
+
+    private Optional<Integer> verdict(final SynCostRow row)
+    {
+        return Optional.ofNullable(verdicts.get(row.frame()));
+    }
+
+    private List<List<String>> table()
+    {
+        final List<List<String>> table = new ArrayList<>();
+        table.add(HEADER);
+        for (final SynCostRow row : rows)
+        {
+            table.add(List.of(
+                row.frame(),
+                verdict(row).map(v -> SynCost.verdictName(v) + " (" + v + ")").orElse("-"),
+                row.method(),
+                Long.toString(row.samples()),
+                ns(row.crabNs()),
+                ns(row.floorNs()),
+                ns(row.overFloorNs()),
+                Double.isFinite(row.ratio()) ? String.format(Locale.ROOT, "%.2fx", row.ratio()) : "-"));
+        }
+        return table;
+    }
+
+    private static String ns(final double value)
+    {
+        return Double.isFinite(value) ? String.format(Locale.ROOT, "%.1f", value) : "-";
+    }
+
+    private static String csvNumber(final double value)
+    {
+        return Double.isFinite(value) ? String.format(Locale.ROOT, "%.3f", value) : "";
+    }
+
+    private static String quoted(final String cell)
+    {
+        return cell.contains(",") || cell.contains("\"") ? '"' + cell.replace("\"", "\"\"") + '"' : cell;
+    }
+
+    private static void appendAligned(final StringBuilder out, final List<String> cells, final int[] widths)
+    {
+        for (int column = 0; column < cells.size(); column++)
+        {
+            if (column > 0)
+            {
+                out.append("  ");
+            }
+            final String cell = cells.get(column);
+            final String pad = " ".repeat(widths[column] - cell.length());
+            out.append(column < LABEL_COLUMNS ? cell + pad : pad + cell);
+        }
+        out.append('\n');
+    }
+}

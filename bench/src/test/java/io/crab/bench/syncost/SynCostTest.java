@@ -1,0 +1,95 @@
+package io.crab.bench.syncost;
+
+import io.crab.bpf.testing.KernelRequired;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** syn-cost on the real programs (paths and sane rows, no timing assertions) and its arithmetic. */
+@ExtendWith(KernelRequired.class)
+class SynCostTest
+{
+    @Test
+    void measuresEveryFrameKindOnItsExpectedPath()
+    {
+        // measure throws if a verdict or an lb_counters path is not the one the frame kind stands for.
+        final SynCostReport report = SynCost.measure(2000, 1000);
+
+        assertEquals(Set.of(SynCost.MARKED_SYN, SynCost.UNMARKED_SYN, SynCost.DATA_PACKET),
+            report.rows().stream().map(SynCostRow::frame).collect(Collectors.toSet()));
+        assertEquals(Map.of(SynCost.MARKED_SYN, SynCost.XDP_TX, SynCost.UNMARKED_SYN, SynCost.XDP_PASS,
+            SynCost.DATA_PACKET, SynCost.XDP_PASS), report.verdicts());
+        assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN), methodsOf(report, SynCost.MARKED_SYN),
+            "a redirected SYN changes the frame: no one-call repeat");
+        assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN, "repeat=1000, 1 call"),
+            methodsOf(report, SynCost.UNMARKED_SYN));
+        assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN, "repeat=1000, 1 call"),
+            methodsOf(report, SynCost.DATA_PACKET));
+        for (final SynCostRow row : report.rows())
+        {
+            assertTrue(row.crabNs() > 0, row.toString());
+            assertTrue(row.floorNs() > 0, row.toString());
+            assertEquals(row.crabNs() / row.floorNs(), row.ratio(), 1e-9, row.toString());
+            assertEquals(row.method().startsWith("repeat=1,") ? 2000 : 1000, row.samples(), row.toString());
+        }
+        final String csv = report.csv();
+        assertEquals(report.rows().size() + 1, csv.lines().count());
+        assertTrue(csv.lines().skip(1).allMatch(line -> line.matches("[a-zA-Z ]+,[23],\"repeat=.*")), csv);
+        assertTrue(report.text().contains("XDP_TX (3)"), report.text());
+        assertTrue(report.markdown().contains("live frames"), report.markdown());
+    }
+
+    @Test
+    void refusesNonsenseSizes()
+    {
+        assertThrows(IllegalArgumentException.class, () -> SynCost.measure(0, 1000));
+        assertThrows(IllegalArgumentException.class, () -> SynCost.measure(1000, 0));
+    }
+
+    @Test
+    void medianIsTheMiddleOrTheMeanOfTheMiddleTwoAndLeavesTheInputAlone()
+    {
+        final long[] odd = {9, 1, 5};
+        assertEquals(5.0, SynCost.median(odd));
+        assertArrayEquals(new long[] {9, 1, 5}, odd);
+        assertEquals(4.5, SynCost.median(new long[] {8, 1, 4, 5}));
+        assertEquals(7.0, SynCost.median(new long[] {7}));
+        assertTrue(Double.isNaN(SynCost.median(new long[0])));
+    }
+
+    @Test
+    void meanAndRatio()
+    {
+        assertEquals(4.5, SynCost.mean(new long[] {8, 1, 4, 5}));
+        assertTrue(Double.isNaN(SynCost.mean(new long[0])));
+        assertEquals(2.5, SynCost.ratio(50, 20));
+        assertTrue(Double.isNaN(SynCost.ratio(50, 0)), "no ratio to a zero floor");
+
+        final SynCostRow row = SynCostRow.of("f", "m", 30, 12, 7);
+        assertEquals(2.5, row.ratio());
+        assertEquals(18.0, row.overFloorNs());
+    }
+
+    @Test
+    void rowWithoutAFloorShowsNoRatio()
+    {
+        final SynCostReport report = new SynCostReport(List.of(SynCostRow.of("f", "m", 30, 0, 7)), Map.of("f", 2));
+        assertTrue(report.text().lines().anyMatch(line -> line.startsWith("f") && line.endsWith("-")),
+            report.text());
+        assertTrue(report.csv().contains("f,2,m,7,30.000,0.000,30.000,\n"), report.csv());
+    }
+
+    private static List<String> methodsOf(final SynCostReport report, final String frame)
+    {
+        return report.rows().stream().filter(row -> row.frame().equals(frame)).map(SynCostRow::method).toList();
+    }
+}
