@@ -46,8 +46,18 @@ static __always_inline int on_syn(struct __sk_buff *skb, struct crab_pkt *p, str
 	struct crab_opt_scan scan = {};
 	__u8 marker[16] = {};
 
-	if (!cfg || !vip_configured(p->ip.daddr, p->tcp.dest))
+	if (!cfg)
 		return TC_ACT_OK;
+	if (!vip_configured(p->ip.daddr, p->tcp.dest)) {
+		/* The kernel picks source ports per destination, and for a redirected socket that is the VIP: a
+		 * direct connection may get the very tuple a redirected one uses on the wire. Its SYN would make the
+		 * backend reset the established connection, so the new one waits instead (its SYN is dropped). */
+		if (bpf_map_lookup_elem(&rflows, key)) {
+			count(CRAB_CL_SYN_COLLISION_DROPPED);
+			return TC_ACT_SHOT;
+		}
+		return TC_ACT_OK;
+	}
 	struct crab_flow *stale = bpf_map_lookup_elem(&flows, key);
 	if (stale && stale->state == CRAB_FLOW_REDIRECTED)
 		forget_reverse(key, stale);

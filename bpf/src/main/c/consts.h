@@ -60,6 +60,7 @@ enum crab_client_counter {
 	CRAB_CL_EGRESS_REWRITTEN,
 	CRAB_CL_INGRESS_REWRITTEN,
 	CRAB_CL_FLOW_RESET,            /* RST seen: entry removed */
+	CRAB_CL_SYN_COLLISION_DROPPED, /* a SYN not to a VIP whose wire tuple a redirected flow holds */
 	CRAB_CL_COUNTER_MAX,
 };
 

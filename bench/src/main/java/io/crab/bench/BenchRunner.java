@@ -39,13 +39,15 @@ final class BenchRunner
     }
 
     private final CrabCluster cluster;
-    private final Host client;
+    private final Host crabClient;
+    private final Host plainClient;
     private final PrintWriter out;
 
-    BenchRunner(final CrabCluster cluster, final Host client, final PrintWriter out)
+    BenchRunner(final CrabCluster cluster, final Host crabClient, final Host plainClient, final PrintWriter out)
     {
         this.cluster = cluster;
-        this.client = client;
+        this.crabClient = crabClient;
+        this.plainClient = plainClient;
         this.out = out;
     }
 
@@ -60,6 +62,7 @@ final class BenchRunner
                 for (int i = 0; i < modes.size(); i++)
                 {
                     final BenchMode mode = modes.get((i + round) % modes.size());
+                    final Host client = mode.fromPlainClient() ? plainClient : crabClient;
                     final long[] before = snapshot(mode);
                     final LoadResult result = workload.run(LoadSpec.to(mode.target()).withLabel(mode.name())
                         .withPayloadBytes(plan.payload()).withConcurrency(plan.concurrency())

@@ -109,14 +109,16 @@ public final class CrabBench
                 spec.name());
         Files.createDirectories(dir);
         final Path work = Files.createTempDirectory("crab-bench-");
-        out.printf("crab-bench: building the topology (1 client, LB, 3 servers in network namespaces)...%n");
-        try (Topology topology = Topology.builder().clients(1).servers(3).build())
+        out.printf("crab-bench: building the topology (crab client, plain client, LB, 3 servers in network " +
+            "namespaces)...%n");
+        try (Topology topology = Topology.builder().clients(2).servers(3).build())
         {
             final Host client = topology.clients().get(0);
+            final Host plainClient = topology.clients().get(1);
             final String crabVip = Topology.vip(1);
             out.printf("crab-bench: starting echo servers, crab-endpoint and crab-lb (logs in %s)...%n", work);
             try (CrabCluster cluster = CrabCluster.start(topology, work, List.of(PORT),
-                Map.of(client, List.of(crabVip + ":" + PORT)));
+                Map.of(client, List.of(crabVip + ":" + PORT), plainClient, List.of()));
                 AutoCloseable stats = Bpf.enableRunTimeStats())
             {
                 cluster.startLb(topology.servers().stream().map(Host::ip).toList(), "--vip", crabVip + ":" + PORT,
@@ -131,7 +133,7 @@ public final class CrabBench
                     }
                     out.printf("crab-bench: %d rounds of %s x %s, %s per run%n", options.rounds, workloads,
                         options.modes, options.count > 0 ? options.count + " transactions" : options.duration);
-                    final Map<String, Map<Workload, Outcome>> outcomes = new BenchRunner(cluster, client, out).run(
+                    final Map<String, Map<Workload, Outcome>> outcomes = new BenchRunner(cluster, client, plainClient, out).run(
                         modes, new BenchRunner.Plan(workloads, options.rounds, options.payload, options.concurrency,
                             options.count, options.duration));
                     final BenchResults results = new BenchResults(toResults(outcomes), MachineInfo.detect(), command,

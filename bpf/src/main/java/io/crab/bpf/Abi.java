@@ -55,7 +55,8 @@ public final class Abi
         public static final int CRAB_CL_EGRESS_REWRITTEN = 5;
         public static final int CRAB_CL_INGRESS_REWRITTEN = 6;
         public static final int CRAB_CL_FLOW_RESET = 7;
-        public static final int CRAB_CL_COUNTER_MAX = 8;
+        public static final int CRAB_CL_SYN_COLLISION_DROPPED = 8;
+        public static final int CRAB_CL_COUNTER_MAX = 9;
 
         public static final int CRAB_SV_SYN_OPTION_SEEN = 0;
         public static final int CRAB_SV_SYNACK_ECHOED = 1;

@@ -34,6 +34,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class EndpointTcTest
 {
     private static final int TC_ACT_OK = 0;
+    private static final int TC_ACT_SHOT = 2;
     private static final byte[] CLIENT_MAC = mac("02:00:00:00:00:11");
     private static final byte[] GATEWAY_MAC = mac("02:00:00:00:00:02");
     private static final byte[] DIP_MAC = mac("02:00:00:00:01:01");
@@ -452,6 +453,23 @@ class EndpointTcTest
         assertNoFlow(VIP, CLIENT_PORT, 80);
         assertEquals(0, clientCounter(Abi.Consts.CRAB_CL_SYN_MARKED));
         assertEquals(0, clientCounter(Abi.Consts.CRAB_CL_REDIRECT_ACCEPTED));
+    }
+
+    @Test
+    void aDirectSynOnTheWireTupleOfARedirectedFlowIsDroppedSoTheEstablishedFlowLives()
+    {
+        redirect();
+        final Frames.Tcp direct = syn(CLIENT_PORT);
+        direct.dstIp = DIP;
+        final BpfProgram.TestRun run = clientEgress.testRun(direct.build(), 1);
+        assertEquals(TC_ACT_SHOT, run.verdict(), "dropped: the backend would reset the redirected connection");
+        assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_SYN_COLLISION_DROPPED));
+        assertRflow(DIP, 80, VIP, 80);
+
+        final Frames.Tcp otherPort = syn(CLIENT_PORT + 1);
+        otherPort.dstIp = DIP;
+        assertUnchanged(clientEgress, otherPort.build());
+        assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_SYN_COLLISION_DROPPED));
     }
 
     /** Egress SYN then accepted SYN-ACK from DIP:80 for VIP:80. */

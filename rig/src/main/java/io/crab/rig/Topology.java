@@ -335,6 +335,7 @@ public final class Topology implements AutoCloseable
         for (final Host client : clients)
         {
             ip(client.netns(), "route", "add", VIP_SUBNET, "via", LB_IP, "dev", Host.IFACE);
+            tuneAsLoadGenerator(client.netns());
         }
         // The LB host owns the VIPs, as a load balancer's host does: a SYN its XDP program passes (a client that
         // does not speak crab) reaches its stack and is refused with a RST instead of vanishing.
@@ -372,6 +373,27 @@ public final class Topology implements AutoCloseable
         Shell.run("ip", "netns", "add", netns.name());
         created.add(netns);
         disableIpv6(netns);
+    }
+
+    /**
+     * Clients open thousands of connections per second (CRR) and each leaves a TIME_WAIT socket for 60 s: with the
+     * default port range a client runs out of ports to a destination within seconds and connect() crawls, as
+     * for any load generator. A wide range and reuse of TIME_WAIT ports for new outgoing connections avoid that.
+     */
+    private static void tuneAsLoadGenerator(final Netns netns)
+    {
+        netns.run(() ->
+        {
+            try
+            {
+                Files.writeString(Path.of("/proc/sys/net/ipv4/ip_local_port_range"), "1024\t65535");
+                Files.writeString(Path.of("/proc/sys/net/ipv4/tcp_tw_reuse"), "1");
+            }
+            catch (final IOException ex)
+            {
+                throw new UncheckedIOException("cannot tune " + netns.name(), ex);
+            }
+        });
     }
 
     private static void disableIpv6(final Netns netns)

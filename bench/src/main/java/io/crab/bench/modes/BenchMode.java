@@ -14,6 +14,12 @@ public interface BenchMode extends AutoCloseable
     /** Where the client connects. */
     InetSocketAddress target();
 
+    /** Whether the mode runs from the client without crab-endpoint (a plain host), not the crab client. */
+    default boolean fromPlainClient()
+    {
+        return false;
+    }
+
     /** What {@link #lbCpuNs()} measures, for the results; empty when the mode has no LB. */
     String cpuSource();
 

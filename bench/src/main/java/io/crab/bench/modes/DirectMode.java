@@ -4,7 +4,11 @@ import io.crab.rig.Host;
 
 import java.net.InetSocketAddress;
 
-/** {@code direct}: the client connects to a backend's own address; no LB on the path. The baseline. */
+/**
+ * {@code direct}: a client connects to a backend's own address; no LB on the path. The baseline. It runs from the
+ * client without crab, which is what a user compares with, and which cannot collide with the crab client's
+ * redirected connections on the wire (same backend and port).
+ */
 public final class DirectMode implements BenchMode
 {
     private final InetSocketAddress target;
@@ -12,6 +16,12 @@ public final class DirectMode implements BenchMode
     public DirectMode(final Host backend, final int port)
     {
         this.target = new InetSocketAddress(backend.ip(), port);
+    }
+
+    @Override
+    public boolean fromPlainClient()
+    {
+        return true;
     }
 
     @Override
