@@ -200,6 +200,29 @@ class RedirectEndToEndTest
     }
 
     @Test
+    void aLongLivedConnectionOutlivesTheClientAgentsFlowSweeps() throws Exception
+    {
+        cluster.startLb(backendLines(""), "--vip", VIP_ALL_PORTS);
+        try (Socket s = client.netns().call(() ->
+        {
+            final Socket socket = new Socket();
+            socket.connect(new InetSocketAddress(VIP_ALL_PORTS, PORT), 2000);
+            socket.setSoTimeout(2000);
+            return socket;
+        }))
+        {
+            // The agent checks flows older than 2 s against the socket table every second: six seconds is
+            // several sweeps. Java's sockets are dual-stack (listed in /proc/net/tcp6), which the sweep must see.
+            for (int second = 0; second < 6; second++)
+            {
+                assertEcho(s, 16);
+                Thread.sleep(1000);
+            }
+            assertEcho(s, 16);
+        }
+    }
+
+    @Test
     void establishedConnectionsOutliveTheLb() throws Exception
     {
         cluster.startLb(backendLines(""), "--vip", VIP_ALL_PORTS);

@@ -17,6 +17,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
@@ -52,6 +53,8 @@ public final class EndpointAgent implements Agent
     private Path pinDir;
     private long nextSweepNs;
     private long flowsRemoved;
+    /** Flows whose socket the last sweep did not find: removed only if this sweep misses them too. */
+    private Set<Long> missingLastSweep = new HashSet<>();
 
     public EndpointAgent(final Role role, final String iface, final List<HostPort> vips, final OptionKind option,
         final NanoClock clock)
@@ -115,12 +118,17 @@ public final class EndpointAgent implements Agent
         return sweepFlows(now);
     }
 
-    /** Removes pending flows that never got a redirect and redirected flows whose socket is gone. */
+    /**
+     * Removes pending flows that never got a redirect and redirected flows whose socket is gone. /proc/net/tcp is
+     * read in chunks while sockets come and go, so one read can skip a live socket: a flow goes only when two
+     * sweeps in a row miss its socket, since removing a live flow would break its connection.
+     */
     int sweepFlows(final long now)
     {
         final BpfMap flows = obj.map("flows");
         final BpfMap rflows = obj.map("rflows");
         final Set<Long> sockets = SocketTable.read();
+        final Set<Long> missing = new HashSet<>();
         final List<byte[]> dead = new ArrayList<>();
         boolean more = flows.nextKey(null, next);
         while (more)
@@ -130,19 +138,33 @@ public final class EndpointAgent implements Agent
             {
                 final long age = now - flow.getLong(Abi.Flow.CREATED_NS, ByteOrder.nativeOrder());
                 final boolean pending = flow.getByte(Abi.Flow.STATE) == Abi.Consts.CRAB_FLOW_PENDING;
-                if (pending ? age > PENDING_TIMEOUT_NS : age > MIN_AGE_FOR_SOCKET_CHECK_NS && !socketOpen(sockets))
+                final long socket = socketKey();
+                final boolean socketMissing = age > MIN_AGE_FOR_SOCKET_CHECK_NS && !sockets.contains(socket);
+                if (socketMissing)
                 {
-                    final byte[] k = new byte[Abi.FlowKey.SIZE];
-                    key.getBytes(0, k);
+                    missing.add(socket);
+                }
+                if (shouldRemove(pending, age, socketMissing, missingLastSweep.contains(socket)))
+                {
+                    final byte[] k = new byte[Abi.FlowKey.SIZE + Long.BYTES];
+                    key.getBytes(0, k, 0, Abi.FlowKey.SIZE);
+                    flow.getBytes(Abi.Flow.CREATED_NS, k, Abi.FlowKey.SIZE, Long.BYTES);
                     dead.add(k);
                 }
             }
             more = flows.nextKey(key, next);
         }
+        missingLastSweep = missing;
+        int removed = 0;
         for (final byte[] k : dead)
         {
-            key.putBytes(0, k);
-            if (flows.lookup(key, flow) && flow.getByte(Abi.Flow.STATE) == Abi.Consts.CRAB_FLOW_REDIRECTED)
+            key.putBytes(0, k, 0, Abi.FlowKey.SIZE);
+            // A new connection may have taken the tuple since the flow was judged (tcp_tw_reuse): leave that one.
+            if (!flows.lookup(key, flow) || !sameCreation(k))
+            {
+                continue;
+            }
+            if (flow.getByte(Abi.Flow.STATE) == Abi.Consts.CRAB_FLOW_REDIRECTED)
             {
                 rkey.putBytes(0, key, 0, Abi.FlowKey.SIZE);
                 rkey.putInt(Abi.FlowKey.REMOTE_ADDR, flow.getInt(Abi.Flow.PEER_ADDR));
@@ -150,18 +172,38 @@ public final class EndpointAgent implements Agent
                 rflows.delete(rkey);
             }
             flows.delete(key);
-            flowsRemoved++;
+            removed++;
         }
-        return dead.size();
+        flowsRemoved += removed;
+        return removed;
     }
 
-    private boolean socketOpen(final Set<Long> sockets)
+    private boolean sameCreation(final byte[] judged)
     {
-        return sockets.contains(SocketTable.key(
+        for (int i = 0; i < Long.BYTES; i++)
+        {
+            if (flow.getByte(Abi.Flow.CREATED_NS + i) != judged[Abi.FlowKey.SIZE + i])
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The rule of {@link #sweepFlows}: pending flows by age, redirected ones by two missed sightings. */
+    static boolean shouldRemove(final boolean pending, final long ageNs, final boolean socketMissing,
+        final boolean missingLastSweep)
+    {
+        return pending ? ageNs > PENDING_TIMEOUT_NS : socketMissing && missingLastSweep;
+    }
+
+    private long socketKey()
+    {
+        return SocketTable.key(
             key.getInt(Abi.FlowKey.LOCAL_ADDR, ByteOrder.BIG_ENDIAN),
             key.getShort(Abi.FlowKey.LOCAL_PORT, ByteOrder.BIG_ENDIAN) & 0xffff,
             key.getInt(Abi.FlowKey.REMOTE_ADDR, ByteOrder.BIG_ENDIAN),
-            key.getShort(Abi.FlowKey.REMOTE_PORT, ByteOrder.BIG_ENDIAN) & 0xffff));
+            key.getShort(Abi.FlowKey.REMOTE_PORT, ByteOrder.BIG_ENDIAN) & 0xffff);
     }
 
     public long flowsRemoved()
