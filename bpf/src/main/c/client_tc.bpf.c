@@ -52,7 +52,8 @@ static __always_inline int on_syn(struct __sk_buff *skb, struct crab_pkt *p, str
 		/* The kernel picks source ports per destination, and for a redirected socket that is the VIP: a
 		 * direct connection may get the very tuple a redirected one uses on the wire. Its SYN would make the
 		 * backend reset the established connection, so the new one waits instead (its SYN is dropped). */
-		if (bpf_map_lookup_elem(&rflows, key)) {
+		struct crab_rflow *live = bpf_map_lookup_elem(&rflows, key);
+		if (live && !live->closing) {
 			count(CRAB_CL_SYN_COLLISION_DROPPED);
 			return TC_ACT_SHOT;
 		}
@@ -115,6 +116,11 @@ int crab_client_egress(struct __sk_buff *skb)
 	__builtin_memcpy(mac, f->peer_mac, ETH_ALEN);
 	crab_skb_rewrite(skb, &p, 1, f->peer_addr, f->peer_port);
 	bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), mac, ETH_ALEN, 0);
+	if (p.tcp.fin) {
+		struct crab_rflow *r = bpf_map_lookup_elem(&rflows, &rkey);
+		if (r)
+			r->closing = 1;
+	}
 	if (p.tcp.rst) {
 		bpf_map_delete_elem(&rflows, &rkey);
 		bpf_map_delete_elem(&flows, &key);
@@ -190,6 +196,8 @@ int crab_client_ingress(struct __sk_buff *skb)
 		.local_port = p.tcp.dest, .remote_port = r->vip_port,
 	};
 	crab_skb_rewrite(skb, &p, 0, r->vip_addr, r->vip_port);
+	if (p.tcp.fin)
+		r->closing = 1;
 	if (p.tcp.rst) {
 		bpf_map_delete_elem(&flows, &fkey);
 		bpf_map_delete_elem(&rflows, &rkey);

@@ -68,7 +68,8 @@ struct crab_flow {
 struct crab_rflow {
 	__be32 vip_addr;
 	__be16 vip_port;
-	__u16 pad;
+	__u8 closing;     /* a FIN went either way: the connection is ending and no longer needs guarding */
+	__u8 pad;
 };
 
 /* Server memory of a SYN's option (key remote = client), echoed in the SYN-ACK. */

@@ -184,7 +184,8 @@ public final class Abi
     {
         public static final int VIP_ADDR = 0;
         public static final int VIP_PORT = 4;
-        public static final int PAD = 6;
+        public static final int CLOSING = 6;
+        public static final int PAD = 7;
         public static final int SIZE = 8;
 
         private Rflow()

@@ -13,6 +13,7 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 
 import static io.crab.bpf.frames.Frames.ACK;
+import static io.crab.bpf.frames.Frames.FIN;
 import static io.crab.bpf.frames.Frames.LINUX_SYN_OPTIONS;
 import static io.crab.bpf.frames.Frames.PSH;
 import static io.crab.bpf.frames.Frames.RST;
@@ -470,6 +471,37 @@ class EndpointTcTest
         otherPort.dstIp = DIP;
         assertUnchanged(clientEgress, otherPort.build());
         assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_SYN_COLLISION_DROPPED));
+    }
+
+    @Test
+    void aDirectSynMayReuseTheWireTupleOfARedirectedFlowThatIsClosing()
+    {
+        redirect();
+        final Frames.Tcp fin = data(VIP, 80);
+        fin.flags = ACK | FIN;
+        fin.payload = new byte[0];
+        clientEgress.testRun(fin.build(), 1);
+        flowKey(CLIENT, DIP, CLIENT_PORT, 80);
+        assertTrue(client.map("rflows").lookup(key, value));
+        assertEquals(1, value.getByte(Abi.Rflow.CLOSING), "a FIN marks the flow closing");
+
+        final Frames.Tcp direct = syn(CLIENT_PORT);
+        direct.dstIp = DIP;
+        assertUnchanged(clientEgress, direct.build());
+        assertEquals(0, clientCounter(Abi.Consts.CRAB_CL_SYN_COLLISION_DROPPED));
+    }
+
+    @Test
+    void aFinFromTheBackendMarksTheFlowClosingToo()
+    {
+        redirect();
+        final Frames.Tcp fin = reply(DIP, 80);
+        fin.flags = ACK | FIN;
+        fin.payload = new byte[0];
+        clientIngress.testRun(fin.build(), 1);
+        flowKey(CLIENT, DIP, CLIENT_PORT, 80);
+        assertTrue(client.map("rflows").lookup(key, value));
+        assertEquals(1, value.getByte(Abi.Rflow.CLOSING));
     }
 
     /** Egress SYN then accepted SYN-ACK from DIP:80 for VIP:80. */
