@@ -2,7 +2,7 @@ package io.crab.bench;
 
 import com.codahale.metrics.MetricRegistry;
 import io.crab.agent.Cli;
-import io.crab.agent.Counters;
+import io.crab.bpf.Counters;
 import io.crab.agent.Pins;
 import io.crab.bench.cluster.CrabCluster;
 import io.crab.bench.traffic.LatencyReport;

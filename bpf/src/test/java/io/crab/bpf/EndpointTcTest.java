@@ -848,16 +848,8 @@ class EndpointTcTest
         obj.map("opt_cfg").update(key, value, BpfMap.UPDATE_ANY);
     }
 
-    private long perCpuSum(final BpfMap counters, final int index)
+    private static long perCpuSum(final BpfMap counters, final int index)
     {
-        final UnsafeBuffer perCpu = new UnsafeBuffer(new byte[counters.valueBufferSize()]);
-        key.putInt(0, index);
-        counters.lookup(key, perCpu);
-        long sum = 0;
-        for (int at = 0; at < perCpu.capacity(); at += 8)
-        {
-            sum += perCpu.getLong(at, ByteOrder.LITTLE_ENDIAN);
-        }
-        return sum;
+        return new Counters(counters).sum(index);
     }
 }

@@ -21,7 +21,6 @@ import static io.crab.bpf.frames.Frames.ip;
 import static io.crab.bpf.frames.Frames.mac;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Fixture tests of the XDP load balancer: one frame in, the verdict and the exact frame out. */
 @ExtendWith(KernelRequired.class)
@@ -282,16 +281,7 @@ class LbXdpTest
 
     private long counter(final int index)
     {
-        final BpfMap counters = obj.map("lb_counters");
-        final UnsafeBuffer perCpu = new UnsafeBuffer(new byte[counters.valueBufferSize()]);
-        key.putInt(0, index);
-        counters.lookup(key, perCpu);
-        long sum = 0;
-        for (int at = 0; at < perCpu.capacity(); at += 8)
-        {
-            sum += perCpu.getLong(at, ByteOrder.LITTLE_ENDIAN);
-        }
-        return sum;
+        return new Counters(obj.map("lb_counters")).sum(index);
     }
 
     private void setOption(final int kind, final int exid)

@@ -2,7 +2,7 @@ package io.crab.lb;
 
 import com.codahale.metrics.Gauge;
 import com.codahale.metrics.MetricRegistry;
-import io.crab.agent.Counters;
+import io.crab.bpf.Counters;
 import io.crab.agent.Pins;
 import io.crab.bpf.Abi;
 import io.crab.bpf.Bpf;

@@ -3,12 +3,12 @@ package io.crab.bench.syncost;
 import io.crab.bpf.Abi;
 import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfMap;
+import io.crab.bpf.Counters;
 import io.crab.bpf.BpfObject;
 import io.crab.bpf.BpfProgram;
 import io.crab.bpf.frames.Frames;
 import org.agrona.concurrent.UnsafeBuffer;
 
-import java.nio.ByteOrder;
 
 /** The XDP load balancer loaded and configured like crab-lb would: one VIP, all ports, 3 backends, kind 42, RR. */
 final class LbFixture implements AutoCloseable
@@ -27,10 +27,9 @@ final class LbFixture implements AutoCloseable
 
     private final BpfObject obj;
     private final BpfProgram program;
-    private final BpfMap counters;
+    private final Counters counters;
     private final UnsafeBuffer key = new UnsafeBuffer(new byte[BUFFER_SIZE]);
     private final UnsafeBuffer value = new UnsafeBuffer(new byte[BUFFER_SIZE]);
-    private final UnsafeBuffer perCpu;
 
     LbFixture()
     {
@@ -38,8 +37,7 @@ final class LbFixture implements AutoCloseable
         try
         {
             program = obj.program("crab_lb");
-            counters = obj.map("lb_counters");
-            perCpu = new UnsafeBuffer(new byte[counters.valueBufferSize()]);
+            counters = new Counters(obj.map("lb_counters"));
             configure();
         }
         catch (final RuntimeException ex)
@@ -57,17 +55,7 @@ final class LbFixture implements AutoCloseable
     /** One lb_counters entry (enum crab_lb_counter), summed over CPUs since the map is per CPU. */
     long counter(final int index)
     {
-        key.putInt(0, index);
-        if (!counters.lookup(key, perCpu))
-        {
-            throw new IllegalStateException("lb_counters has no entry " + index);
-        }
-        long sum = 0;
-        for (int at = 0; at < perCpu.capacity(); at += Long.BYTES)
-        {
-            sum += perCpu.getLong(at, ByteOrder.LITTLE_ENDIAN);
-        }
-        return sum;
+        return counters.sum(index);
     }
 
     @Override

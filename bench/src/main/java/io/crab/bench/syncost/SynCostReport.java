@@ -1,5 +1,7 @@
 package io.crab.bench.syncost;
 
+import io.crab.bench.traffic.TextTable;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -35,30 +37,7 @@ public record SynCostReport(List<SynCostRow> rows, Map<String, Integer> verdicts
     /** Aligned columns for a terminal, with a rule under the header, then the notes. */
     public String text()
     {
-        final List<List<String>> table = table();
-        final int[] widths = new int[HEADER.size()];
-        for (final List<String> line : table)
-        {
-            for (int column = 0; column < widths.length; column++)
-            {
-                widths[column] = Math.max(widths[column], line.get(column).length());
-            }
-        }
-        final StringBuilder out = new StringBuilder();
-        for (int i = 0; i < table.size(); i++)
-        {
-            appendAligned(out, table.get(i), widths);
-            if (i == 0)
-            {
-                final List<String> rule = new ArrayList<>();
-                for (final int width : widths)
-                {
-                    rule.add("-".repeat(width));
-                }
-                appendAligned(out, rule, widths);
-            }
-        }
-        out.append('\n');
+        final StringBuilder out = new StringBuilder(TextTable.render(table(), LABEL_COLUMNS)).append('\n');
         NOTES.forEach(note -> out.append(note).append('\n'));
         return out.toString();
     }
@@ -147,20 +126,5 @@ public record SynCostReport(List<SynCostRow> rows, Map<String, Integer> verdicts
     private static String quoted(final String cell)
     {
         return cell.contains(",") || cell.contains("\"") ? '"' + cell.replace("\"", "\"\"") + '"' : cell;
-    }
-
-    private static void appendAligned(final StringBuilder out, final List<String> cells, final int[] widths)
-    {
-        for (int column = 0; column < cells.size(); column++)
-        {
-            if (column > 0)
-            {
-                out.append("  ");
-            }
-            final String cell = cells.get(column);
-            final String pad = " ".repeat(widths[column] - cell.length());
-            out.append(column < LABEL_COLUMNS ? cell + pad : pad + cell);
-        }
-        out.append('\n');
     }
 }

@@ -73,30 +73,7 @@ public record LatencyReport(List<LoadResult> rows, Optional<String> baseline)
     /** Aligned columns for a terminal, with a rule under the header. */
     public String text()
     {
-        final List<List<String>> table = table();
-        final int[] widths = new int[table.get(0).size()];
-        for (final List<String> line : table)
-        {
-            for (int column = 0; column < widths.length; column++)
-            {
-                widths[column] = Math.max(widths[column], line.get(column).length());
-            }
-        }
-        final StringBuilder out = new StringBuilder();
-        for (int i = 0; i < table.size(); i++)
-        {
-            appendAligned(out, table.get(i), widths);
-            if (i == 0)
-            {
-                final List<String> rule = new ArrayList<>();
-                for (final int width : widths)
-                {
-                    rule.add("-".repeat(width));
-                }
-                appendAligned(out, rule, widths);
-            }
-        }
-        return out.toString();
+        return TextTable.render(table(), LABEL_COLUMNS);
     }
 
     /** A GitHub-flavoured markdown table. */
@@ -205,28 +182,6 @@ public record LatencyReport(List<LoadResult> rows, Optional<String> baseline)
             latencies.add(LoadResult::maxUs);
         }
         return latencies;
-    }
-
-    private static void appendAligned(final StringBuilder out, final List<String> cells, final int[] widths)
-    {
-        final StringBuilder line = new StringBuilder();
-        for (int column = 0; column < cells.size(); column++)
-        {
-            if (column > 0)
-            {
-                line.append("  ");
-            }
-            final String padding = " ".repeat(widths[column] - cells.get(column).length());
-            if (column < LABEL_COLUMNS)
-            {
-                line.append(cells.get(column)).append(padding);
-            }
-            else
-            {
-                line.append(padding).append(cells.get(column));
-            }
-        }
-        out.append(line.toString().stripTrailing()).append('\n');
     }
 
     private static void appendCsv(final StringBuilder out, final List<String> cells)

@@ -1,7 +1,5 @@
-package io.crab.agent;
+package io.crab.bpf;
 
-import io.crab.bpf.Abi;
-import io.crab.bpf.BpfMap;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.lang.reflect.Field;
