@@ -19,6 +19,7 @@ import java.util.function.ToDoubleFunction;
 import io.crab.bench.traffic.FailureKind;
 import io.crab.bench.traffic.LatencyReport;
 import io.crab.bench.traffic.LoadResult;
+import io.crab.bench.traffic.Tables;
 import io.crab.bench.traffic.Workload;
 
 /** Writes a bench run's results as results.md, results.csv and latency.png. */
@@ -110,7 +111,7 @@ public final class ResultsWriter
             "lb_packets_per_connection", "lb_cpu_ns_per_connection", "cpu_source"));
 
         final StringBuilder out = new StringBuilder();
-        appendCsv(out, header);
+        Tables.csvRow(out, header);
         for (final ModeResult mode : results.modes())
         {
             for (final Workload workload : Workload.values())
@@ -131,7 +132,7 @@ public final class ResultsWriter
                 cells.add(lbFigures && mode.lbCpuNsPerConnection().isPresent()
                     ? decimal(mode.lbCpuNsPerConnection().getAsDouble(), 1) : "");
                 cells.add(lbFigures && mode.lbCpuNsPerConnection().isPresent() ? mode.cpuSource() : "");
-                appendCsv(out, cells);
+                Tables.csvRow(out, cells);
             }
         }
         return out.toString();
@@ -169,7 +170,7 @@ public final class ResultsWriter
             "CRR p50 µs", "CRR p99 µs", "CRR p50" + versus, "CRR p99" + versus,
             "RR p50 µs", "RR p99 µs", "RR p50" + versus, "RR p99" + versus,
             "CRR conn/s", "LB packets per connection", "LB CPU per connection", "path check");
-        appendMarkdownRow(out, header);
+        Tables.markdownRow(out, header);
         final StringJoiner rule = new StringJoiner(" |", "|", " |\n");
         rule.add(" ---");
         for (int column = 1; column < header.size() - 1; column++)
@@ -187,7 +188,7 @@ public final class ResultsWriter
                 // The bench does not vouch for figures measured on the wrong path, so none are shown.
                 cells.addAll(Collections.nCopies(header.size() - 2, NO_VALUE));
                 cells.add(REFUSED + mode.pathCheck());
-                appendMarkdownRow(out, cells);
+                Tables.markdownRow(out, cells);
                 continue;
             }
             for (final Workload workload : Workload.values())
@@ -206,7 +207,7 @@ public final class ResultsWriter
                 ? decimal(mode.lbPacketsPerCrrTransaction(), 1) : NO_VALUE);
             cells.add(cpu(mode));
             cells.add(mode.pathCheck());
-            appendMarkdownRow(out, cells);
+            Tables.markdownRow(out, cells);
         }
     }
 
@@ -229,7 +230,7 @@ public final class ResultsWriter
 
     private static void appendPercentileTable(final StringBuilder out, final BenchResults results)
     {
-        appendMarkdownRow(out, List.of("mode", "workload", "transactions", "failures", "tx/s",
+        Tables.markdownRow(out, List.of("mode", "workload", "transactions", "failures", "tx/s",
             "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs"));
         out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
         for (final Workload workload : Workload.values())
@@ -249,7 +250,7 @@ public final class ResultsWriter
                 {
                     cells.add(result.transactions() > 0 ? decimal(latency.applyAsDouble(result), 1) : NO_VALUE);
                 }
-                appendMarkdownRow(out, cells);
+                Tables.markdownRow(out, cells);
             }
         }
     }
@@ -293,27 +294,7 @@ public final class ResultsWriter
         return result.failureCount() + kinds.toString();
     }
 
-    private static void appendMarkdownRow(final StringBuilder out, final List<String> cells)
-    {
-        out.append('|');
-        for (final String cell : cells)
-        {
-            // A reason may hold anything; a pipe or a line break would end the cell or the table.
-            out.append(' ').append(cell.replace("|", "\\|").replaceAll("\\R", " ")).append(" |");
-        }
-        out.append('\n');
-    }
 
-    private static void appendCsv(final StringBuilder out, final List<String> cells)
-    {
-        final StringJoiner line = new StringJoiner(",", "", "\n");
-        for (final String cell : cells)
-        {
-            final boolean plain = cell.chars().noneMatch(c -> c == ',' || c == '"' || c == '\n' || c == '\r');
-            line.add(plain ? cell : '"' + cell.replace("\"", "\"\"") + '"');
-        }
-        out.append(line);
-    }
 
     /** Locale.ROOT so a German desktop does not turn decimal points into commas. */
     private static String decimal(final double value, final int places)

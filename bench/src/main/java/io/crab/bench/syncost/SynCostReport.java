@@ -1,6 +1,6 @@
 package io.crab.bench.syncost;
 
-import io.crab.bench.traffic.TextTable;
+import io.crab.bench.traffic.Tables;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -37,7 +37,7 @@ public record SynCostReport(List<SynCostRow> rows, Map<String, Integer> verdicts
     /** Aligned columns for a terminal, with a rule under the header, then the notes. */
     public String text()
     {
-        final StringBuilder out = new StringBuilder(TextTable.render(table(), LABEL_COLUMNS)).append('\n');
+        final StringBuilder out = new StringBuilder(Tables.text(table(), LABEL_COLUMNS)).append('\n');
         NOTES.forEach(note -> out.append(note).append('\n'));
         return out.toString();
     }
@@ -45,26 +45,7 @@ public record SynCostReport(List<SynCostRow> rows, Map<String, Integer> verdicts
     /** A GitHub-flavoured markdown table, then the notes as a list. */
     public String markdown()
     {
-        final List<List<String>> table = table();
-        final StringBuilder out = new StringBuilder();
-        for (int i = 0; i < table.size(); i++)
-        {
-            out.append('|');
-            for (final String cell : table.get(i))
-            {
-                out.append(' ').append(cell.replace("|", "\\|")).append(" |");
-            }
-            out.append('\n');
-            if (i == 0)
-            {
-                out.append('|');
-                for (int column = 0; column < HEADER.size(); column++)
-                {
-                    out.append(column < LABEL_COLUMNS ? " --- |" : " ---: |");
-                }
-                out.append('\n');
-            }
-        }
+        final StringBuilder out = new StringBuilder(Tables.markdown(table(), LABEL_COLUMNS));
         out.append('\n');
         NOTES.forEach(note -> out.append("- ").append(note).append('\n'));
         return out.toString();
@@ -77,9 +58,9 @@ public record SynCostReport(List<SynCostRow> rows, Map<String, Integer> verdicts
             "frame,verdict,method,runs,crab_ns,floor_ns,crab_minus_floor_ns,ratio\n");
         for (final SynCostRow row : rows)
         {
-            out.append(quoted(row.frame())).append(',')
+            out.append(Tables.csvField(row.frame())).append(',')
                 .append(verdict(row).map(String::valueOf).orElse("")).append(',')
-                .append(quoted(row.method())).append(',')
+                .append(Tables.csvField(row.method())).append(',')
                 .append(row.samples()).append(',')
                 .append(csvNumber(row.crabNs())).append(',')
                 .append(csvNumber(row.floorNs())).append(',')
@@ -123,8 +104,4 @@ public record SynCostReport(List<SynCostRow> rows, Map<String, Integer> verdicts
         return Double.isFinite(value) ? String.format(Locale.ROOT, "%.3f", value) : "";
     }
 
-    private static String quoted(final String cell)
-    {
-        return cell.contains(",") || cell.contains("\"") ? '"' + cell.replace("\"", "\"\"") + '"' : cell;
-    }
 }

@@ -73,33 +73,13 @@ public record LatencyReport(List<LoadResult> rows, Optional<String> baseline)
     /** Aligned columns for a terminal, with a rule under the header. */
     public String text()
     {
-        return TextTable.render(table(), LABEL_COLUMNS);
+        return Tables.text(table(), LABEL_COLUMNS);
     }
 
     /** A GitHub-flavoured markdown table. */
     public String markdown()
     {
-        final List<List<String>> table = table();
-        final StringBuilder out = new StringBuilder();
-        for (int i = 0; i < table.size(); i++)
-        {
-            out.append('|');
-            for (final String cell : table.get(i))
-            {
-                out.append(' ').append(cell.replace("|", "\\|")).append(" |");
-            }
-            out.append('\n');
-            if (i == 0)
-            {
-                out.append('|');
-                for (int column = 0; column < table.get(0).size(); column++)
-                {
-                    out.append(column < LABEL_COLUMNS ? " --- |" : " ---: |");
-                }
-                out.append('\n');
-            }
-        }
-        return out.toString();
+        return Tables.markdown(table(), LABEL_COLUMNS);
     }
 
     /** Machine-readable form: raw numbers, failures split by kind, empty cells where there is no value. */
@@ -114,7 +94,7 @@ public record LatencyReport(List<LoadResult> rows, Optional<String> baseline)
         baseline.ifPresent(mode -> header.add("p50_vs_" + mode));
 
         final StringBuilder out = new StringBuilder();
-        appendCsv(out, header);
+        Tables.csvRow(out, header);
         for (final LoadResult row : rows)
         {
             final List<String> cells = new ArrayList<>(List.of(
@@ -134,7 +114,7 @@ public record LatencyReport(List<LoadResult> rows, Optional<String> baseline)
                 final OptionalDouble ratio = p50Ratio(row);
                 cells.add(ratio.isPresent() ? decimal(ratio.getAsDouble(), 4) : "");
             }
-            appendCsv(out, cells);
+            Tables.csvRow(out, cells);
         }
         return out.toString();
     }
@@ -184,25 +164,5 @@ public record LatencyReport(List<LoadResult> rows, Optional<String> baseline)
         return latencies;
     }
 
-    private static void appendCsv(final StringBuilder out, final List<String> cells)
-    {
-        for (int i = 0; i < cells.size(); i++)
-        {
-            if (i > 0)
-            {
-                out.append(',');
-            }
-            out.append(csvField(cells.get(i)));
-        }
-        out.append('\n');
-    }
 
-    private static String csvField(final String value)
-    {
-        if (value.indexOf(',') < 0 && value.indexOf('"') < 0 && value.indexOf('\n') < 0 && value.indexOf('\r') < 0)
-        {
-            return value;
-        }
-        return '"' + value.replace("\"", "\"\"") + '"';
-    }
 }
