@@ -136,7 +136,7 @@ public final class CrabBench
                     final Map<String, Map<Workload, Outcome>> outcomes = new BenchRunner(cluster, client, plainClient, out).run(
                         modes, new BenchRunner.Plan(workloads, options.rounds, options.payload, options.concurrency,
                             options.count, options.duration));
-                    final BenchResults results = new BenchResults(toResults(outcomes), MachineInfo.detect(), command,
+                    final BenchResults results = new BenchResults(toResults(outcomes, modes), MachineInfo.detect(), command,
                         started, new RunParameters(options.payload, options.concurrency, options.rounds,
                             options.duration, options.count));
                     final ResultFiles files = ResultsWriter.write(results, dir);
@@ -168,8 +168,11 @@ public final class CrabBench
         };
     }
 
-    static List<ModeResult> toResults(final Map<String, Map<Workload, Outcome>> outcomes)
+    static List<ModeResult> toResults(final Map<String, Map<Workload, Outcome>> outcomes,
+        final List<BenchMode> modes)
     {
+        final Map<String, String> cpuSources = new LinkedHashMap<>();
+        modes.forEach(m -> cpuSources.put(m.name(), m.cpuSource()));
         final List<ModeResult> results = new ArrayList<>();
         outcomes.forEach((mode, byWorkload) ->
         {
@@ -184,23 +187,13 @@ public final class CrabBench
                 }
             });
             final String check = problems.isEmpty() ? PathCheck.OK : problems.toString();
-            final OptionalDouble cpu = crr == null || crr.result().transactions() == 0 || mode.equals("direct") ?
+            final String cpuSource = cpuSources.get(mode);
+            final OptionalDouble cpu = crr == null || crr.result().transactions() == 0 || cpuSource.isEmpty() ?
                 OptionalDouble.empty() : OptionalDouble.of((double)crr.lbCpuNs() / crr.result().transactions());
             results.add(new ModeResult(mode, crr == null ? null : crr.result(), rr == null ? null : rr.result(),
-                crr == null ? Double.NaN : crr.lbPacketsPerTransaction(), cpu, cpuSource(mode), check));
+                crr == null ? Double.NaN : crr.lbPacketsPerTransaction(), cpu, cpuSource, check));
         });
         return results;
-    }
-
-    private static String cpuSource(final String mode)
-    {
-        return switch (mode)
-        {
-            case "crab" -> "XDP program run time (BPF stats)";
-            case "l4-dnat" -> "machine softirq time (upper bound)";
-            case "haproxy" -> "haproxy process CPU";
-            default -> "";
-        };
     }
 
     @Command(name = "crr", mixinStandardHelpOptions = true, description = "netperf TCP_CRR side by side.")

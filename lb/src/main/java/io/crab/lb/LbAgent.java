@@ -85,7 +85,7 @@ public final class LbAgent implements Agent
                         " yet; it gets no connections until it resolves");
                 }
             }
-            publishSlotTables();
+            publishSlotTables(true);
             pinDir = Pins.create(Pins.dir("lb", ctx.iface()));
             for (final String name : LbMaps.PINNED)
             {
@@ -135,7 +135,7 @@ public final class LbAgent implements Agent
         }
         if (work > 0)
         {
-            publishSlotTables();
+            publishSlotTables(false);
         }
         return work;
     }
@@ -177,7 +177,8 @@ public final class LbAgent implements Agent
         return changed;
     }
 
-    private void publishSlotTables()
+    /** Rewrites the VIPs' slot tables if the usable backends changed, or always when {@code initial}. */
+    private void publishSlotTables(final boolean initial)
     {
         boolean changed = false;
         for (int id = 0; id < usable.length; id++)
@@ -186,7 +187,7 @@ public final class LbAgent implements Agent
             changed |= u != usable[id];
             usable[id] = u;
         }
-        if (!changed && maps != null && xdp != null)
+        if (!changed && !initial)
         {
             return;
         }
