@@ -3,8 +3,4 @@ package io.crab.bpf;
 /** Cumulative kernel statistics of one BPF program: total run time and number of runs. */
 public record ProgramStats(long runTimeNs, long runCount)
 {
-    public ProgramStats minus(final ProgramStats earlier)
-    {
-        return new ProgramStats(runTimeNs - earlier.runTimeNs, runCount - earlier.runCount);
-    }
 }

@@ -3,6 +3,7 @@ package io.crab.bpf;
 import io.crab.bpf.frames.Frames;
 import io.crab.bpf.testing.FrameAssertions;
 import io.crab.bpf.testing.KernelRequired;
+import org.agrona.concurrent.AtomicBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -93,6 +94,17 @@ class LbXdpTest
         assertEquals(1, backendOf(lb.testRun(newConnectionSameTuple.build(), 1)), "new ISN is a new connection");
         assertEquals(1, counter(Abi.Consts.CRAB_LB_TX_RETRANSMIT));
         assertEquals(4, counter(Abi.Consts.CRAB_LB_TX_REDIRECT));
+    }
+
+    @Test
+    void theGlobalRoundRobinCursorIsReadableThroughTheMappedMap()
+    {
+        final AtomicBuffer cursors = obj.map("rr_cursors").mmap();
+        assertEquals(0, cursors.getLongVolatile(0), "VIP 0's cursor before any SYN");
+        lb.testRun(markedSyn(40001).build(), 1);
+        lb.testRun(markedSyn(40002).build(), 1);
+        assertEquals(2, cursors.getLongVolatile(0), "each new connection advances the cursor the program shares");
+        assertEquals(0, cursors.getLongVolatile(Long.BYTES), "another VIP's cursor is untouched");
     }
 
     @Test

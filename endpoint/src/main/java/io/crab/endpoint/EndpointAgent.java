@@ -52,7 +52,6 @@ public final class EndpointAgent implements Agent
     private BpfObject obj;
     private Path pinDir;
     private long nextSweepNs;
-    private long flowsRemoved;
     /** Flows whose socket the last sweep did not find: removed only if this sweep misses them too. */
     private Set<Long> missingLastSweep = new HashSet<>();
 
@@ -174,7 +173,6 @@ public final class EndpointAgent implements Agent
             flows.delete(key);
             removed++;
         }
-        flowsRemoved += removed;
         return removed;
     }
 
@@ -204,11 +202,6 @@ public final class EndpointAgent implements Agent
             key.getShort(Abi.FlowKey.LOCAL_PORT, ByteOrder.BIG_ENDIAN) & 0xffff,
             key.getInt(Abi.FlowKey.REMOTE_ADDR, ByteOrder.BIG_ENDIAN),
             key.getShort(Abi.FlowKey.REMOTE_PORT, ByteOrder.BIG_ENDIAN) & 0xffff);
-    }
-
-    public long flowsRemoved()
-    {
-        return flowsRemoved;
     }
 
     @Override

@@ -225,15 +225,4 @@ public final class LbAgent implements Agent
     {
         return "crab-lb";
     }
-
-    /** How many backends can take new connections now. */
-    public int usableBackends()
-    {
-        int n = 0;
-        for (final boolean u : usable)
-        {
-            n += u ? 1 : 0;
-        }
-        return n;
-    }
 }

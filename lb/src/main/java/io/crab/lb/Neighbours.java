@@ -146,14 +146,4 @@ public final class Neighbours
         }
         return mac;
     }
-
-    public static String formatMac(final byte[] mac)
-    {
-        final StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < mac.length; i++)
-        {
-            sb.append(i == 0 ? "" : ":").append(String.format("%02x", mac[i] & 0xff));
-        }
-        return sb.toString();
-    }
 }

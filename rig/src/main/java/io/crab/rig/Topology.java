@@ -137,12 +137,6 @@ public final class Topology implements AutoCloseable
         return hosts;
     }
 
-    /** Prefix length of both subnets, i.e. {@value #PREFIX_LENGTH}. */
-    public static int subnetPrefix()
-    {
-        return PREFIX_LENGTH;
-    }
-
     /** The n-th virtual service address, {@code 198.19.0.<n>} for n in 1..254. */
     public static String vip(final int n)
     {
