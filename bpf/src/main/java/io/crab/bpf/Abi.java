@@ -1,5 +1,7 @@
 package io.crab.bpf;
 
+import java.util.List;
+
 /**
  * Java side of every struct and constant shared with the BPF programs (bpf/src/main/c/consts.h, structs.h).
  * Constants carry the C enumerator's name; struct classes carry one offset per C member, named like it in
@@ -11,7 +13,43 @@ public final class Abi
     {
     }
 
-    /** enum crab_limits, crab_policy, crab_vip_flags, crab_flow_state and the counter enums. */
+    /** Names of the maps of each object (their C variable names), which pins and status readers use too. */
+    public static final class Maps
+    {
+        public static final String OPT_CFG = "opt_cfg";
+        public static final String BTF_ANCHOR = "btf_anchor";
+
+        public static final String VIPS = "vips";
+        public static final String VIP_SLOTS = "vip_slots";
+        public static final String BACKENDS = "backends";
+        public static final String RR_CURSORS = "rr_cursors";
+        public static final String SYN_TABLE = "syn_table";
+        public static final String LB_COUNTERS = "lb_counters";
+        public static final String BACKEND_SYNS = "backend_syns";
+
+        public static final String CLIENT_VIPS = "client_vips";
+        public static final String BACKEND_CIDRS = "backend_cidrs";
+        public static final String FLOWS = "flows";
+        public static final String RFLOWS = "rflows";
+        public static final String PORTS = "ports";
+        public static final String CLIENT_COUNTERS = "client_counters";
+
+        public static final String ECHOES = "echoes";
+        public static final String SERVER_COUNTERS = "server_counters";
+
+        /** Every map of lb_xdp, client_tc and server_tc, in any order. */
+        public static final List<String> LB_XDP = List.of(OPT_CFG, BTF_ANCHOR, VIPS, VIP_SLOTS, BACKENDS, RR_CURSORS,
+            SYN_TABLE, LB_COUNTERS, BACKEND_SYNS);
+        public static final List<String> CLIENT_TC = List.of(OPT_CFG, BTF_ANCHOR, CLIENT_VIPS, BACKEND_CIDRS, FLOWS,
+            RFLOWS, PORTS, CLIENT_COUNTERS);
+        public static final List<String> SERVER_TC = List.of(OPT_CFG, BTF_ANCHOR, ECHOES, SERVER_COUNTERS);
+
+        private Maps()
+        {
+        }
+    }
+
+    /** enum crab_limits, crab_policy, crab_vip_flags, crab_backend_flags, crab_fin_flags, crab_flow_state and the counter enums. */
     public static final class Consts
     {
         public static final int CRAB_MAX_VIPS = 64;
@@ -20,13 +58,19 @@ public final class Abi
         public static final int CRAB_SYN_TABLE_SIZE = 65536;
         public static final int CRAB_SYN_TTL_SEC = 75;
         public static final int CRAB_FLOW_TABLE_SIZE = 65536;
+        public static final int CRAB_MAX_BACKEND_CIDRS = 1024;
         public static final int CRAB_MAX_TCP_HDR = 60;
+
+        public static final int CRAB_BACKEND_UP = 1;
 
         public static final int CRAB_POLICY_RR = 0;
         public static final int CRAB_POLICY_RANDOM = 1;
         public static final int CRAB_POLICY_HASH = 2;
 
         public static final int CRAB_VIP_REDIRECT_UNMARKED = 1;
+
+        public static final int CRAB_FIN_OUT = 1;
+        public static final int CRAB_FIN_IN = 2;
 
         public static final int CRAB_FLOW_PENDING = 1;
         public static final int CRAB_FLOW_REDIRECTED = 2;
@@ -45,7 +89,10 @@ public final class Abi
         public static final int CRAB_LB_PASS_NO_BACKEND = 11;
         public static final int CRAB_LB_TX_REDIRECT = 12;
         public static final int CRAB_LB_TX_RETRANSMIT = 13;
-        public static final int CRAB_LB_COUNTER_MAX = 14;
+        public static final int CRAB_LB_PASS_BAD_CSUM = 14;
+        public static final int CRAB_LB_DROP_NO_ROUTE = 15;
+        public static final int CRAB_LB_TX_REBALANCED = 16;
+        public static final int CRAB_LB_COUNTER_MAX = 17;
 
         public static final int CRAB_CL_SYN_MARKED = 0;
         public static final int CRAB_CL_SYN_UNMARKED_FULL = 1;
@@ -56,7 +103,12 @@ public final class Abi
         public static final int CRAB_CL_INGRESS_REWRITTEN = 6;
         public static final int CRAB_CL_FLOW_RESET = 7;
         public static final int CRAB_CL_SYN_COLLISION_DROPPED = 8;
-        public static final int CRAB_CL_COUNTER_MAX = 9;
+        public static final int CRAB_CL_REDIRECT_LATE = 9;
+        public static final int CRAB_CL_REDIRECT_FORBIDDEN = 10;
+        public static final int CRAB_CL_REDIRECT_COLLISION = 11;
+        public static final int CRAB_CL_SYN_UNMARKED_PORT_BUSY = 12;
+        public static final int CRAB_CL_ICMP_TRANSLATED = 13;
+        public static final int CRAB_CL_COUNTER_MAX = 14;
 
         public static final int CRAB_SV_SYN_OPTION_SEEN = 0;
         public static final int CRAB_SV_SYNACK_ECHOED = 1;
@@ -113,8 +165,8 @@ public final class Abi
     {
         public static final int ADDR = 0;
         public static final int PORT = 4;
-        public static final int MAC = 6;
-        public static final int SIZE = 12;
+        public static final int FLAGS = 6;
+        public static final int SIZE = 8;
 
         private Backend()
         {
@@ -169,12 +221,49 @@ public final class Abi
         public static final int PEER_ADDR = 8;
         public static final int SYN_SEQ = 12;
         public static final int PEER_PORT = 16;
-        public static final int PEER_MAC = 18;
-        public static final int STATE = 24;
-        public static final int PAD = 25;
-        public static final int SIZE = 32;
+        public static final int STATE = 18;
+        public static final int PAD = 19;
+        public static final int PAD2 = 20;
+        public static final int SIZE = 24;
 
         private Flow()
+        {
+        }
+    }
+
+    /** struct crab_client_vip. */
+    public static final class ClientVip
+    {
+        public static final int VIP_ID = 0;
+        public static final int SIZE = 4;
+
+        private ClientVip()
+        {
+        }
+    }
+
+    /** struct crab_cidr_key. */
+    public static final class CidrKey
+    {
+        public static final int PREFIXLEN = 0;
+        public static final int VIP_ID = 4;
+        public static final int ADDR = 8;
+        public static final int SIZE = 12;
+
+        private CidrKey()
+        {
+        }
+    }
+
+    /** struct crab_port_key. */
+    public static final class PortKey
+    {
+        public static final int LOCAL_ADDR = 0;
+        public static final int LOCAL_PORT = 4;
+        public static final int PAD = 6;
+        public static final int SIZE = 8;
+
+        private PortKey()
         {
         }
     }

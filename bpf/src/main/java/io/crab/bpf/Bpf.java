@@ -2,6 +2,8 @@ package io.crab.bpf;
 
 import io.crab.bpf.internal.Libbpf;
 
+import java.nio.file.Path;
+
 /** Entry point of the binding: opens the BPF objects shipped as class-path resources under {@code bpf/}. */
 public final class Bpf
 {
@@ -15,7 +17,28 @@ public final class Bpf
      */
     public static BpfObject load(final String name)
     {
-        return Libbpf.load(name);
+        return Libbpf.load(name, LoadOptions.DEFAULT);
+    }
+
+    /**
+     * {@link #load(String)} with map sizes set and pinned maps reused. A pinned map whose type, key, value or size
+     * differs from what the object needs is refused with a {@link BpfException} naming both.
+     */
+    public static BpfObject load(final String name, final LoadOptions options)
+    {
+        return Libbpf.load(name, options);
+    }
+
+    /** The type and sizes of a pinned map, read without keeping it open. */
+    public static MapInfo pinnedMapInfo(final Path path)
+    {
+        return Libbpf.pinnedMapInfo(path);
+    }
+
+    /** Opens a link another process pinned with {@link BpfLink#pin}. */
+    public static BpfLink openPinnedLink(final Path path)
+    {
+        return Libbpf.openPinnedLink(path);
     }
 
     /** Opens a map another process pinned with {@link BpfMap#pin}. */

@@ -7,17 +7,27 @@ public interface BpfProgram
 
     int fd();
 
-    /** Attach as XDP to the interface (in the calling thread's network namespace); fails if one is attached. */
-    Attachment attachXdp(int ifindex);
+    /**
+     * Attaches as XDP to the interface (calling thread's network namespace) through a BPF link. Fails if the
+     * interface already has an XDP program, ours through another link or anyone's through netlink.
+     */
+    BpfLink attachXdp(int ifindex);
 
-    /** Attach as a TC classifier (clsact, direct action) on the interface's ingress or egress. */
-    Attachment attachTc(int ifindex, TcDirection direction);
+    /** Attaches to the interface's TC ingress or egress through a TCX link (kernel 6.6 or newer). */
+    BpfLink attachTcx(int ifindex, TcDirection direction);
 
     /**
      * Run the program once per repeat on a copy of {@code frame} through BPF_PROG_TEST_RUN.
      * The result holds the verdict, the frame as the program left it and the average run time.
      */
     TestRun testRun(byte[] frame, int repeat);
+
+    /**
+     * {@link #testRun} of an XDP program as if the frame arrived on {@code ingressIfindex} of the calling thread's
+     * network namespace, so helpers that ask the kernel about the device (FIB lookups) see a real one. The device
+     * must have an XDP program attached (a veth registers its receive queue for XDP only then).
+     */
+    TestRun testRunXdp(byte[] frame, int repeat, int ingressIfindex);
 
     enum TcDirection
     {

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -19,18 +20,24 @@ class AbiTest
 {
     private static final List<String> OBJECTS = List.of("lb_xdp", "client_tc", "server_tc");
     private static final List<String> ENUMS = List.of("crab_limits", "crab_policy", "crab_vip_flags",
-        "crab_flow_state", "crab_lb_counter", "crab_client_counter", "crab_server_counter");
-    private static final Map<Class<?>, String> STRUCTS = Map.of(
-        Abi.OptCfg.class, "crab_opt_cfg",
-        Abi.VipKey.class, "crab_vip_key",
-        Abi.Vip.class, "crab_vip",
-        Abi.Backend.class, "crab_backend",
-        Abi.SynKey.class, "crab_syn_key",
-        Abi.SynEntry.class, "crab_syn_entry",
-        Abi.FlowKey.class, "crab_flow_key",
-        Abi.Flow.class, "crab_flow",
-        Abi.Rflow.class, "crab_rflow",
-        Abi.Echo.class, "crab_echo");
+        "crab_backend_flags", "crab_fin_flags", "crab_flow_state", "crab_lb_counter", "crab_client_counter",
+        "crab_server_counter");
+    private static final Map<Class<?>, String> STRUCTS = Map.ofEntries(
+        Map.entry(Abi.OptCfg.class, "crab_opt_cfg"),
+        Map.entry(Abi.VipKey.class, "crab_vip_key"),
+        Map.entry(Abi.Vip.class, "crab_vip"),
+        Map.entry(Abi.Backend.class, "crab_backend"),
+        Map.entry(Abi.SynKey.class, "crab_syn_key"),
+        Map.entry(Abi.SynEntry.class, "crab_syn_entry"),
+        Map.entry(Abi.FlowKey.class, "crab_flow_key"),
+        Map.entry(Abi.Flow.class, "crab_flow"),
+        Map.entry(Abi.ClientVip.class, "crab_client_vip"),
+        Map.entry(Abi.CidrKey.class, "crab_cidr_key"),
+        Map.entry(Abi.PortKey.class, "crab_port_key"),
+        Map.entry(Abi.Rflow.class, "crab_rflow"),
+        Map.entry(Abi.Echo.class, "crab_echo"));
+    private static final Map<String, List<String>> MAPS = Map.of(
+        "lb_xdp", Abi.Maps.LB_XDP, "client_tc", Abi.Maps.CLIENT_TC, "server_tc", Abi.Maps.SERVER_TC);
 
     @Test
     void constantsMatchTheEnumsOfEveryObject() throws Exception
@@ -77,6 +84,18 @@ class AbiTest
                     assertEquals(c, constants(s.getKey()), s.getKey().getSimpleName() + " against struct " +
                         s.getValue() + " in " + object);
                 }
+            }
+        }
+    }
+
+    @Test
+    void mapNamesMatchEveryObject()
+    {
+        for (final String object : OBJECTS)
+        {
+            try (BpfObject obj = Bpf.load(object))
+            {
+                assertEquals(new TreeSet<>(MAPS.get(object)), new TreeSet<>(obj.mapNames()), "maps of " + object);
             }
         }
     }

@@ -1,8 +1,11 @@
 package io.crab.bpf.internal;
 
 import io.crab.bpf.BpfException;
+import io.crab.bpf.BpfLink;
 import io.crab.bpf.BpfMap;
 import io.crab.bpf.BpfObject;
+import io.crab.bpf.LoadOptions;
+import io.crab.bpf.MapInfo;
 import io.crab.bpf.ProgramStats;
 import jnr.ffi.LastError;
 import jnr.ffi.LibraryLoader;
@@ -14,6 +17,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.file.Path;
 
 /** The binding's one door to native code: loads libbpf and libc once and opens objects and pinned maps. */
 public final class Libbpf
@@ -26,13 +30,14 @@ public final class Libbpf
     private static final int MAP_INFO_KEY_SIZE = 8;
     private static final int MAP_INFO_VALUE_SIZE = 12;
     private static final int MAP_INFO_MAX_ENTRIES = 16;
+    private static final int MAP_INFO_FLAGS = 20;
     private static final int MAP_INFO_NAME = 24;
 
     private Libbpf()
     {
     }
 
-    public static BpfObject load(final String name)
+    public static BpfObject load(final String name, final LoadOptions options)
     {
         final String resource = "/bpf/" + name + ".bpf.o";
         final byte[] elf;
@@ -48,7 +53,7 @@ public final class Libbpf
         {
             throw new UncheckedIOException("reading " + resource, ex);
         }
-        return LibbpfObject.open(name, elf);
+        return LibbpfObject.open(name, elf, options);
     }
 
     public static BpfMap openPinnedMap(final String path)
@@ -69,7 +74,30 @@ public final class Libbpf
         }
         final String mapName = info.getStringWithoutLengthAscii(MAP_INFO_NAME, 16).trim().replace("\0", "");
         return new LibbpfMap(mapName, fd, info.getInt(MAP_INFO_TYPE), info.getInt(MAP_INFO_KEY_SIZE),
-            info.getInt(MAP_INFO_VALUE_SIZE), info.getInt(MAP_INFO_MAX_ENTRIES));
+            info.getInt(MAP_INFO_VALUE_SIZE), info.getInt(MAP_INFO_MAX_ENTRIES), info.getInt(MAP_INFO_FLAGS));
+    }
+
+    public static MapInfo pinnedMapInfo(final Path path)
+    {
+        final LibbpfMap map = (LibbpfMap)openPinnedMap(path.toString());
+        try
+        {
+            return new MapInfo(map.type(), map.keySize(), map.valueSize(), map.maxEntries(), map.flags());
+        }
+        finally
+        {
+            map.closeFd();
+        }
+    }
+
+    public static BpfLink openPinnedLink(final Path path)
+    {
+        final int fd = LIB.bpf_obj_get(path.toString());
+        if (fd < 0)
+        {
+            throw error("bpf_obj_get(" + path + ")", fd);
+        }
+        return new LibbpfLink("pinned at " + path, fd);
     }
 
     /** struct bpf_prog_info: run_time_ns and run_cnt (linux/bpf.h). */

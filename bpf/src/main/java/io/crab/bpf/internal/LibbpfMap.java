@@ -29,6 +29,8 @@ final class LibbpfMap implements BpfMap
     private final int keySize;
     private final int valueSize;
     private final int maxEntries;
+    private final int type;
+    private final int flags;
     private final boolean perCpu;
     private final int valueBufferSize;
     private final UnsafeBuffer key;
@@ -37,10 +39,12 @@ final class LibbpfMap implements BpfMap
     private UnsafeBuffer mapped;
 
     LibbpfMap(final String name, final int fd, final int type, final int keySize,
-        final int valueSize, final int maxEntries)
+        final int valueSize, final int maxEntries, final int flags)
     {
         this.name = name;
         this.fd = fd;
+        this.type = type;
+        this.flags = flags;
         this.keySize = keySize;
         this.valueSize = valueSize;
         this.maxEntries = maxEntries;
@@ -85,6 +89,22 @@ final class LibbpfMap implements BpfMap
     public int maxEntries()
     {
         return maxEntries;
+    }
+
+    int type()
+    {
+        return type;
+    }
+
+    int flags()
+    {
+        return flags;
+    }
+
+    /** Closes a descriptor this handle owns (one opened from a pin); an object's maps close with the object. */
+    void closeFd()
+    {
+        LIB.close(fd);
     }
 
     @Override

@@ -5,11 +5,14 @@ import io.crab.bpf.BpfMap;
 import io.crab.bpf.BpfObject;
 import io.crab.bpf.BpfProgram;
 import io.crab.bpf.BtfTypes;
+import io.crab.bpf.LoadOptions;
 import jnr.ffi.Pointer;
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -38,11 +41,24 @@ final class LibbpfObject implements BpfObject
         this.elf = elf;
     }
 
-    static LibbpfObject open(final String name, final byte[] bytes)
+    static LibbpfObject open(final String name, final byte[] bytes, final LoadOptions options)
     {
         final UnsafeBuffer elf = new UnsafeBuffer(BufferUtil.allocateDirectAligned(bytes.length, 8));
         elf.putBytes(0, bytes);
         final Pointer obj = openMem(name, elf);
+        try
+        {
+            setSizes(name, obj, options.maxEntries());
+            if (options.reuseDir() != null)
+            {
+                reusePins(name, obj, options.reuseDir());
+            }
+        }
+        catch (final RuntimeException ex)
+        {
+            LIB.bpf_object__close(obj);
+            throw ex;
+        }
         final int rc = LIB.bpf_object__load(obj);
         if (rc < 0)
         {
@@ -51,6 +67,80 @@ final class LibbpfObject implements BpfObject
                 "loading BPF object " + name + " failed: " + LIB.strerror(-rc) + "\n" + verifierLog(name, elf), -rc);
         }
         return new LibbpfObject(name, obj, elf);
+    }
+
+    private static void setSizes(final String name, final Pointer obj, final Map<String, Integer> sizes)
+    {
+        for (final Map.Entry<String, Integer> size : sizes.entrySet())
+        {
+            final Pointer m = LIB.bpf_object__find_map_by_name(obj, size.getKey());
+            if (Libbpf.isNull(m))
+            {
+                throw new BpfException("BPF object " + name + " has no map " + size.getKey());
+            }
+            final int rc = LIB.bpf_map__set_max_entries(m, size.getValue());
+            if (rc < 0)
+            {
+                throw Libbpf.error("setting the size of map " + size.getKey() + " to " + size.getValue(), rc);
+            }
+        }
+    }
+
+    /** Makes the object use the maps pinned in dir under their names, after checking each is what it needs. */
+    private static void reusePins(final String name, final Pointer obj, final Path dir)
+    {
+        for (final Pointer m : ownMaps(obj))
+        {
+            final String mapName = LIB.bpf_map__name(m);
+            final Path pin = dir.resolve(mapName);
+            if (!Files.exists(pin))
+            {
+                continue;
+            }
+            final LibbpfMap pinned = (LibbpfMap)Libbpf.openPinnedMap(pin.toString());
+            try
+            {
+                final String needed = layout(LIB.bpf_map__type(m), LIB.bpf_map__key_size(m),
+                    LIB.bpf_map__value_size(m), LIB.bpf_map__max_entries(m), LIB.bpf_map__map_flags(m));
+                final String found = layout(pinned.type(), pinned.keySize(), pinned.valueSize(),
+                    pinned.maxEntries(), pinned.flags());
+                if (!needed.equals(found))
+                {
+                    throw new BpfException("the pinned map " + pin + " is " + found + " but " + name + " needs " +
+                        needed + ": the state was made by another version or size; drain and detach first");
+                }
+                final int rc = LIB.bpf_map__reuse_fd(m, pinned.fd());
+                if (rc < 0)
+                {
+                    throw Libbpf.error("reusing pinned map " + pin, rc);
+                }
+            }
+            finally
+            {
+                pinned.closeFd();
+            }
+        }
+    }
+
+    private static String layout(final int type, final int key, final int value, final int maxEntries,
+        final int flags)
+    {
+        return "type " + type + ", key " + key + " B, value " + value + " B, " + maxEntries + " entries, flags " +
+            flags;
+    }
+
+    /** The object's own maps: libbpf's internal ones for global data (.data, .rodata, .bss) have a dot. */
+    private static List<Pointer> ownMaps(final Pointer obj)
+    {
+        final List<Pointer> own = new ArrayList<>();
+        for (Pointer m = LIB.bpf_object__next_map(obj, null); !Libbpf.isNull(m); m = LIB.bpf_object__next_map(obj, m))
+        {
+            if (!LIB.bpf_map__name(m).contains("."))
+            {
+                own.add(m);
+            }
+        }
+        return own;
     }
 
     private static Pointer openMem(final String name, final UnsafeBuffer elf)
@@ -148,8 +238,27 @@ final class LibbpfObject implements BpfObject
                 throw new BpfException("BPF object " + name + " has no map " + n);
             }
             return new LibbpfMap(n, LIB.bpf_map__fd(m), LIB.bpf_map__type(m), LIB.bpf_map__key_size(m),
-                LIB.bpf_map__value_size(m), LIB.bpf_map__max_entries(m));
+                LIB.bpf_map__value_size(m), LIB.bpf_map__max_entries(m), LIB.bpf_map__map_flags(m));
         });
+    }
+
+    @Override
+    public List<String> mapNames()
+    {
+        checkOpen();
+        return ownMaps(obj).stream().map(LIB::bpf_map__name).toList();
+    }
+
+    @Override
+    public void pinMaps(final Path dir)
+    {
+        for (final String mapName : mapNames())
+        {
+            if (!Files.exists(dir.resolve(mapName)))
+            {
+                map(mapName).pin(dir.resolve(mapName).toString());
+            }
+        }
     }
 
     @Override

@@ -21,6 +21,8 @@ public interface NativeLibbpf
 
     Pointer bpf_object__find_map_by_name(Pointer obj, String name);
 
+    Pointer bpf_object__next_map(Pointer obj, Pointer prev);
+
     Pointer bpf_object__btf(Pointer obj);
 
     String bpf_program__name(Pointer prog);
@@ -33,6 +35,10 @@ public interface NativeLibbpf
 
     int bpf_map__fd(Pointer map);
 
+    String bpf_map__name(Pointer map);
+
+    int bpf_map__reuse_fd(Pointer map, int fd);
+
     int bpf_map__type(Pointer map);
 
     int bpf_map__key_size(Pointer map);
@@ -40,6 +46,8 @@ public interface NativeLibbpf
     int bpf_map__value_size(Pointer map);
 
     int bpf_map__max_entries(Pointer map);
+
+    int bpf_map__map_flags(Pointer map);
 
     int bpf_map__set_max_entries(Pointer map, int maxEntries);
 
@@ -65,15 +73,11 @@ public interface NativeLibbpf
 
     int bpf_obj_get_info_by_fd(int fd, long info, long infoLen);
 
-    int bpf_xdp_attach(int ifindex, int progFd, int flags, long opts);
+    int bpf_link_create(int progFd, int targetFd, int attachType, long opts);
 
-    int bpf_xdp_detach(int ifindex, int flags, long opts);
+    int bpf_link_update(int linkFd, int newProgFd, long opts);
 
-    int bpf_tc_hook_create(long hook);
-
-    int bpf_tc_attach(long hook, long opts);
-
-    int bpf_tc_detach(long hook, long opts);
+    int bpf_link_detach(int linkFd);
 
     int bpf_prog_test_run_opts(int progFd, long opts);
 
