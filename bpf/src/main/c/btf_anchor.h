@@ -10,7 +10,9 @@ struct crab_btf_anchor {
 	enum crab_limits limits;
 	enum crab_policy policy;
 	enum crab_vip_flags vip_flags;
+	enum crab_backend_flags backend_flags;
 	enum crab_flow_state flow_state;
+	enum crab_fin_flags fin_flags;
 	enum crab_lb_counter lb_counter;
 	enum crab_client_counter client_counter;
 	enum crab_server_counter server_counter;

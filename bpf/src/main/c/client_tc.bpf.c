@@ -1,4 +1,9 @@
-/* client_tc.bpf.c: the client endpoint. Marks SYNs to VIPs, accepts redirects, rewrites redirected flows. */
+/* client_tc.bpf.c: the client endpoint. Marks SYNs to VIPs, accepts redirects, rewrites redirected flows.
+ *
+ * A flow's state moves only on what this host's own stack sends, or on a packet the kernel could not refuse
+ * either: a redirect is accepted once, while the flow is pending, and must acknowledge our SYN's ISN and come
+ * from a backend the VIP allows. An incoming RST never removes state (the kernel judges it against its window,
+ * RFC 5961); the state goes when this host sends a RST or when crab-endpoint sees the socket gone. */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
@@ -7,8 +12,12 @@
 #include "structs.h"
 #include "maps_client.h"
 #include "skb.h"
+#include "icmp.h"
 #include "tcp_opts.h"
 #include "btf_anchor.h"
+
+/* Both directions sent their FIN: the connection is over for the network even if the socket lingers. */
+#define CRAB_CLOSED_BOTH (CRAB_FIN_OUT | CRAB_FIN_IN)
 
 static __always_inline void count(enum crab_client_counter c)
 {
@@ -19,28 +28,98 @@ static __always_inline void count(enum crab_client_counter c)
 		*n += 1;
 }
 
-static __always_inline int vip_configured(__be32 addr, __be16 port)
+static __always_inline struct crab_client_vip *client_vip(__be32 addr, __be16 port)
 {
 	struct crab_vip_key key = { .addr = addr, .port = port };
+	struct crab_client_vip *vip = bpf_map_lookup_elem(&client_vips, &key);
 
-	if (bpf_map_lookup_elem(&client_vips, &key))
-		return 1;
+	if (vip)
+		return vip;
 	key.port = 0;
-	return bpf_map_lookup_elem(&client_vips, &key) != 0;
+	return bpf_map_lookup_elem(&client_vips, &key);
 }
 
-static __always_inline void forget_reverse(const struct crab_flow_key *key, const struct crab_flow *f)
+static __always_inline int backend_allowed(__u32 vip_id, __be32 addr)
+{
+	struct crab_cidr_key key = { .prefixlen = 64, .vip_id = vip_id, .addr = addr };
+
+	return bpf_map_lookup_elem(&backend_cidrs, &key) != 0;
+}
+
+static __always_inline struct crab_rflow *reverse_of(const struct crab_flow_key *key, const struct crab_flow *f)
 {
 	struct crab_flow_key rkey = {
 		.local_addr = key->local_addr, .remote_addr = f->peer_addr,
 		.local_port = key->local_port, .remote_port = f->peer_port,
 	};
 
-	bpf_map_delete_elem(&rflows, &rkey);
+	return bpf_map_lookup_elem(&rflows, &rkey);
 }
 
-/* A SYN to a VIP: (re)start its flow as pending and mark the SYN, unless the table is full or the SYN odd. */
-static __always_inline int on_syn(struct __sk_buff *skb, struct crab_pkt *p, struct crab_flow_key *key)
+/* A flow holds its wire tuple (and local port) while pending, or redirected until FINs went both ways. */
+static __always_inline int flow_live(const struct crab_flow_key *key, const struct crab_flow *f)
+{
+	if (f->state == CRAB_FLOW_PENDING)
+		return 1;
+	struct crab_rflow *r = reverse_of(key, f);
+	return r && (r->closing & CRAB_CLOSED_BOTH) != CRAB_CLOSED_BOTH;
+}
+
+/* Drops the flow's reverse entry and its claim on the local port. */
+static __always_inline void forget_redirect(const struct crab_flow_key *key, const struct crab_flow *f)
+{
+	struct crab_flow_key rkey = {
+		.local_addr = key->local_addr, .remote_addr = f->peer_addr,
+		.local_port = key->local_port, .remote_port = f->peer_port,
+	};
+
+	if (f->state == CRAB_FLOW_REDIRECTED)
+		bpf_map_delete_elem(&rflows, &rkey);
+}
+
+static __always_inline void forget_flow(const struct crab_flow_key *key, const struct crab_flow *f)
+{
+	struct crab_port_key pkey = { .local_addr = key->local_addr, .local_port = key->local_port };
+	struct crab_vip_key *owner = bpf_map_lookup_elem(&ports, &pkey);
+
+	forget_redirect(key, f);
+	if (owner && owner->addr == key->remote_addr && owner->port == key->remote_port)
+		bpf_map_delete_elem(&ports, &pkey);
+	bpf_map_delete_elem(&flows, key);
+}
+
+/* True when a live flow to another VIP holds this local port: the LB might send both to one backend. */
+static __always_inline int port_taken(const struct crab_flow_key *key)
+{
+	struct crab_port_key pkey = { .local_addr = key->local_addr, .local_port = key->local_port };
+	struct crab_vip_key *owner = bpf_map_lookup_elem(&ports, &pkey);
+
+	if (!owner || (owner->addr == key->remote_addr && owner->port == key->remote_port))
+		return 0;
+	struct crab_flow_key okey = {
+		.local_addr = key->local_addr, .remote_addr = owner->addr,
+		.local_port = key->local_port, .remote_port = owner->port,
+	};
+	struct crab_flow *other = bpf_map_lookup_elem(&flows, &okey);
+	return other && flow_live(&okey, other);
+}
+
+/* A SYN not to a VIP: the kernel picks source ports per destination, so a direct connection may get the very
+ * wire tuple a redirected one uses. Its SYN would make the backend reset the live connection; it waits instead. */
+static __always_inline int on_direct_syn(struct crab_flow_key *key)
+{
+	struct crab_rflow *live = bpf_map_lookup_elem(&rflows, key);
+
+	if (live && (live->closing & CRAB_CLOSED_BOTH) != CRAB_CLOSED_BOTH) {
+		count(CRAB_CL_SYN_COLLISION_DROPPED);
+		return TC_ACT_SHOT;
+	}
+	return TC_ACT_OK;
+}
+
+/* A SYN to a VIP: (re)start its flow as pending, claim the local port and mark the SYN. A SYN that cannot be
+ * marked (odd, table full, port held by another VIP's flow) goes out as it is, and the LB does not redirect it. */
+static __always_inline int on_vip_syn(struct __sk_buff *skb, struct crab_pkt *p, struct crab_flow_key *key)
 {
 	struct crab_opt_cfg *cfg = crab_opt_cfg();
 	struct crab_opt_scan scan = {};
@@ -48,29 +127,18 @@ static __always_inline int on_syn(struct __sk_buff *skb, struct crab_pkt *p, str
 
 	if (!cfg)
 		return TC_ACT_OK;
-	if (!vip_configured(p->ip.daddr, p->tcp.dest)) {
-		/* The kernel picks source ports per destination, and for a redirected socket that is the VIP: a
-		 * direct connection may get the very tuple a redirected one uses on the wire. Its SYN would make the
-		 * backend reset the established connection, so the new one waits instead (its SYN is dropped). */
-		struct crab_rflow *live = bpf_map_lookup_elem(&rflows, key);
-		if (live && !live->closing) {
-			count(CRAB_CL_SYN_COLLISION_DROPPED);
-			return TC_ACT_SHOT;
-		}
-		return TC_ACT_OK;
-	}
-	struct crab_flow *stale = bpf_map_lookup_elem(&flows, key);
-	if (stale && stale->state == CRAB_FLOW_REDIRECTED)
-		forget_reverse(key, stale);
+	/* Our own stack sends a SYN only from SYN_SENT: whatever the flow was, it is a handshake again. */
+	struct crab_flow *old = bpf_map_lookup_elem(&flows, key);
+	if (old)
+		forget_flow(key, old);
 	if (!crab_skb_header_only(skb, p) || p->tcp_len + 4 > CRAB_MAX_TCP_HDR ||
-	    crab_skb_scan_options(skb, p, cfg, &scan)) {
-		bpf_map_delete_elem(&flows, key);
+	    crab_skb_scan_options(skb, p, cfg, &scan) ||
+	    scan.bad || scan.eol || scan.marker_off >= 0 || scan.redirect_off >= 0) {
 		count(CRAB_CL_SYN_UNMARKED_ODD);
 		return TC_ACT_OK;
 	}
-	if (scan.bad || scan.eol || scan.marker_off >= 0 || scan.redirect_off >= 0) {
-		bpf_map_delete_elem(&flows, key);
-		count(CRAB_CL_SYN_UNMARKED_ODD);
+	if (port_taken(key)) {
+		count(CRAB_CL_SYN_UNMARKED_PORT_BUSY);
 		return TC_ACT_OK;
 	}
 	struct crab_flow f = {
@@ -78,12 +146,19 @@ static __always_inline int on_syn(struct __sk_buff *skb, struct crab_pkt *p, str
 		.syn_seq = bpf_ntohl(p->tcp.seq),
 		.state = CRAB_FLOW_PENDING,
 	};
+	struct crab_port_key pkey = { .local_addr = key->local_addr, .local_port = key->local_port };
+	struct crab_vip_key owner = { .addr = key->remote_addr, .port = key->remote_port };
 	if (bpf_map_update_elem(&flows, key, &f, BPF_ANY)) {
 		count(CRAB_CL_SYN_UNMARKED_FULL);
 		return TC_ACT_OK;
 	}
-	if (crab_skb_append_option(skb, p, marker, crab_build_marker(marker, cfg))) {
+	if (bpf_map_update_elem(&ports, &pkey, &owner, BPF_ANY)) {
 		bpf_map_delete_elem(&flows, key);
+		count(CRAB_CL_SYN_UNMARKED_FULL);
+		return TC_ACT_OK;
+	}
+	if (crab_skb_append_option(skb, p, marker, crab_build_marker(marker, cfg))) {
+		forget_flow(key, &f);
 		count(CRAB_CL_SYN_UNMARKED_ODD);
 		return TC_ACT_OK;
 	}
@@ -103,34 +178,27 @@ int crab_client_egress(struct __sk_buff *skb)
 		.local_port = p.tcp.source, .remote_port = p.tcp.dest,
 	};
 	if (p.tcp.syn && !p.tcp.ack)
-		return on_syn(skb, &p, &key);
+		return client_vip(p.ip.daddr, p.tcp.dest) ? on_vip_syn(skb, &p, &key) : on_direct_syn(&key);
 
 	struct crab_flow *f = bpf_map_lookup_elem(&flows, &key);
 	if (!f || f->state != CRAB_FLOW_REDIRECTED)
 		return TC_ACT_OK;
-	struct crab_flow_key rkey = {
-		.local_addr = key.local_addr, .remote_addr = f->peer_addr,
-		.local_port = key.local_port, .remote_port = f->peer_port,
-	};
-	__u8 mac[ETH_ALEN];
-	__builtin_memcpy(mac, f->peer_mac, ETH_ALEN);
+	struct crab_rflow *r = reverse_of(&key, f);
+	if (r && p.tcp.fin)
+		r->closing |= CRAB_FIN_OUT;
 	crab_skb_rewrite(skb, &p, 1, f->peer_addr, f->peer_port);
-	bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), mac, ETH_ALEN, 0);
-	if (p.tcp.fin) {
-		struct crab_rflow *r = bpf_map_lookup_elem(&rflows, &rkey);
-		if (r)
-			r->closing = 1;
-	}
 	if (p.tcp.rst) {
-		bpf_map_delete_elem(&rflows, &rkey);
-		bpf_map_delete_elem(&flows, &key);
+		/* Our own stack aborts the connection: nothing can use the flow any more. */
+		forget_flow(&key, f);
 		count(CRAB_CL_FLOW_RESET);
 	}
 	count(CRAB_CL_EGRESS_REWRITTEN);
-	return TC_ACT_OK;
+	/* The VIP's next hop (the LB) is not the backend's: the kernel's FIB and neighbour table pick it, per
+	 * packet, so a changed route or MAC is followed and an unresolved neighbour is resolved, not guessed. */
+	return bpf_redirect_neigh(skb->ifindex, 0, 0, 0);
 }
 
-/* A SYN-ACK with the option: accept it only for a configured VIP and a SYN of ours that it acknowledges. */
+/* A SYN-ACK with the option: the redirect of a pending flow of ours, if everything about it checks out. */
 static __always_inline void accept_redirect(struct __sk_buff *skb, struct crab_pkt *p)
 {
 	struct crab_opt_cfg *cfg = crab_opt_cfg();
@@ -139,9 +207,7 @@ static __always_inline void accept_redirect(struct __sk_buff *skb, struct crab_p
 	__be16 vport = 0;
 	int has_port = 0;
 
-	if (!cfg || crab_skb_scan_options(skb, p, cfg, &scan))
-		return;
-	if (scan.bad || scan.redirect_off < 0)
+	if (!cfg || crab_skb_scan_options(skb, p, cfg, &scan) || scan.bad || scan.redirect_off < 0)
 		return;
 	crab_read_redirect(&scan, &vip, &vport, &has_port);
 	if (!has_port)
@@ -149,20 +215,38 @@ static __always_inline void accept_redirect(struct __sk_buff *skb, struct crab_p
 	struct crab_flow_key fkey = {
 		.local_addr = p->ip.daddr, .remote_addr = vip, .local_port = p->tcp.dest, .remote_port = vport,
 	};
+	struct crab_client_vip *cv = client_vip(vip, vport);
 	struct crab_flow *f = bpf_map_lookup_elem(&flows, &fkey);
-	if (!vip_configured(vip, vport) || !f || bpf_ntohl(p->tcp.ack_seq) != f->syn_seq + 1) {
+	if (!cv || !f || bpf_ntohl(p->tcp.ack_seq) != f->syn_seq + 1) {
 		count(CRAB_CL_REDIRECT_REFUSED);
 		return;
 	}
-	if (f->state == CRAB_FLOW_REDIRECTED && f->peer_addr == p->ip.saddr && f->peer_port == p->tcp.source)
+	if (f->state != CRAB_FLOW_PENDING) {
+		/* Established flows never move: a late answer to a retransmitted SYN, or anyone who saw our SYN. */
+		count(CRAB_CL_REDIRECT_LATE);
 		return;
+	}
+	if (!backend_allowed(cv->vip_id, p->ip.saddr)) {
+		count(CRAB_CL_REDIRECT_FORBIDDEN);
+		return;
+	}
 	struct crab_flow_key rkey = {
 		.local_addr = p->ip.daddr, .remote_addr = p->ip.saddr,
 		.local_port = p->tcp.dest, .remote_port = p->tcp.source,
 	};
-	/* A retransmitted SYN may have been answered by a second backend: the first one's reverse entry goes. */
-	if (f->state == CRAB_FLOW_REDIRECTED)
-		forget_reverse(&fkey, f);
+	struct crab_rflow *held = bpf_map_lookup_elem(&rflows, &rkey);
+	if (held) {
+		struct crab_flow_key okey = {
+			.local_addr = rkey.local_addr, .remote_addr = held->vip_addr,
+			.local_port = rkey.local_port, .remote_port = held->vip_port,
+		};
+		struct crab_flow *other = bpf_map_lookup_elem(&flows, &okey);
+		if (other && other->state == CRAB_FLOW_REDIRECTED && other->peer_addr == rkey.remote_addr &&
+		    other->peer_port == rkey.remote_port && flow_live(&okey, other)) {
+			count(CRAB_CL_REDIRECT_COLLISION);
+			return;
+		}
+	}
 	struct crab_rflow r = { .vip_addr = vip, .vip_port = vport };
 	if (bpf_map_update_elem(&rflows, &rkey, &r, BPF_ANY)) {
 		count(CRAB_CL_REDIRECT_REFUSED);
@@ -170,9 +254,44 @@ static __always_inline void accept_redirect(struct __sk_buff *skb, struct crab_p
 	}
 	f->peer_addr = p->ip.saddr;
 	f->peer_port = p->tcp.source;
-	__builtin_memcpy(f->peer_mac, p->eth.h_source, ETH_ALEN);
 	f->state = CRAB_FLOW_REDIRECTED;
 	count(CRAB_CL_REDIRECT_ACCEPTED);
+}
+
+/* A RST from the VIP to a pending flow that the kernel will accept too (it acknowledges our SYN, RFC 793):
+ * the LB host refused the connection, so the flow and its port claim go now. */
+static __always_inline void on_vip_rst(const struct crab_pkt *p)
+{
+	struct crab_flow_key key = {
+		.local_addr = p->ip.daddr, .remote_addr = p->ip.saddr,
+		.local_port = p->tcp.dest, .remote_port = p->tcp.source,
+	};
+	struct crab_flow *f = bpf_map_lookup_elem(&flows, &key);
+
+	if (f && f->state == CRAB_FLOW_PENDING && p->tcp.ack && bpf_ntohl(p->tcp.ack_seq) == f->syn_seq + 1) {
+		forget_flow(&key, f);
+		count(CRAB_CL_FLOW_RESET);
+	}
+}
+
+/* An ICMP error about a packet we sent to a backend names the backend; the socket knows only the VIP. Made to
+ * name the VIP, the kernel finds the socket and judges the error itself (RFC 5927 checks: the quoted sequence
+ * number must be in the window), so path-MTU discovery works and a forged error gets no further than before. */
+static __always_inline void on_icmp_error(struct __sk_buff *skb)
+{
+	struct crab_icmp_err e;
+
+	if (crab_icmp_parse(skb, &e))
+		return;
+	struct crab_flow_key rkey = {
+		.local_addr = e.inner_saddr, .remote_addr = e.inner_daddr,
+		.local_port = e.inner_sport, .remote_port = e.inner_dport,
+	};
+	struct crab_rflow *r = bpf_map_lookup_elem(&rflows, &rkey);
+	if (!r)
+		return;
+	crab_icmp_rewrite_inner_dst(skb, &e, r->vip_addr, r->vip_port);
+	count(CRAB_CL_ICMP_TRANSLATED);
 }
 
 SEC("tc")
@@ -180,10 +299,14 @@ int crab_client_ingress(struct __sk_buff *skb)
 {
 	struct crab_pkt p;
 
-	if (crab_skb_parse(skb, &p))
+	if (crab_skb_parse(skb, &p)) {
+		on_icmp_error(skb);
 		return TC_ACT_OK;
+	}
 	if (p.tcp.syn && p.tcp.ack)
 		accept_redirect(skb, &p);
+	else if (p.tcp.rst)
+		on_vip_rst(&p);
 	struct crab_flow_key rkey = {
 		.local_addr = p.ip.daddr, .remote_addr = p.ip.saddr,
 		.local_port = p.tcp.dest, .remote_port = p.tcp.source,
@@ -191,18 +314,9 @@ int crab_client_ingress(struct __sk_buff *skb)
 	struct crab_rflow *r = bpf_map_lookup_elem(&rflows, &rkey);
 	if (!r)
 		return TC_ACT_OK;
-	struct crab_flow_key fkey = {
-		.local_addr = p.ip.daddr, .remote_addr = r->vip_addr,
-		.local_port = p.tcp.dest, .remote_port = r->vip_port,
-	};
-	crab_skb_rewrite(skb, &p, 0, r->vip_addr, r->vip_port);
 	if (p.tcp.fin)
-		r->closing = 1;
-	if (p.tcp.rst) {
-		bpf_map_delete_elem(&flows, &fkey);
-		bpf_map_delete_elem(&rflows, &rkey);
-		count(CRAB_CL_FLOW_RESET);
-	}
+		r->closing |= CRAB_FIN_IN;
+	crab_skb_rewrite(skb, &p, 0, r->vip_addr, r->vip_port);
 	count(CRAB_CL_INGRESS_REWRITTEN);
 	return TC_ACT_OK;
 }

@@ -9,8 +9,14 @@ enum crab_limits {
 	CRAB_MAX_SLOTS = 256,        /* backend slots per VIP: the sum of its weights */
 	CRAB_SYN_TABLE_SIZE = 65536,
 	CRAB_SYN_TTL_SEC = 75,       /* covers Linux's default SYN retries (1+2+4+8+16+32 s) */
-	CRAB_FLOW_TABLE_SIZE = 65536,
+	CRAB_FLOW_TABLE_SIZE = 65536, /* default; crab-endpoint --flow-table-size sets it at load */
+	CRAB_MAX_BACKEND_CIDRS = 1024, /* client allow-list prefixes, all VIPs together */
 	CRAB_MAX_TCP_HDR = 60,
+};
+
+/* Switches in struct crab_backend.flags. */
+enum crab_backend_flags {
+	CRAB_BACKEND_UP = 1,        /* healthy: a retransmitted SYN may stay on it */
 };
 
 /* How the LB picks a backend slot for a new connection. */
@@ -25,10 +31,16 @@ enum crab_vip_flags {
 	CRAB_VIP_REDIRECT_UNMARKED = 1, /* redirect SYNs without the client marker (kernel-patch clients) */
 };
 
+/* Bits of struct crab_rflow.closing: which directions have sent their FIN. */
+enum crab_fin_flags {
+	CRAB_FIN_OUT = 1,
+	CRAB_FIN_IN = 2,
+};
+
 /* States of a client flow entry. */
 enum crab_flow_state {
-	CRAB_FLOW_PENDING = 1,     /* SYN sent and marked; waiting for a SYN-ACK that redirects it */
-	CRAB_FLOW_REDIRECTED = 2,  /* SYN-ACK with the option accepted: packets are rewritten both ways */
+	CRAB_FLOW_PENDING = 1,     /* SYN sent and marked; the one state in which a redirect is accepted */
+	CRAB_FLOW_REDIRECTED = 2,  /* SYN-ACK with the option accepted: the peer is fixed for the flow's life */
 };
 
 /* What the LB did with a packet; index of the per-CPU lb_counters map. */
@@ -47,6 +59,9 @@ enum crab_lb_counter {
 	CRAB_LB_PASS_NO_BACKEND,
 	CRAB_LB_TX_REDIRECT,
 	CRAB_LB_TX_RETRANSMIT,
+	CRAB_LB_PASS_BAD_CSUM,         /* IPv4 or TCP checksum wrong: passed unchanged, the kernel drops it */
+	CRAB_LB_DROP_NO_ROUTE,         /* the FIB has no route or no resolved neighbour for the backend */
+	CRAB_LB_TX_REBALANCED,         /* retransmitted SYN whose first backend is down: balanced again */
 	CRAB_LB_COUNTER_MAX,
 };
 
@@ -56,11 +71,16 @@ enum crab_client_counter {
 	CRAB_CL_SYN_UNMARKED_FULL,     /* flow table full: the connection goes unredirected */
 	CRAB_CL_SYN_UNMARKED_ODD,      /* no room, data or EOL in the SYN: left as it is */
 	CRAB_CL_REDIRECT_ACCEPTED,
-	CRAB_CL_REDIRECT_REFUSED,      /* option for a VIP not configured, or no matching SYN */
+	CRAB_CL_REDIRECT_REFUSED,      /* option for a VIP not configured, or no SYN of ours that it acknowledges */
 	CRAB_CL_EGRESS_REWRITTEN,
 	CRAB_CL_INGRESS_REWRITTEN,
-	CRAB_CL_FLOW_RESET,            /* RST seen: entry removed */
+	CRAB_CL_FLOW_RESET,            /* RST sent by this host, or a valid RST from the VIP to a pending flow */
 	CRAB_CL_SYN_COLLISION_DROPPED, /* a SYN not to a VIP whose wire tuple a redirected flow holds */
+	CRAB_CL_REDIRECT_LATE,         /* option in a SYN-ACK for a flow no longer pending: changes nothing */
+	CRAB_CL_REDIRECT_FORBIDDEN,    /* backend outside the VIP's allowed prefixes */
+	CRAB_CL_REDIRECT_COLLISION,    /* wire tuple held by a live redirected flow of another VIP */
+	CRAB_CL_SYN_UNMARKED_PORT_BUSY,/* local port held by a live redirected flow to another VIP */
+	CRAB_CL_ICMP_TRANSLATED,       /* ICMP error about a redirected flow, made to name the VIP */
 	CRAB_CL_COUNTER_MAX,
 };
 

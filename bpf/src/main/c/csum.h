@@ -33,8 +33,8 @@ struct crab_pseudo_hdr {
 	__be16 len;
 };
 
-/* The TCP checksum of a segment held whole in seg[0..len) (len a multiple of 4, check field zero). */
-static __always_inline __u16 crab_tcp_csum(__be32 saddr, __be32 daddr, const __u8 *seg, __u32 len)
+/* The one's-complement sum of the TCP pseudo-header for a segment of len bytes. */
+static __always_inline __s64 crab_pseudo_sum(__be32 saddr, __be32 daddr, __u32 len)
 {
 	struct crab_pseudo_hdr ph = {
 		.saddr = saddr,
@@ -43,9 +43,30 @@ static __always_inline __u16 crab_tcp_csum(__be32 saddr, __be32 daddr, const __u
 		.proto = IPPROTO_TCP,
 		.len = bpf_htons(len),
 	};
-	__s64 sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0);
+
+	return bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0);
+}
+
+/* The TCP checksum of a segment held whole in seg[0..len) (len a multiple of 4, check field zero). */
+static __always_inline __u16 crab_tcp_csum(__be32 saddr, __be32 daddr, const __u8 *seg, __u32 len)
+{
+	__s64 sum = crab_pseudo_sum(saddr, daddr, len);
 
 	return crab_csum_fold(bpf_csum_diff(0, 0, (__be32 *)seg, len, (__u32)sum));
+}
+
+/* True when the segment held whole in seg[0..len) (len a multiple of 4) carries a complete, right checksum. */
+static __always_inline int crab_tcp_csum_verify(__be32 saddr, __be32 daddr, const __u8 *seg, __u32 len)
+{
+	__s64 sum = crab_pseudo_sum(saddr, daddr, len);
+
+	return crab_csum_fold(bpf_csum_diff(0, 0, (__be32 *)seg, len, (__u32)sum)) == 0;
+}
+
+/* What a sender leaves in the checksum field for offload (CHECKSUM_PARTIAL): the pseudo-header sum, folded. */
+static __always_inline __u16 crab_tcp_pseudo_partial(__be32 saddr, __be32 daddr, __u32 len)
+{
+	return ~crab_csum_fold(crab_pseudo_sum(saddr, daddr, len)) & 0xffff;
 }
 
 #endif

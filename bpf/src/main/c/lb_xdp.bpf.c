@@ -16,6 +16,7 @@
 #define ETH_OFF 0
 #define IP_OFF (sizeof(struct ethhdr))
 #define TCP_OFF (IP_OFF + sizeof(struct iphdr))
+#define AF_INET 2 /* linux/socket.h is not a uapi header */
 #define SYN_TTL_NS ((__u64)CRAB_SYN_TTL_SEC * 1000000000ull)
 
 static __always_inline int count(enum crab_lb_counter c, int verdict)
@@ -39,18 +40,30 @@ static __always_inline struct crab_vip *find_vip(__be32 addr, __be16 port)
 	return bpf_map_lookup_elem(&vips, &key);
 }
 
-/* Picks a slot of the VIP by its policy; the SYN table keeps a retransmitted SYN on its first backend. */
+static __always_inline int backend_up(__u32 id)
+{
+	struct crab_backend *be = bpf_map_lookup_elem(&backends, &id);
+
+	return be && (be->flags & CRAB_BACKEND_UP);
+}
+
+/* Picks a slot of the VIP by its policy. The SYN table keeps a retransmitted SYN on its first backend while
+ * that backend is up; once the agent marked it down, the retransmission is balanced again. */
 static __always_inline __u32 *pick_backend_id(struct crab_vip *vip, struct crab_syn_key *sk, __u32 seq,
-					      int *retransmit)
+					      enum crab_lb_counter *tx_counter)
 {
 	__u64 now = bpf_ktime_get_ns();
 	struct crab_syn_entry *seen = bpf_map_lookup_elem(&syn_table, sk);
 	__u32 n = vip->slot_count;
 	__u32 slot;
 
+	*tx_counter = CRAB_LB_TX_REDIRECT;
 	if (seen && seen->seq == seq && now - seen->seen_ns < SYN_TTL_NS) {
-		*retransmit = 1;
-		return &seen->backend_id;
+		if (backend_up(seen->backend_id)) {
+			*tx_counter = CRAB_LB_TX_RETRANSMIT;
+			return &seen->backend_id;
+		}
+		*tx_counter = CRAB_LB_TX_REBALANCED;
 	}
 	if (n == 0 || n > CRAB_MAX_SLOTS)
 		return 0;
@@ -72,8 +85,43 @@ static __always_inline __u32 *pick_backend_id(struct crab_vip *vip, struct crab_
 		return 0;
 	struct crab_syn_entry entry = { .seen_ns = now, .backend_id = *id, .seq = seq };
 	bpf_map_update_elem(&syn_table, sk, &entry, BPF_ANY);
-	*retransmit = 0;
 	return id;
+}
+
+/* The IPv4 header (20 bytes, no options) sums to all ones: a corrupt header is not rewritten into a valid one. */
+static __always_inline int ipv4_csum_ok(struct iphdr *ip)
+{
+	return crab_csum_fold(bpf_csum_diff(0, 0, (__be32 *)ip, sizeof(*ip), 0)) == 0;
+}
+
+/*
+ * The SYN's TCP checksum is either complete and right, or the partial form a sender on this host's veth leaves
+ * for offload (the pseudo-header sum, not inverted; native XDP drops the skb's note that it is partial). On a
+ * real NIC frames arrive with complete checksums, so only the first form is seen; anything else is corrupt.
+ */
+static __always_inline int tcp_csum_ok(struct iphdr *ip, struct crab_opt_scan *scan, __u32 tcp_len)
+{
+	struct tcphdr *th = (struct tcphdr *)scan->hdr;
+	__u16 check = th->check;
+
+	if (crab_tcp_csum_verify(ip->saddr, ip->daddr, scan->hdr, tcp_len))
+		return 1;
+	return check == crab_tcp_pseudo_partial(ip->saddr, ip->daddr, tcp_len);
+}
+
+/* The backend's next hop from the kernel's FIB and neighbour table: MACs and the interface to send on. */
+static __always_inline int route_to(struct xdp_md *ctx, struct iphdr *ip, __be32 daddr, __be16 sport,
+				    __be16 dport, __u32 tot_len, struct bpf_fib_lookup *fib)
+{
+	fib->family = AF_INET;
+	fib->l4_protocol = IPPROTO_TCP;
+	fib->sport = sport;
+	fib->dport = dport;
+	fib->tot_len = tot_len;
+	fib->ipv4_src = ip->saddr;
+	fib->ipv4_dst = daddr;
+	fib->ifindex = ctx->ingress_ifindex;
+	return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0) == BPF_FIB_LKUP_RET_SUCCESS ? 0 : -1;
 }
 
 SEC("xdp")
@@ -116,6 +164,8 @@ int crab_lb(struct xdp_md *ctx)
 		return count(CRAB_LB_PASS_SYN_DATA, XDP_PASS);
 	if (bpf_xdp_load_bytes(ctx, TCP_OFF, scan.hdr, tcp_len))
 		return count(CRAB_LB_PASS_MALFORMED, XDP_PASS);
+	if (!ipv4_csum_ok(ip) || !tcp_csum_ok(ip, &scan, tcp_len))
+		return count(CRAB_LB_PASS_BAD_CSUM, XDP_PASS);
 
 	struct crab_opt_cfg *cfg = crab_opt_cfg();
 	if (!cfg)
@@ -131,8 +181,8 @@ int crab_lb(struct xdp_md *ctx)
 	struct crab_syn_key sk = {
 		.client_addr = ip->saddr, .vip_addr = ip->daddr, .client_port = tcp->source, .vip_port = tcp->dest,
 	};
-	int retransmit = 0;
-	__u32 *backend_id = pick_backend_id(vip, &sk, tcp->seq, &retransmit);
+	enum crab_lb_counter tx_counter;
+	__u32 *backend_id = pick_backend_id(vip, &sk, tcp->seq, &tx_counter);
 	if (!backend_id)
 		return count(CRAB_LB_PASS_NO_BACKEND, XDP_PASS);
 	__u32 bid = *backend_id;
@@ -147,6 +197,9 @@ int crab_lb(struct xdp_md *ctx)
 	__u32 new_len = tcp_len + opt_size;
 	if (new_len > CRAB_MAX_TCP_HDR)
 		return count(CRAB_LB_PASS_NO_ROOM, XDP_PASS);
+	struct bpf_fib_lookup fib = {};
+	if (route_to(ctx, ip, be->addr, tcp->source, new_port, 20 + new_len, &fib))
+		return count(CRAB_LB_DROP_NO_ROUTE, XDP_DROP);
 
 	/* New TCP header: fixed part, our option, then the old options (the scan blanked the marker to NOPs).
 	 * The copies are branch-free, so the verifier walks them once: the old options go first because indexes
@@ -165,8 +218,8 @@ int crab_lb(struct xdp_md *ctx)
 
 	struct ethhdr eth_copy = *eth;
 	struct iphdr ip_copy = *ip;
-	__builtin_memcpy(eth_copy.h_source, eth->h_dest, ETH_ALEN);
-	__builtin_memcpy(eth_copy.h_dest, be->mac, ETH_ALEN);
+	__builtin_memcpy(eth_copy.h_source, fib.smac, ETH_ALEN);
+	__builtin_memcpy(eth_copy.h_dest, fib.dmac, ETH_ALEN);
 	ip_copy.daddr = be->addr;
 	ip_copy.tot_len = bpf_htons(20 + new_len);
 	ip_copy.check = 0;
@@ -183,7 +236,9 @@ int crab_lb(struct xdp_md *ctx)
 	__u64 *syns = bpf_map_lookup_elem(&backend_syns, &bid);
 	if (syns)
 		*syns += 1;
-	return count(retransmit ? CRAB_LB_TX_RETRANSMIT : CRAB_LB_TX_REDIRECT, XDP_TX);
+	if (fib.ifindex != ctx->ingress_ifindex)
+		return count(tx_counter, bpf_redirect(fib.ifindex, 0));
+	return count(tx_counter, XDP_TX);
 }
 
 char LICENSE[] SEC("license") = "GPL";

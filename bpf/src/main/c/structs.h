@@ -28,7 +28,7 @@ struct crab_vip {
 struct crab_backend {
 	__be32 addr;
 	__be16 port;      /* 0: same port as the VIP */
-	__u8 mac[6];      /* next hop, resolved by the control plane */
+	__u16 flags;      /* enum crab_backend_flags */
 };
 
 /* The LB's memory of a SYN, so a retransmission goes to the same backend. */
@@ -53,22 +53,42 @@ struct crab_flow_key {
 	__be16 remote_port;
 };
 
-/* Client flow to a VIP (key remote = VIP): where its packets really go. */
+/* Client flow to a VIP (key remote = VIP): where its packets really go. The next hop towards the backend is
+ * not kept: every packet asks the kernel's FIB and neighbour table, so a MAC or route change is followed. */
 struct crab_flow {
 	__u64 created_ns;    /* bpf_ktime_get_ns() at the SYN: CLOCK_MONOTONIC */
 	__be32 peer_addr;    /* the backend (DIP) once redirected */
 	__u32 syn_seq;       /* ISN of our SYN: the SYN-ACK must acknowledge it */
 	__be16 peer_port;
-	__u8 peer_mac[6];    /* source MAC of the SYN-ACK: the next hop towards the backend */
 	__u8 state;          /* enum crab_flow_state */
-	__u8 pad[7];
+	__u8 pad;
+	__u32 pad2;
+};
+
+/* A VIP the client accepts redirects for; vip_id keys its allowed backend prefixes. */
+struct crab_client_vip {
+	__u32 vip_id;
+};
+
+/* LPM key of a VIP's allowed backend prefix: prefixlen = 32 (the whole vip_id) + the address prefix length. */
+struct crab_cidr_key {
+	__u32 prefixlen;
+	__u32 vip_id;
+	__be32 addr;
+};
+
+/* A local address and port, to find the live redirected flow (if any) that uses it. */
+struct crab_port_key {
+	__be32 local_addr;
+	__be16 local_port;
+	__u16 pad;
 };
 
 /* Reverse client flow (key remote = backend): which VIP its packets must appear to come from. */
 struct crab_rflow {
 	__be32 vip_addr;
 	__be16 vip_port;
-	__u8 closing;     /* a FIN went either way: the connection is ending and no longer needs guarding */
+	__u8 closing;     /* enum crab_fin_flags: FINs both ways free the wire tuple for another connection */
 	__u8 pad;
 };
 

@@ -2,6 +2,7 @@ package io.crab.bpf;
 
 import io.crab.bpf.frames.Frames;
 import io.crab.bpf.testing.FrameAssertions;
+import io.crab.bpf.testing.IcmpFrames;
 import io.crab.bpf.testing.KernelRequired;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
@@ -36,11 +37,16 @@ class EndpointTcTest
 {
     private static final int TC_ACT_OK = 0;
     private static final int TC_ACT_SHOT = 2;
+    /** bpf_redirect_neigh: the kernel resolves the backend's next hop when the packet leaves. */
+    private static final int TC_ACT_REDIRECT = 7;
     private static final byte[] CLIENT_MAC = mac("02:00:00:00:00:11");
     private static final byte[] GATEWAY_MAC = mac("02:00:00:00:00:02");
     private static final byte[] DIP_MAC = mac("02:00:00:00:01:01");
     private static final byte[] CLIENT = ip("198.18.0.11");
     private static final byte[] DIP = ip("198.18.0.101");
+    private static final byte[] DIP2 = ip("198.18.0.102");
+    private static final byte[] ROUTER = ip("198.18.0.3");
+    private static final byte[] ATTACKER = ip("198.18.0.66");
     private static final byte[] VIP = ip("198.19.0.1");
     private static final byte[] VIP2 = ip("198.19.0.2");
     private static final byte[] NOT_A_VIP = ip("198.19.0.9");
@@ -73,8 +79,10 @@ class EndpointTcTest
         clientEgress = client.program("crab_client_egress");
         clientIngress = client.program("crab_client_ingress");
         setOption(client, 42, 0);
-        clientVip(VIP, 0);
-        clientVip(VIP2, 80);
+        clientVip(VIP, 0, 0);
+        clientVip(VIP2, 80, 1);
+        allowBackends(0, ip("0.0.0.0"), 0);
+        allowBackends(1, ip("0.0.0.0"), 0);
         server = Bpf.load("server_tc");
         serverEgress = server.program("crab_server_egress");
         serverIngress = server.program("crab_server_ingress");
@@ -173,16 +181,14 @@ class EndpointTcTest
         assertEquals(Abi.Consts.CRAB_FLOW_REDIRECTED, value.getByte(Abi.Flow.STATE));
         assertArrayEquals(DIP, bytesAt(value, Abi.Flow.PEER_ADDR, 4));
         assertEquals(80, value.getShort(Abi.Flow.PEER_PORT, ByteOrder.BIG_ENDIAN) & 0xffff);
-        assertArrayEquals(DIP_MAC, bytesAt(value, Abi.Flow.PEER_MAC, 6));
         assertRflow(DIP, 80, VIP, 80);
         assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_REDIRECT_ACCEPTED));
         assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_INGRESS_REWRITTEN));
 
         final BpfProgram.TestRun out = clientEgress.testRun(data(VIP, 80).build(), 1);
-        assertEquals(TC_ACT_OK, out.verdict());
+        assertEquals(TC_ACT_REDIRECT, out.verdict(), "sent on through the kernel's neighbour table");
         final Frames.Tcp expectedOut = data(VIP, 80);
         expectedOut.dstIp = DIP;
-        expectedOut.dstMac = DIP_MAC;
         assertArrayEquals(expectedOut.build(), out.frameOut());
         FrameAssertions.assertChecksumsValid(out.frameOut());
         assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_EGRESS_REWRITTEN));
@@ -198,6 +204,7 @@ class EndpointTcTest
         final BpfProgram.TestRun retransmitted = clientIngress.testRun(synAck(DIP, 80, VIP, 6).build(), 1);
         assertArrayEquals(expectedSynAck.build(), retransmitted.frameOut(), "retransmitted SYN-ACK");
         assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_REDIRECT_ACCEPTED));
+        assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_REDIRECT_LATE));
     }
 
     @Test
@@ -220,7 +227,6 @@ class EndpointTcTest
         final Frames.Tcp expectedOut = data(VIP2, 80);
         expectedOut.dstIp = DIP;
         expectedOut.dstPort = 8080;
-        expectedOut.dstMac = DIP_MAC;
         assertArrayEquals(expectedOut.build(), out.frameOut());
         FrameAssertions.assertChecksumsValid(out.frameOut());
 
@@ -288,24 +294,24 @@ class EndpointTcTest
         rst.flags = RST | ACK;
         rst.payload = new byte[0];
         final BpfProgram.TestRun run = clientEgress.testRun(rst.build(), 1);
-        assertEquals(TC_ACT_OK, run.verdict());
+        assertEquals(TC_ACT_REDIRECT, run.verdict());
         final Frames.Tcp expected = data(VIP, 80);
         expected.flags = RST | ACK;
         expected.payload = new byte[0];
         expected.dstIp = DIP;
-        expected.dstMac = DIP_MAC;
         assertArrayEquals(expected.build(), run.frameOut(), "the RST itself still goes to the backend");
         FrameAssertions.assertChecksumsValid(run.frameOut());
 
         assertNoFlow(VIP, CLIENT_PORT, 80);
         assertNoRflow(DIP, 80);
+        assertNoPortClaim(CLIENT_PORT);
         assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_FLOW_RESET));
         assertUnchanged(clientIngress, reply(DIP, 80).build());
         assertUnchanged(clientEgress, data(VIP, 80).build());
     }
 
     @Test
-    void clientIngressRstFromTheBackendRemovesItsEntries() throws Exception
+    void anIncomingRstChangesNoStateTheKernelJudgesItAgainstItsWindow() throws Exception
     {
         redirect();
 
@@ -320,9 +326,132 @@ class EndpointTcTest
         assertArrayEquals(expected.build(), run.frameOut(), "the RST reaches the socket as from the VIP");
         FrameAssertions.assertChecksumsValid(run.frameOut());
 
+        flowKey(CLIENT, VIP, CLIENT_PORT, 80);
+        assertTrue(client.map("flows").lookup(key, value), "a forged RST cannot remove the flow");
+        assertEquals(Abi.Consts.CRAB_FLOW_REDIRECTED, value.getByte(Abi.Flow.STATE));
+        assertRflow(DIP, 80, VIP, 80);
+        assertEquals(0, clientCounter(Abi.Consts.CRAB_CL_FLOW_RESET));
+    }
+
+    @Test
+    void aSynAckWithTheOptionAfterTheHandshakeMovesNothingWhoeverSendsIt() throws Exception
+    {
+        redirect();
+        for (final byte[] source : new byte[][] {DIP2, ATTACKER})
+        {
+            final Frames.Tcp late = synAck(source, 80, VIP, 6);
+            assertUnchanged(clientIngress, late.build());
+            assertNoRflow(source, 80);
+        }
+        flowKey(CLIENT, VIP, CLIENT_PORT, 80);
+        assertTrue(client.map("flows").lookup(key, value));
+        assertArrayEquals(DIP, bytesAt(value, Abi.Flow.PEER_ADDR, 4), "the peer never changes");
+        assertEquals(2, clientCounter(Abi.Consts.CRAB_CL_REDIRECT_LATE));
+        assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_REDIRECT_ACCEPTED));
+
+        final BpfProgram.TestRun out = clientEgress.testRun(data(VIP, 80).build(), 1);
+        assertArrayEquals(DIP, Arrays.copyOfRange(out.frameOut(), Frames.ETH_LEN + 16, Frames.ETH_LEN + 20),
+            "data still goes to the first backend");
+    }
+
+    @Test
+    void aRedirectFromOutsideTheVipsAllowedPrefixesIsForbidden() throws Exception
+    {
+        clearAllowedBackends(0);
+        allowBackends(0, ip("198.18.0.128"), 25);
+        clientEgress.testRun(syn(CLIENT_PORT).build(), 1);
+        assertUnchanged(clientIngress, synAck(DIP, 80, VIP, 6).build());
+        assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_REDIRECT_FORBIDDEN));
+        flowKey(CLIENT, VIP, CLIENT_PORT, 80);
+        assertTrue(client.map("flows").lookup(key, value));
+        assertEquals(Abi.Consts.CRAB_FLOW_PENDING, value.getByte(Abi.Flow.STATE), "still pending");
+
+        final byte[] inside = ip("198.18.0.201");
+        final BpfProgram.TestRun accepted = clientIngress.testRun(synAck(inside, 80, VIP, 6).build(), 1);
+        assertArrayEquals(VIP, Arrays.copyOfRange(accepted.frameOut(), Frames.ETH_LEN + 12, Frames.ETH_LEN + 16));
+        assertRflow(inside, 80, VIP, 80);
+    }
+
+    @Test
+    void aSynFromALocalPortThatALiveFlowToAnotherVipHoldsGoesOutUnmarked() throws Exception
+    {
+        redirect();
+        final Frames.Tcp otherVip = syn(CLIENT_PORT);
+        otherVip.dstIp = VIP2;
+        assertUnchanged(clientEgress, otherVip.build());
+        assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_SYN_UNMARKED_PORT_BUSY));
+        assertNoFlow(VIP2, CLIENT_PORT, 80);
+
+        finBothWays();
+        final BpfProgram.TestRun marked = clientEgress.testRun(otherVip.build(), 1);
+        assertEquals(LINUX_SYN_OPTIONS.length + 4, Frames.tcpOptions(marked.frameOut()).length,
+            "marked once FINs went both ways: the backend's tuple is free again");
+        assertEquals(2, clientCounter(Abi.Consts.CRAB_CL_SYN_MARKED));
+    }
+
+    @Test
+    void aRedirectOntoTheWireTupleOfALiveFlowOfAnotherVipIsRefused()
+    {
+        redirect();
+        pendingFlow(VIP2, CLIENT_PORT, 80, CLIENT_ISN);
+        final BpfProgram.TestRun run = clientIngress.testRun(synAck(DIP, 80, VIP2, 80).build(), 1);
+        assertArrayEquals(VIP, Arrays.copyOfRange(run.frameOut(), Frames.ETH_LEN + 12, Frames.ETH_LEN + 16),
+            "the wire tuple is the live flow's: its socket gets the segment and judges it");
+        assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_REDIRECT_COLLISION));
+        assertRflow(DIP, 80, VIP, 80);
+        flowKey(CLIENT, VIP2, CLIENT_PORT, 80);
+        assertTrue(client.map("flows").lookup(key, value));
+        assertEquals(Abi.Consts.CRAB_FLOW_PENDING, value.getByte(Abi.Flow.STATE), "the newcomer stays pending");
+    }
+
+    @Test
+    void aRstFromTheVipEndsAPendingFlowOnlyIfItAcknowledgesOurSyn()
+    {
+        clientEgress.testRun(syn(CLIENT_PORT).build(), 1);
+        final Frames.Tcp rst = reply(VIP, 80);
+        rst.flags = RST | ACK;
+        rst.payload = new byte[0];
+        rst.seq = 0;
+        rst.ack = CLIENT_ISN + 7;
+        assertUnchanged(clientIngress, rst.build());
+        flowKey(CLIENT, VIP, CLIENT_PORT, 80);
+        assertTrue(client.map("flows").lookup(key, value), "a blind RST leaves the pending flow");
+
+        rst.ack = CLIENT_ISN + 1;
+        assertUnchanged(clientIngress, rst.build());
         assertNoFlow(VIP, CLIENT_PORT, 80);
-        assertNoRflow(DIP, 80);
+        assertNoPortClaim(CLIENT_PORT);
         assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_FLOW_RESET));
+    }
+
+    @Test
+    void anIcmpErrorAboutARedirectedFlowIsMadeToNameTheVip() throws Exception
+    {
+        redirect();
+        final byte[] sent = data(DIP, 80).build();
+        final byte[] fromRouter = IcmpFrames.error(ROUTER, CLIENT, 3, 4, 1200, sent);
+        final BpfProgram.TestRun run = clientIngress.testRun(fromRouter, 1);
+        assertEquals(TC_ACT_OK, run.verdict());
+        final byte[] expectedQuote = data(VIP, 80).build();
+        assertArrayEquals(IcmpFrames.error(ROUTER, CLIENT, 3, 4, 1200, expectedQuote), run.frameOut(),
+            "the quoted packet names VIP:80, every checksum patched");
+        assertTrue(IcmpFrames.checksumsValid(run.frameOut()));
+        assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_ICMP_TRANSLATED));
+
+        final byte[] fromBackend = IcmpFrames.error(DIP, CLIENT, 3, 3, 0, sent);
+        final BpfProgram.TestRun unreachable = clientIngress.testRun(fromBackend, 1);
+        assertArrayEquals(IcmpFrames.error(VIP, CLIENT, 3, 3, 0, expectedQuote), unreachable.frameOut(),
+            "an error from the backend itself comes from the VIP");
+
+        final byte[] shortQuote = Arrays.copyOf(sent, Frames.ETH_LEN + 20 + 8);
+        final BpfProgram.TestRun eightBytes = clientIngress.testRun(
+            IcmpFrames.error(ROUTER, CLIENT, 3, 4, 1200, shortQuote), 1);
+        assertArrayEquals(IcmpFrames.error(ROUTER, CLIENT, 3, 4, 1200,
+            Arrays.copyOf(expectedQuote, Frames.ETH_LEN + 20 + 8)), eightBytes.frameOut(),
+            "the 8 bytes RFC 792 guarantees carry the ports: enough");
+
+        assertUnchanged(clientIngress, IcmpFrames.error(ROUTER, CLIENT, 3, 4, 1200, data(DIP, 81).build()));
+        assertEquals(3, clientCounter(Abi.Consts.CRAB_CL_ICMP_TRANSLATED));
     }
 
     @Test
@@ -474,34 +603,46 @@ class EndpointTcTest
     }
 
     @Test
-    void aDirectSynMayReuseTheWireTupleOfARedirectedFlowThatIsClosing()
+    void aDirectSynMayReuseTheWireTupleOfARedirectedFlowOnceFinsWentBothWays()
     {
         redirect();
+        final Frames.Tcp direct = syn(CLIENT_PORT);
+        direct.dstIp = DIP;
         final Frames.Tcp fin = data(VIP, 80);
         fin.flags = ACK | FIN;
         fin.payload = new byte[0];
         clientEgress.testRun(fin.build(), 1);
+        assertEquals(TC_ACT_SHOT, clientEgress.testRun(direct.build(), 1).verdict(), "half-closed is still live");
+
+        final Frames.Tcp finIn = reply(DIP, 80);
+        finIn.flags = ACK | FIN;
+        finIn.payload = new byte[0];
+        clientIngress.testRun(finIn.build(), 1);
         flowKey(CLIENT, DIP, CLIENT_PORT, 80);
         assertTrue(client.map("rflows").lookup(key, value));
-        assertEquals(1, value.getByte(Abi.Rflow.CLOSING), "a FIN marks the flow closing");
-
-        final Frames.Tcp direct = syn(CLIENT_PORT);
-        direct.dstIp = DIP;
+        assertEquals(Abi.Consts.CRAB_FIN_OUT | Abi.Consts.CRAB_FIN_IN, value.getByte(Abi.Rflow.CLOSING));
         assertUnchanged(clientEgress, direct.build());
-        assertEquals(0, clientCounter(Abi.Consts.CRAB_CL_SYN_COLLISION_DROPPED));
+        assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_SYN_COLLISION_DROPPED));
     }
 
-    @Test
-    void aFinFromTheBackendMarksTheFlowClosingToo()
+    private void finBothWays()
     {
-        redirect();
-        final Frames.Tcp fin = reply(DIP, 80);
+        final Frames.Tcp fin = data(VIP, 80);
         fin.flags = ACK | FIN;
         fin.payload = new byte[0];
-        clientIngress.testRun(fin.build(), 1);
-        flowKey(CLIENT, DIP, CLIENT_PORT, 80);
-        assertTrue(client.map("rflows").lookup(key, value));
-        assertEquals(1, value.getByte(Abi.Rflow.CLOSING));
+        clientEgress.testRun(fin.build(), 1);
+        final Frames.Tcp finIn = reply(DIP, 80);
+        finIn.flags = ACK | FIN;
+        finIn.payload = new byte[0];
+        clientIngress.testRun(finIn.build(), 1);
+    }
+
+    private void assertNoPortClaim(final int localPort)
+    {
+        key.setMemory(0, 16, (byte)0);
+        key.putBytes(Abi.PortKey.LOCAL_ADDR, CLIENT);
+        key.putShort(Abi.PortKey.LOCAL_PORT, (short)localPort, ByteOrder.BIG_ENDIAN);
+        assertFalse(client.map("ports").lookup(key, value), "no claim on local port " + localPort);
     }
 
     /** Egress SYN then accepted SYN-ACK from DIP:80 for VIP:80. */
@@ -560,13 +701,35 @@ class EndpointTcTest
         value.putByte(Abi.Flow.STATE, (byte)Abi.Consts.CRAB_FLOW_PENDING);
     }
 
-    private void clientVip(final byte[] addr, final int port)
+    private void clientVip(final byte[] addr, final int port, final int vipId)
     {
         key.setMemory(0, 16, (byte)0);
         key.putBytes(Abi.VipKey.ADDR, addr);
         key.putShort(Abi.VipKey.PORT, (short)port, ByteOrder.BIG_ENDIAN);
         value.setMemory(0, 64, (byte)0);
+        value.putInt(Abi.ClientVip.VIP_ID, vipId);
         client.map("client_vips").update(key, value, BpfMap.UPDATE_ANY);
+    }
+
+    private void allowBackends(final int vipId, final byte[] prefix, final int length)
+    {
+        cidrKey(vipId, prefix, length);
+        value.setMemory(0, 64, (byte)0);
+        client.map("backend_cidrs").update(key, value, BpfMap.UPDATE_ANY);
+    }
+
+    private void clearAllowedBackends(final int vipId)
+    {
+        cidrKey(vipId, ip("0.0.0.0"), 0);
+        assertTrue(client.map("backend_cidrs").delete(key));
+    }
+
+    private void cidrKey(final int vipId, final byte[] prefix, final int length)
+    {
+        key.setMemory(0, 16, (byte)0);
+        key.putInt(Abi.CidrKey.PREFIXLEN, 32 + length);
+        key.putInt(Abi.CidrKey.VIP_ID, vipId);
+        key.putBytes(Abi.CidrKey.ADDR, prefix);
     }
 
     private long clientCounter(final int index)

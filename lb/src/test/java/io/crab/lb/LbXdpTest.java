@@ -1,11 +1,20 @@
-package io.crab.bpf;
+package io.crab.lb;
 
+import io.crab.bpf.Abi;
+import io.crab.bpf.Bpf;
+import io.crab.bpf.BpfMap;
+import io.crab.bpf.BpfObject;
+import io.crab.bpf.BpfProgram;
+import io.crab.bpf.Counters;
 import io.crab.bpf.frames.Frames;
 import io.crab.bpf.testing.FrameAssertions;
 import io.crab.bpf.testing.KernelRequired;
+import io.crab.rig.XdpTestNet;
 import org.agrona.concurrent.AtomicBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -23,7 +32,10 @@ import static io.crab.bpf.frames.Frames.mac;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-/** Fixture tests of the XDP load balancer: one frame in, the verdict and the exact frame out. */
+/**
+ * Fixture tests of the XDP load balancer: one frame in, the verdict and the exact frame out. Frames arrive on a
+ * real device of a test namespace, so the program's FIB lookups find the backends' neighbours there.
+ */
 @ExtendWith(KernelRequired.class)
 class LbXdpTest
 {
@@ -31,18 +43,42 @@ class LbXdpTest
     private static final int XDP_PASS = 2;
     private static final int XDP_TX = 3;
     private static final byte[] LB_MAC = mac("02:00:00:00:00:02");
+    private static final String[] BACKEND_MAC_TEXTS = {"02:00:00:00:01:01", "02:00:00:00:01:02"};
     private static final byte[] CLIENT_MAC = mac("02:00:00:00:00:11");
-    private static final byte[][] BACKEND_MACS = {mac("02:00:00:00:01:01"), mac("02:00:00:00:01:02")};
-    private static final byte[][] BACKEND_IPS = {ip("198.18.0.101"), ip("198.18.0.102")};
+    private static final byte[][] BACKEND_MACS = {mac(BACKEND_MAC_TEXTS[0]), mac(BACKEND_MAC_TEXTS[1])};
+    private static final String[] BACKEND_IP_TEXTS = {"198.18.0.101", "198.18.0.102"};
+    private static final byte[][] BACKEND_IPS = {ip(BACKEND_IP_TEXTS[0]), ip(BACKEND_IP_TEXTS[1])};
     private static final byte[] VIP = ip("198.19.0.1");
     private static final byte[] VIP_PORT_REDIRECT = ip("198.19.0.2");
     private static final byte[] VIP_UNMARKED = ip("198.19.0.3");
     private static final byte[] MARKER = bytes(42, 2, 1, 1);
 
+    private static XdpTestNet net;
+    private static byte[] lbMac;
     private BpfObject obj;
     private BpfProgram lb;
     private final UnsafeBuffer key = new UnsafeBuffer(new byte[16]);
     private final UnsafeBuffer value = new UnsafeBuffer(new byte[64]);
+
+    @BeforeAll
+    static void network()
+    {
+        net = XdpTestNet.create();
+        lbMac = net.mac();
+        for (int i = 0; i < BACKEND_IPS.length; i++)
+        {
+            net.neighbour(BACKEND_IP_TEXTS[i], BACKEND_MAC_TEXTS[i]);
+        }
+    }
+
+    @AfterAll
+    static void removeNetwork()
+    {
+        if (net != null)
+        {
+            net.close();
+        }
+    }
 
     @BeforeEach
     void load()
@@ -50,9 +86,9 @@ class LbXdpTest
         obj = Bpf.load("lb_xdp");
         lb = obj.program("crab_lb");
         setOption(42, 0);
-        backend(0, BACKEND_IPS[0], 0, BACKEND_MACS[0]);
-        backend(1, BACKEND_IPS[1], 0, BACKEND_MACS[1]);
-        backend(2, BACKEND_IPS[0], 8080, BACKEND_MACS[0]);
+        backend(0, BACKEND_IPS[0], 0);
+        backend(1, BACKEND_IPS[1], 0);
+        backend(2, BACKEND_IPS[0], 8080);
         vip(VIP, 0, 0, 0, Abi.Consts.CRAB_POLICY_RR, 0, 1);
         vip(VIP_PORT_REDIRECT, 80, 1, 0, Abi.Consts.CRAB_POLICY_RR, 2);
         vip(VIP_UNMARKED, 0, 2, Abi.Consts.CRAB_VIP_REDIRECT_UNMARKED, Abi.Consts.CRAB_POLICY_RR, 1);
@@ -68,12 +104,12 @@ class LbXdpTest
     void markedSynIsRedirectedWithTheOptionAfterTheFixedHeaderAndTheMarkerBlanked() throws Exception
     {
         final Frames.Tcp syn = markedSyn(40000);
-        final BpfProgram.TestRun run = lb.testRun(syn.build(), 1);
+        final BpfProgram.TestRun run = run(syn.build(), 1);
 
         assertEquals(XDP_TX, run.verdict());
         final Frames.Tcp expected = markedSyn(40000);
         expected.dstMac = BACKEND_MACS[0];
-        expected.srcMac = LB_MAC;
+        expected.srcMac = lbMac;
         expected.dstIp = BACKEND_IPS[0];
         expected.options = concat(bytes(42, 6), VIP, bytes(1, 1), LINUX_SYN_OPTIONS, bytes(1, 1, 1, 1));
         assertArrayEquals(expected.build(), run.frameOut());
@@ -84,14 +120,14 @@ class LbXdpTest
     @Test
     void roundRobinIsGlobalAndARetransmittedSynKeepsItsBackend()
     {
-        assertEquals(0, backendOf(lb.testRun(markedSyn(40001).build(), 1)));
-        assertEquals(1, backendOf(lb.testRun(markedSyn(40002).build(), 1)));
-        assertEquals(0, backendOf(lb.testRun(markedSyn(40003).build(), 1)));
-        assertEquals(0, backendOf(lb.testRun(markedSyn(40001).build(), 1)), "retransmission of 40001");
+        assertEquals(0, backendOf(run(markedSyn(40001).build(), 1)));
+        assertEquals(1, backendOf(run(markedSyn(40002).build(), 1)));
+        assertEquals(0, backendOf(run(markedSyn(40003).build(), 1)));
+        assertEquals(0, backendOf(run(markedSyn(40001).build(), 1)), "retransmission of 40001");
 
         final Frames.Tcp newConnectionSameTuple = markedSyn(40001);
         newConnectionSameTuple.seq = 999_999;
-        assertEquals(1, backendOf(lb.testRun(newConnectionSameTuple.build(), 1)), "new ISN is a new connection");
+        assertEquals(1, backendOf(run(newConnectionSameTuple.build(), 1)), "new ISN is a new connection");
         assertEquals(1, counter(Abi.Consts.CRAB_LB_TX_RETRANSMIT));
         assertEquals(4, counter(Abi.Consts.CRAB_LB_TX_REDIRECT));
     }
@@ -101,8 +137,8 @@ class LbXdpTest
     {
         final AtomicBuffer cursors = obj.map("rr_cursors").mmap();
         assertEquals(0, cursors.getLongVolatile(0), "VIP 0's cursor before any SYN");
-        lb.testRun(markedSyn(40001).build(), 1);
-        lb.testRun(markedSyn(40002).build(), 1);
+        run(markedSyn(40001).build(), 1);
+        run(markedSyn(40002).build(), 1);
         assertEquals(2, cursors.getLongVolatile(0), "each new connection advances the cursor the program shares");
         assertEquals(0, cursors.getLongVolatile(Long.BYTES), "another VIP's cursor is untouched");
     }
@@ -112,12 +148,12 @@ class LbXdpTest
     {
         final Frames.Tcp syn = markedSyn(40000);
         syn.dstIp = VIP_PORT_REDIRECT;
-        final BpfProgram.TestRun run = lb.testRun(syn.build(), 1);
+        final BpfProgram.TestRun run = run(syn.build(), 1);
 
         assertEquals(XDP_TX, run.verdict());
         final Frames.Tcp expected = markedSyn(40000);
         expected.dstMac = BACKEND_MACS[0];
-        expected.srcMac = LB_MAC;
+        expected.srcMac = lbMac;
         expected.dstIp = BACKEND_IPS[0];
         expected.dstPort = 8080;
         expected.options = concat(bytes(42, 8), VIP_PORT_REDIRECT, bytes(0, 80), LINUX_SYN_OPTIONS,
@@ -132,12 +168,12 @@ class LbXdpTest
         setOption(253, 0xC4AB);
         final Frames.Tcp syn = markedSyn(40000);
         syn.options = concat(LINUX_SYN_OPTIONS, bytes(253, 4, 0xC4, 0xAB));
-        final BpfProgram.TestRun run = lb.testRun(syn.build(), 1);
+        final BpfProgram.TestRun run = run(syn.build(), 1);
 
         assertEquals(XDP_TX, run.verdict());
         final Frames.Tcp expected = markedSyn(40000);
         expected.dstMac = BACKEND_MACS[0];
-        expected.srcMac = LB_MAC;
+        expected.srcMac = lbMac;
         expected.dstIp = BACKEND_IPS[0];
         expected.options = concat(bytes(253, 8, 0xC4, 0xAB), VIP, LINUX_SYN_OPTIONS, bytes(1, 1, 1, 1));
         assertArrayEquals(expected.build(), run.frameOut());
@@ -150,10 +186,84 @@ class LbXdpTest
     void partialChecksumFromAnOffloadingClientIsReplacedByAFullOne() throws Exception
     {
         final byte[] frame = markedSyn(40000).build();
-        Frames.put16(frame, Frames.ETH_LEN + 20 + 16, 0x1234);
-        final BpfProgram.TestRun run = lb.testRun(frame, 1);
+        Frames.put16(frame, Frames.ETH_LEN + 20 + 16, partialChecksum(frame));
+        final BpfProgram.TestRun run = run(frame, 1);
         assertEquals(XDP_TX, run.verdict());
         FrameAssertions.assertChecksumsValid(run.frameOut());
+    }
+
+    @Test
+    void aCorruptHeaderIsPassedUnchangedForTheKernelToDropNotRewrittenIntoAValidOne()
+    {
+        final byte[] badIp = markedSyn(40000).build();
+        badIp[Frames.ETH_LEN + 8] = 1;
+        assertPassedUnchanged(badIp, Abi.Consts.CRAB_LB_PASS_BAD_CSUM);
+
+        final byte[] badTcp = markedSyn(40000).build();
+        badTcp[Frames.ETH_LEN + 20 + 4] ^= 0x40;
+        assertPassedUnchanged(badTcp, Abi.Consts.CRAB_LB_PASS_BAD_CSUM);
+
+        final byte[] offByOne = markedSyn(40000).build();
+        Frames.put16(offByOne, Frames.ETH_LEN + 20 + 16, partialChecksum(offByOne) + 1);
+        assertPassedUnchanged(offByOne, Abi.Consts.CRAB_LB_PASS_BAD_CSUM);
+        assertEquals(0, counter(Abi.Consts.CRAB_LB_TX_REDIRECT));
+    }
+
+    @Test
+    void aRetransmittedSynWhoseBackendWentDownIsBalancedAgain()
+    {
+        assertEquals(0, backendOf(run(markedSyn(40001).build(), 1)));
+        backend(0, BACKEND_IPS[0], 0, 0);
+        vip(VIP, 0, 0, 0, Abi.Consts.CRAB_POLICY_RR, 1);
+        assertEquals(1, backendOf(run(markedSyn(40001).build(), 1)), "retransmission after backend 0 went down");
+        assertEquals(1, counter(Abi.Consts.CRAB_LB_TX_REBALANCED));
+        assertEquals(1, backendOf(run(markedSyn(40001).build(), 1)), "and it stays on its new backend");
+        assertEquals(1, counter(Abi.Consts.CRAB_LB_TX_RETRANSMIT));
+    }
+
+    @Test
+    void theNextHopComesFromTheKernelSoANeighbourChangeIsFollowedAtOnce() throws Exception
+    {
+        vip(VIP, 0, 0, 0, Abi.Consts.CRAB_POLICY_RR, 0);
+        try
+        {
+            net.neighbour(BACKEND_IP_TEXTS[0], "02:00:00:00:0a:0a");
+            final BpfProgram.TestRun moved = run(markedSyn(40000).build(), 1);
+            assertEquals(XDP_TX, moved.verdict());
+            assertArrayEquals(mac("02:00:00:00:0a:0a"), Arrays.copyOfRange(moved.frameOut(), 0, 6));
+
+            net.removeNeighbour(BACKEND_IP_TEXTS[0]);
+            final BpfProgram.TestRun unresolved = run(markedSyn(40001).build(), 1);
+            assertEquals(XDP_DROP, unresolved.verdict(), "no neighbour: dropped, the client's SYN retry comes back");
+            assertEquals(1, counter(Abi.Consts.CRAB_LB_DROP_NO_ROUTE));
+        }
+        finally
+        {
+            net.neighbour(BACKEND_IP_TEXTS[0], BACKEND_MAC_TEXTS[0]);
+        }
+    }
+
+    @Test
+    void aBackendOnAnotherSubnetIsSentToItsGateway() throws Exception
+    {
+        net.neighbour("198.18.0.3", "02:00:00:00:00:03");
+        net.route("198.18.1.0/24", "198.18.0.3");
+        backend(0, ip("198.18.1.7"), 0);
+        final BpfProgram.TestRun run = run(markedSyn(40000).build(), 1);
+        assertEquals(XDP_TX, run.verdict());
+        assertArrayEquals(mac("02:00:00:00:00:03"), Arrays.copyOfRange(run.frameOut(), 0, 6), "the gateway's MAC");
+        assertArrayEquals(ip("198.18.1.7"), Arrays.copyOfRange(run.frameOut(), Frames.ETH_LEN + 16,
+            Frames.ETH_LEN + 20), "addressed to the backend itself");
+        FrameAssertions.assertChecksumsValid(run.frameOut());
+    }
+
+    /** What a sender with checksum offload leaves in the TCP checksum: the pseudo-header sum, not inverted. */
+    private static int partialChecksum(final byte[] frame)
+    {
+        final byte[] copy = frame.clone();
+        final int tcpAt = Frames.ETH_LEN + 20;
+        Arrays.fill(copy, tcpAt, copy.length, (byte)0);
+        return ~Frames.tcpChecksum(copy) & 0xffff;
     }
 
     @Test
@@ -164,11 +274,11 @@ class LbXdpTest
 
         syn.dstIp = VIP_UNMARKED;
         syn.dstMac = LB_MAC;
-        final BpfProgram.TestRun run = lb.testRun(syn.build(), 1);
+        final BpfProgram.TestRun run = run(syn.build(), 1);
         assertEquals(XDP_TX, run.verdict());
         final Frames.Tcp expected = new Frames.Tcp();
         expected.dstMac = BACKEND_MACS[1];
-        expected.srcMac = LB_MAC;
+        expected.srcMac = lbMac;
         expected.dstIp = BACKEND_IPS[1];
         expected.options = concat(bytes(42, 6), VIP_UNMARKED, bytes(1, 1), LINUX_SYN_OPTIONS);
         assertArrayEquals(expected.build(), run.frameOut());
@@ -240,7 +350,7 @@ class LbXdpTest
     {
         final Frames.Tcp syn = markedSyn(40000);
         syn.options = concat(MARKER, bytes(2, 4, 0x05, (byte)0xb4 & 0xff, 0, 0, 0, 0));
-        final BpfProgram.TestRun run = lb.testRun(syn.build(), 1);
+        final BpfProgram.TestRun run = run(syn.build(), 1);
 
         assertEquals(XDP_TX, run.verdict());
         assertArrayEquals(concat(bytes(42, 6), VIP, bytes(1, 1, 1, 1, 1, 1, 2, 4, 0x05, 0xb4, 0, 0, 0, 0)),
@@ -285,7 +395,7 @@ class LbXdpTest
     private void assertPassedUnchanged(final byte[] frame, final int counter)
     {
         final long before = counter(counter);
-        final BpfProgram.TestRun run = lb.testRun(frame, 1);
+        final BpfProgram.TestRun run = run(frame, 1);
         assertEquals(XDP_PASS, run.verdict(), "verdict");
         assertArrayEquals(frame, run.frameOut(), "a passed frame is untouched");
         assertEquals(before + 1, counter(counter), "counter " + counter);
@@ -305,14 +415,24 @@ class LbXdpTest
         obj.map("opt_cfg").update(key, value, BpfMap.UPDATE_ANY);
     }
 
-    private void backend(final int id, final byte[] addr, final int port, final byte[] mac)
+    private void backend(final int id, final byte[] addr, final int port)
+    {
+        backend(id, addr, port, Abi.Consts.CRAB_BACKEND_UP);
+    }
+
+    private void backend(final int id, final byte[] addr, final int port, final int flags)
     {
         key.putInt(0, id);
         value.setMemory(0, 64, (byte)0);
         value.putBytes(Abi.Backend.ADDR, addr);
         value.putShort(Abi.Backend.PORT, (short)port, ByteOrder.BIG_ENDIAN);
-        value.putBytes(Abi.Backend.MAC, mac);
+        value.putShort(Abi.Backend.FLAGS, (short)flags);
         obj.map("backends").update(key, value, BpfMap.UPDATE_ANY);
+    }
+
+    private BpfProgram.TestRun run(final byte[] frame, final int repeat)
+    {
+        return net.runXdp(lb, frame, repeat);
     }
 
     private void vip(final byte[] addr, final int port, final int vipId, final int flags, final int policy,

@@ -21,8 +21,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
-import io.crab.bpf.Attachment;
 import io.crab.bpf.Bpf;
+import io.crab.bpf.BpfLink;
 import io.crab.bpf.BpfObject;
 import io.crab.bpf.Netns;
 
@@ -82,7 +82,7 @@ public final class Topology implements AutoCloseable
     private final List<Host> clients = new ArrayList<>();
     private final List<Host> servers = new ArrayList<>();
     private final List<Process> processes = new ArrayList<>();
-    private final Map<String, Attachment> xdpAttachments = new LinkedHashMap<>();
+    private final Map<String, BpfLink> xdpAttachments = new LinkedHashMap<>();
     private final Thread shutdownHook;
     private Host lb;
     private BpfObject xdpPass;
@@ -205,7 +205,7 @@ public final class Topology implements AutoCloseable
         }
 
         final int peerIfindex = ifindex(sw, host.peer());
-        final Attachment attachment = sw.call(() ->
+        final BpfLink attachment = sw.call(() ->
         {
             if (null == xdpPass)
             {

@@ -7,24 +7,31 @@ import io.crab.bpf.Counters;
 import io.crab.bpf.BpfObject;
 import io.crab.bpf.BpfProgram;
 import io.crab.bpf.frames.Frames;
+import io.crab.rig.XdpTestNet;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.util.concurrent.Callable;
 
-/** The XDP load balancer loaded and configured like crab-lb would: one VIP, all ports, 3 backends, kind 42, RR. */
+
+/**
+ * The XDP load balancer loaded and configured like crab-lb would: one VIP, all ports, 3 backends, kind 42, RR. It
+ * runs on frames that arrive on a test namespace's device, where the backends' neighbours are set, so its FIB
+ * lookups take the path they take on a host; {@link #run} must be called inside {@link #call}.
+ */
 final class LbFixture implements AutoCloseable
 {
     static final byte[] LB_MAC = Frames.mac("02:00:00:00:00:02");
     static final byte[] VIP = Frames.ip("198.19.0.1");
     static final int OPTION_KIND = 42;
+    private static final String[] BACKEND_IP_TEXTS = {"198.18.0.101", "198.18.0.102", "198.18.0.103"};
     static final byte[][] BACKEND_IPS = {
-        Frames.ip("198.18.0.101"), Frames.ip("198.18.0.102"), Frames.ip("198.18.0.103"),
+        Frames.ip(BACKEND_IP_TEXTS[0]), Frames.ip(BACKEND_IP_TEXTS[1]), Frames.ip(BACKEND_IP_TEXTS[2]),
     };
-    private static final byte[][] BACKEND_MACS = {
-        Frames.mac("02:00:00:00:01:01"), Frames.mac("02:00:00:00:01:02"), Frames.mac("02:00:00:00:01:03"),
-    };
+    private static final String[] BACKEND_MACS = {"02:00:00:00:01:01", "02:00:00:00:01:02", "02:00:00:00:01:03"};
     private static final int VIP_ID = 0;
     private static final int BUFFER_SIZE = 64;
 
+    private final XdpTestNet net;
     private final BpfObject obj;
     private final BpfProgram program;
     private final Counters counters;
@@ -33,18 +40,39 @@ final class LbFixture implements AutoCloseable
 
     LbFixture()
     {
-        obj = Bpf.load("lb_xdp");
+        net = XdpTestNet.create();
+        try
+        {
+            obj = Bpf.load("lb_xdp");
+        }
+        catch (final RuntimeException ex)
+        {
+            net.close();
+            throw ex;
+        }
         try
         {
             program = obj.program("crab_lb");
-            counters = new Counters(obj.map("lb_counters"));
+            counters = new Counters(obj.map(Abi.Maps.LB_COUNTERS));
             configure();
         }
         catch (final RuntimeException ex)
         {
-            obj.close();
+            close();
             throw ex;
         }
+    }
+
+    /** Runs the task inside the test namespace, where {@link #run} works. */
+    <T> T call(final Callable<T> task)
+    {
+        return net.call(task);
+    }
+
+    /** One BPF_PROG_TEST_RUN of an XDP program on the frame as arriving on the test device. */
+    BpfProgram.TestRun run(final BpfProgram xdp, final byte[] frame, final int repeat)
+    {
+        return xdp.testRunXdp(frame, repeat, net.ifindex());
     }
 
     BpfProgram program()
@@ -61,7 +89,14 @@ final class LbFixture implements AutoCloseable
     @Override
     public void close()
     {
-        obj.close();
+        try
+        {
+            obj.close();
+        }
+        finally
+        {
+            net.close();
+        }
     }
 
     private void configure()
@@ -69,20 +104,21 @@ final class LbFixture implements AutoCloseable
         key.putInt(0, 0);
         value.setMemory(0, BUFFER_SIZE, (byte)0);
         value.putByte(Abi.OptCfg.KIND, (byte)OPTION_KIND);
-        obj.map("opt_cfg").update(key, value, BpfMap.UPDATE_ANY);
+        obj.map(Abi.Maps.OPT_CFG).update(key, value, BpfMap.UPDATE_ANY);
 
         for (int id = 0; id < BACKEND_IPS.length; id++)
         {
             key.putInt(0, id);
             value.setMemory(0, BUFFER_SIZE, (byte)0);
             value.putBytes(Abi.Backend.ADDR, BACKEND_IPS[id]);
-            value.putBytes(Abi.Backend.MAC, BACKEND_MACS[id]);
-            obj.map("backends").update(key, value, BpfMap.UPDATE_ANY);
+            value.putShort(Abi.Backend.FLAGS, (short)Abi.Consts.CRAB_BACKEND_UP);
+            obj.map(Abi.Maps.BACKENDS).update(key, value, BpfMap.UPDATE_ANY);
+            net.neighbour(BACKEND_IP_TEXTS[id], BACKEND_MACS[id]);
 
             key.putInt(0, VIP_ID * Abi.Consts.CRAB_MAX_SLOTS + id);
             value.setMemory(0, BUFFER_SIZE, (byte)0);
             value.putInt(0, id);
-            obj.map("vip_slots").update(key, value, BpfMap.UPDATE_ANY);
+            obj.map(Abi.Maps.VIP_SLOTS).update(key, value, BpfMap.UPDATE_ANY);
         }
 
         // Port 0 in the key: the VIP takes every port, found by the program's second lookup.
@@ -92,6 +128,6 @@ final class LbFixture implements AutoCloseable
         value.putInt(Abi.Vip.VIP_ID, VIP_ID);
         value.putInt(Abi.Vip.POLICY, Abi.Consts.CRAB_POLICY_RR);
         value.putInt(Abi.Vip.SLOT_COUNT, BACKEND_IPS.length);
-        obj.map("vips").update(key, value, BpfMap.UPDATE_ANY);
+        obj.map(Abi.Maps.VIPS).update(key, value, BpfMap.UPDATE_ANY);
     }
 }

@@ -118,26 +118,33 @@ public final class SynCost
         try (LbFixture lb = new LbFixture(); BpfObject pass = Bpf.load("xdp_pass"))
         {
             final BpfProgram floor = pass.program("xdp_pass");
-            for (final Kind kind : Kind.values())
-            {
-                progress.accept(kind.repeatable
-                    ? String.format("measuring %s, %d samples, then %d repeats in one call...", kind.label, samples,
-                        repeat)
-                    : String.format("measuring %s, %d samples...", kind.label, samples));
-                sampleEach(kind, lb, floor, 0, WARMUP);
-                final long[] before = counters(lb);
-                final long[][] durations = sampleEach(kind, lb, floor, WARMUP, samples);
-                checkPath(kind, before, counters(lb), samples, "repeat=1");
-                rows.add(SynCostRow.of(kind.label, MEAN, mean(durations[0]), mean(durations[1]), samples));
-                rows.add(SynCostRow.of(kind.label, MEDIAN, median(durations[0]), median(durations[1]), samples));
-                if (kind.repeatable)
-                {
-                    rows.add(repeated(kind, lb, floor, WARMUP + samples, repeat));
-                }
-                verdicts.put(kind.label, kind.verdict);
-            }
+            lb.call(() -> measureEach(lb, floor, samples, repeat, progress, rows, verdicts));
         }
         return new SynCostReport(rows, verdicts);
+    }
+
+    private static Void measureEach(final LbFixture lb, final BpfProgram floor, final int samples, final int repeat,
+        final Consumer<String> progress, final List<SynCostRow> rows, final Map<String, Integer> verdicts)
+    {
+        for (final Kind kind : Kind.values())
+        {
+            progress.accept(kind.repeatable
+                ? String.format("measuring %s, %d samples, then %d repeats in one call...", kind.label, samples,
+                    repeat)
+                : String.format("measuring %s, %d samples...", kind.label, samples));
+            sampleEach(kind, lb, floor, 0, WARMUP);
+            final long[] before = counters(lb);
+            final long[][] durations = sampleEach(kind, lb, floor, WARMUP, samples);
+            checkPath(kind, before, counters(lb), samples, "repeat=1");
+            rows.add(SynCostRow.of(kind.label, MEAN, mean(durations[0]), mean(durations[1]), samples));
+            rows.add(SynCostRow.of(kind.label, MEDIAN, median(durations[0]), median(durations[1]), samples));
+            if (kind.repeatable)
+            {
+                rows.add(repeated(kind, lb, floor, WARMUP + samples, repeat));
+            }
+            verdicts.put(kind.label, kind.verdict);
+        }
+        return null;
     }
 
     /** Mean of the values; NaN for none. */
@@ -194,13 +201,13 @@ public final class SynCost
             final byte[] frame = kind.frame(first + i);
             if (i % 2 == 0)
             {
-                crab[i] = run(kind, lb.program(), kind.verdict, frame, 1, i);
-                pass[i] = run(kind, floor, XDP_PASS, frame, 1, i);
+                crab[i] = run(kind, lb, lb.program(), kind.verdict, frame, i);
+                pass[i] = run(kind, lb, floor, XDP_PASS, frame, i);
             }
             else
             {
-                pass[i] = run(kind, floor, XDP_PASS, frame, 1, i);
-                crab[i] = run(kind, lb.program(), kind.verdict, frame, 1, i);
+                pass[i] = run(kind, lb, floor, XDP_PASS, frame, i);
+                crab[i] = run(kind, lb, lb.program(), kind.verdict, frame, i);
             }
         }
         return new long[][] {crab, pass};
@@ -212,8 +219,8 @@ public final class SynCost
     {
         final byte[] frame = kind.frame(index);
         final long[] before = counters(lb);
-        final BpfProgram.TestRun crab = lb.program().testRun(frame, repeat);
-        final BpfProgram.TestRun pass = floor.testRun(frame, repeat);
+        final BpfProgram.TestRun crab = lb.run(lb.program(), frame, repeat);
+        final BpfProgram.TestRun pass = lb.run(floor, frame, repeat);
         final String method = "repeat=" + repeat + ", 1 call";
         check(kind, lb.program(), kind.verdict, crab.verdict(), method);
         check(kind, floor, XDP_PASS, pass.verdict(), method);
@@ -226,10 +233,10 @@ public final class SynCost
         return SynCostRow.of(kind.label, method, crab.durationNs(), pass.durationNs(), repeat);
     }
 
-    private static long run(final Kind kind, final BpfProgram program, final int expected, final byte[] frame,
-        final int repeat, final int sample)
+    private static long run(final Kind kind, final LbFixture lb, final BpfProgram program, final int expected,
+        final byte[] frame, final int sample)
     {
-        final BpfProgram.TestRun run = program.testRun(frame, repeat);
+        final BpfProgram.TestRun run = lb.run(program, frame, 1);
         check(kind, program, expected, run.verdict(), "sample " + sample);
         return run.durationNs();
     }
