@@ -1,5 +1,6 @@
 package io.crab.agent;
 
+import org.agrona.ErrorHandler;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.IdleStrategy;
 import sun.misc.Signal;
@@ -9,9 +10,10 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Runs one agent's duty cycle on the calling thread until SIGINT/SIGTERM (or {@link #stop}), then closes it, so
- * programs are detached and pins removed before the JVM exits. The signals end the duty cycle, so the command
- * returns normally and exits 0; the shutdown hook covers any other way the JVM goes down.
+ * Runs one agent's duty cycle on the calling thread until SIGINT/SIGTERM (or {@link #stop}), then closes it. The
+ * signals end the duty cycle, so the command returns normally and exits 0; the shutdown hook covers any other way
+ * the JVM goes down. An exception inside the duty cycle goes to the error handler and the cycle goes on: the data
+ * path lives in the kernel and must never depend on the agent's luck.
  */
 public final class AgentMain
 {
@@ -24,8 +26,8 @@ public final class AgentMain
     }
 
     /** Announces readiness with a line containing "ready", then works until stopped. */
-    public void run(final Agent agent, final IdleStrategy idle, final String readyLine, final PrintWriter out)
-        throws Exception
+    public void run(final Agent agent, final IdleStrategy idle, final ErrorHandler errors, final String readyLine,
+        final PrintWriter out) throws Exception
     {
         final Thread hook = new Thread(() ->
         {
@@ -49,7 +51,16 @@ public final class AgentMain
             out.flush();
             while (running.get())
             {
-                idle.idle(agent.doWork());
+                int work = 0;
+                try
+                {
+                    work = agent.doWork();
+                }
+                catch (final Exception ex)
+                {
+                    errors.onError(ex);
+                }
+                idle.idle(work);
             }
         }
         finally

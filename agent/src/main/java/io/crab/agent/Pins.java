@@ -10,8 +10,8 @@ import java.util.Comparator;
 import java.util.stream.Stream;
 
 /**
- * Where an agent pins the maps its status command reads: one directory per role, network namespace and
- * interface, since every namespace may have its own eth0.
+ * Where an agent pins its maps and links: one directory per role, network namespace and interface, since every
+ * namespace may have its own eth0.
  */
 public final class Pins
 {
@@ -24,24 +24,6 @@ public final class Pins
     public static Path dir(final String role, final String iface)
     {
         return BPFFS.resolve("crab-" + role + "-" + Netns.currentInode() + "-" + iface);
-    }
-
-    /** Creates the directory, failing clearly when no bpffs is mounted. */
-    public static Path create(final Path dir)
-    {
-        if (!Files.isDirectory(BPFFS))
-        {
-            throw new IllegalStateException(BPFFS + " is missing: mount bpffs (mount -t bpf bpf " + BPFFS + ")");
-        }
-        remove(dir);
-        try
-        {
-            return Files.createDirectories(dir);
-        }
-        catch (final IOException ex)
-        {
-            throw new UncheckedIOException("creating " + dir, ex);
-        }
     }
 
     public static void remove(final Path dir)

@@ -1,4 +1,4 @@
-package io.crab.bench;
+package io.crab.e2e;
 
 import com.codahale.metrics.MetricRegistry;
 import io.crab.bench.cluster.CrabCluster;
@@ -86,13 +86,11 @@ class RedirectEndToEndTest
         }
     }
 
+    /** Each test starts from an LB host without crab: stopping crab-lb alone would leave its program and state. */
     @AfterEach
-    void stopLb()
+    void removeLb()
     {
-        if (cluster.lb() != null)
-        {
-            cluster.lb().close();
-        }
+        cluster.detachLb();
     }
 
     @Test
@@ -223,7 +221,7 @@ class RedirectEndToEndTest
     }
 
     @Test
-    void establishedConnectionsOutliveTheLb() throws Exception
+    void establishedConnectionsOutliveTheLbStoppedAndRemoved() throws Exception
     {
         cluster.startLb(backendLines(""), "--vip", VIP_ALL_PORTS);
         final List<Socket> sockets = new ArrayList<>();
@@ -244,10 +242,19 @@ class RedirectEndToEndTest
                 assertEcho(s, 32);
             }
             assertEquals(0, cluster.lb().stop(), "crab-lb exits cleanly on SIGTERM:\n" + cluster.lb().logText());
+            assertTrue(topology.exec(topology.lb(), "ip", "link", "show", "dev", "eth0").contains("xdp"),
+                "stopping crab-lb leaves its program attached");
+            assertTrue(topology.exec(topology.lb(), "ls", "/sys/fs/bpf").lines().anyMatch(l -> l.startsWith("crab-lb")),
+                "and its state pinned");
+            for (final Socket s : sockets)
+            {
+                assertEcho(s, 64);
+            }
+            cluster.detachLb();
             final String link = topology.exec(topology.lb(), "ip", "link", "show", "dev", "eth0");
-            assertFalse(link.contains("xdp"), "the XDP program is detached: " + link);
+            assertFalse(link.contains("xdp"), "crab-lb --detach removes the XDP program: " + link);
             assertTrue(topology.exec(topology.lb(), "ls", "/sys/fs/bpf").lines().noneMatch(l -> l.startsWith("crab-lb")),
-                "pins removed");
+                "and its pins");
             for (int round = 0; round < 20; round++)
             {
                 for (final Socket s : sockets)

@@ -2,7 +2,9 @@ package io.crab.endpoint;
 
 import io.crab.agent.AgentMain;
 import io.crab.agent.Cli;
-import io.crab.agent.HostPort;
+import io.crab.agent.ConfigException;
+import io.crab.agent.DutyCycleErrors;
+import io.crab.agent.PinnedDatapath;
 import io.crab.agent.OptionKind;
 import org.agrona.concurrent.SleepingMillisIdleStrategy;
 import org.agrona.concurrent.SystemNanoClock;
@@ -38,6 +40,10 @@ public final class CrabEndpoint
         @Option(names = "--iface", required = true, description = "Interface this host's traffic uses.")
         String iface;
 
+        @Option(names = "--detach", description = "Remove this role from the interface (programs and state, so " +
+            "connections it redirected break: drain first), then exit. Stopping the daemon never does this.")
+        boolean detach;
+
         @Option(names = "--option-kind", defaultValue = "42", description = "TCP option kind (default 42).")
         int optionKind;
 
@@ -50,14 +56,29 @@ public final class CrabEndpoint
         }
     }
 
-    static int serve(final CommandSpec spec, final EndpointAgent.Role role, final Common common,
-        final List<HostPort> vips) throws Exception
+    static int serve(final CommandSpec spec, final EndpointContext ctx) throws Exception
     {
-        final EndpointAgent agent = new EndpointAgent(role, common.iface, vips, common.option(),
-            new SystemNanoClock());
-        new AgentMain().run(agent, new SleepingMillisIdleStrategy(50), "crab-endpoint " +
-            role.name().toLowerCase() + " ready on " + common.iface + (vips.isEmpty() ? "" : " for VIPs " + vips) +
-            ", option " + common.option(), spec.commandLine().getOut());
+        final SystemNanoClock clock = new SystemNanoClock();
+        final PrintWriter err = spec.commandLine().getErr();
+        final EndpointAgent agent = new EndpointAgent(ctx, clock, err);
+        final String role = ctx.role().name().toLowerCase();
+        new AgentMain().run(agent, new SleepingMillisIdleStrategy(50),
+            new DutyCycleErrors("crab-endpoint " + role, err, clock), "crab-endpoint " + role + " ready on " +
+                ctx.iface() + (ctx.vips().isEmpty() ? "" : " for VIPs " + ctx.vips()) + ", option " + ctx.option(),
+            spec.commandLine().getOut());
+        return Cli.OK;
+    }
+
+    /** {@code --detach}: removes the role's programs and state from the interface; never done on stop. */
+    static int detach(final CommandSpec spec, final EndpointAgent.Role role, final String iface)
+    {
+        if (iface == null)
+        {
+            throw new ConfigException("--iface is required");
+        }
+        final int links = PinnedDatapath.detach(EndpointAgent.pinDir(role, iface));
+        spec.commandLine().getOut().println(links == 0 ? "crab-endpoint: nothing attached on " + iface :
+            "crab-endpoint " + role.name().toLowerCase() + ": detached from " + iface + " and removed its state");
         return Cli.OK;
     }
 
@@ -74,7 +95,11 @@ public final class CrabEndpoint
         @Override
         public Integer call() throws Exception
         {
-            return serve(spec, EndpointAgent.Role.SERVER, common, List.of());
+            if (common.detach)
+            {
+                return detach(spec, EndpointAgent.Role.SERVER, common.iface);
+            }
+            return serve(spec, EndpointContext.server(common.iface, common.option()));
         }
     }
 
@@ -88,13 +113,30 @@ public final class CrabEndpoint
         @Mixin
         Common common = new Common();
 
-        @Option(names = "--vip", required = true, description = "A.B.C.D[:PORT] to accept redirects for. Repeatable.")
+        @Option(names = "--vip", description = "A.B.C.D[:PORT] to accept redirects for. Repeatable.")
         List<String> vips;
+
+        @Option(names = "--backends-cidr", paramLabel = "VIP[:PORT]=CIDR[,CIDR...]", description = "Accept a " +
+            "redirect for this VIP only from backends in these prefixes (default: any address). Repeatable.")
+        List<String> backendsCidr;
+
+        @Option(names = "--flow-table-size", defaultValue = "65536", description = "Redirected and pending " +
+            "connections this host can hold at once (default 65536).")
+        int flowTableSize;
 
         @Override
         public Integer call() throws Exception
         {
-            return serve(spec, EndpointAgent.Role.CLIENT, common, HostPort.parseVips(vips));
+            if (common.detach)
+            {
+                if (vips != null || backendsCidr != null)
+                {
+                    throw new ConfigException("--detach takes --iface only");
+                }
+                return detach(spec, EndpointAgent.Role.CLIENT, common.iface);
+            }
+            return serve(spec, EndpointContext.client(common.iface, common.option(), vips, backendsCidr,
+                flowTableSize));
         }
     }
 }

@@ -1,11 +1,10 @@
 package io.crab.endpoint;
 
-import io.crab.agent.HostPort;
+import io.crab.agent.ConfigException;
 import io.crab.agent.Interfaces;
-import io.crab.agent.OptionKind;
+import io.crab.agent.PinnedDatapath;
 import io.crab.agent.Pins;
 import io.crab.bpf.Abi;
-import io.crab.bpf.Attachment;
 import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfMap;
 import io.crab.bpf.BpfObject;
@@ -14,17 +13,21 @@ import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.io.PrintWriter;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
  * A host's side of connection redirect. As a server it echoes the option of redirected SYNs; as a client it
- * marks SYNs to its VIPs and rewrites redirected connections. The client agent is the one user-space writer of
- * its maps: it configures the VIPs and, in its duty cycle, removes flows whose socket is gone.
+ * marks SYNs to its VIPs and rewrites redirected connections. The agent puts its programs on pinned TCX links
+ * (adopting those of an earlier run, so a restart breaks no connection) and is the one user-space writer of its
+ * maps: it configures the VIPs and, as a client, removes flows whose socket is gone.
  */
 public final class EndpointAgent implements Agent
 {
@@ -34,82 +37,101 @@ public final class EndpointAgent implements Agent
     }
 
     /** A pending flow older than this never got its redirect (SYN retries end at about 63 s on Linux). */
-    static final long PENDING_TIMEOUT_NS = 75_000_000_000L;
+    static final long PENDING_TIMEOUT_NS = Abi.Consts.CRAB_SYN_TTL_SEC * 1_000_000_000L;
     /** Flows younger than this are not checked against the socket table, which a new socket may not be in yet. */
     static final long MIN_AGE_FOR_SOCKET_CHECK_NS = 2_000_000_000L;
     static final long SWEEP_INTERVAL_NS = 1_000_000_000L;
 
-    private final Role role;
-    private final String iface;
-    private final List<HostPort> vips;
-    private final OptionKind option;
+    private final EndpointContext ctx;
     private final NanoClock clock;
-    private final List<Attachment> attachments = new ArrayList<>();
+    private final PrintWriter log;
     private final UnsafeBuffer key = new UnsafeBuffer(new byte[Abi.FlowKey.SIZE]);
     private final UnsafeBuffer next = new UnsafeBuffer(new byte[Abi.FlowKey.SIZE]);
     private final UnsafeBuffer flow = new UnsafeBuffer(new byte[Abi.Flow.SIZE]);
     private final UnsafeBuffer rkey = new UnsafeBuffer(new byte[Abi.FlowKey.SIZE]);
+    private final UnsafeBuffer portKey = new UnsafeBuffer(new byte[Abi.PortKey.SIZE]);
+    private final UnsafeBuffer portOwner = new UnsafeBuffer(new byte[Abi.VipKey.SIZE]);
+    private PinnedDatapath datapath;
     private BpfObject obj;
-    private Path pinDir;
     private long nextSweepNs;
     /** Flows whose socket the last sweep did not find: removed only if this sweep misses them too. */
     private Set<Long> missingLastSweep = new HashSet<>();
 
-    public EndpointAgent(final Role role, final String iface, final List<HostPort> vips, final OptionKind option,
-        final NanoClock clock)
+    public EndpointAgent(final EndpointContext ctx, final NanoClock clock, final PrintWriter log)
     {
-        this.role = role;
-        this.iface = iface;
-        this.vips = List.copyOf(vips);
-        this.option = option;
+        this.ctx = ctx;
         this.clock = clock;
+        this.log = log;
+    }
+
+    /** Where this role's programs and state are pinned for an interface of the calling thread's namespace. */
+    public static Path pinDir(final Role role, final String iface)
+    {
+        return Pins.dir(role.name().toLowerCase(), iface);
     }
 
     @Override
     public void onStart()
     {
-        final int ifindex = Interfaces.ifindex(iface);
-        final String prefix = role == Role.CLIENT ? "crab_client_" : "crab_server_";
-        obj = Bpf.load(role == Role.CLIENT ? "client_tc" : "server_tc");
+        final int ifindex = Interfaces.ifindex(ctx.iface());
+        final boolean client = ctx.role() == Role.CLIENT;
+        final Path dir = pinDir(ctx.role(), ctx.iface());
+        final Map<String, Integer> sizes = client ? flowTableSizes(dir) : Map.of();
+        datapath = PinnedDatapath.open(client ? "client_tc" : "server_tc", dir, sizes);
+        obj = datapath.object();
+        final String prefix = client ? "crab_client_" : "crab_server_";
         try
         {
-            option.writeTo(obj.map("opt_cfg"));
-            if (role == Role.CLIENT)
+            ctx.option().writeTo(obj.map(Abi.Maps.OPT_CFG));
+            if (client)
             {
-                writeVips(obj.map("client_vips"));
+                ClientVips.write(ctx, obj.map(Abi.Maps.CLIENT_VIPS), obj.map(Abi.Maps.BACKEND_CIDRS));
             }
-            pinDir = Pins.create(Pins.dir(role.name().toLowerCase(), iface));
-            final String counters = role == Role.CLIENT ? "client_counters" : "server_counters";
-            obj.map(counters).pin(pinDir.resolve(counters).toString());
-            attachments.add(obj.program(prefix + "ingress").attachTc(ifindex, TcDirection.INGRESS));
-            attachments.add(obj.program(prefix + "egress").attachTc(ifindex, TcDirection.EGRESS));
+            datapath.pinMaps();
+            datapath.attach("tc_ingress", obj.program(prefix + "ingress"),
+                p -> p.attachTcx(ifindex, TcDirection.INGRESS));
+            datapath.attach("tc_egress", obj.program(prefix + "egress"),
+                p -> p.attachTcx(ifindex, TcDirection.EGRESS));
         }
         catch (final RuntimeException ex)
         {
-            onClose();
+            datapath.close();
             throw ex;
+        }
+        if (datapath.adopted())
+        {
+            log.println(roleName() + ": took over the programs and state pinned in " + dir);
+            log.flush();
         }
         nextSweepNs = clock.nanoTime() + SWEEP_INTERVAL_NS;
     }
 
-    private void writeVips(final BpfMap clientVips)
+    /**
+     * The three flow maps get the configured size. Pinned ones hold live connections and cannot be resized in
+     * place: a different size is refused, and the operator detaches (after draining) to resize.
+     */
+    private Map<String, Integer> flowTableSizes(final Path dir)
     {
-        final UnsafeBuffer vipKey = new UnsafeBuffer(new byte[Abi.VipKey.SIZE]);
-        final UnsafeBuffer unused = new UnsafeBuffer(new byte[4]);
-        for (final HostPort vip : vips)
+        final Path flows = dir.resolve(Abi.Maps.FLOWS);
+        if (Files.exists(flows))
         {
-            vipKey.setMemory(0, Abi.VipKey.SIZE, (byte)0);
-            vipKey.putBytes(Abi.VipKey.ADDR, vip.address().getAddress());
-            vipKey.putShort(Abi.VipKey.PORT, (short)vip.port(), ByteOrder.BIG_ENDIAN);
-            clientVips.update(vipKey, unused, BpfMap.UPDATE_ANY);
+            final int pinned = Bpf.pinnedMapInfo(flows).maxEntries();
+            if (pinned != ctx.flowTableSize())
+            {
+                throw new ConfigException("--flow-table-size " + ctx.flowTableSize() + ": the flow table pinned at " +
+                    flows + " holds " + pinned + " entries and the live connections; to resize, drain this host " +
+                    "and run crab-endpoint client --iface " + ctx.iface() + " --detach first");
+            }
         }
+        return Map.of(Abi.Maps.FLOWS, ctx.flowTableSize(), Abi.Maps.RFLOWS, ctx.flowTableSize(),
+            Abi.Maps.PORTS, ctx.flowTableSize());
     }
 
     @Override
     public int doWork()
     {
         final long now = clock.nanoTime();
-        if (role != Role.CLIENT || now < nextSweepNs)
+        if (ctx.role() != Role.CLIENT || now < nextSweepNs)
         {
             return 0;
         }
@@ -124,8 +146,9 @@ public final class EndpointAgent implements Agent
      */
     int sweepFlows(final long now)
     {
-        final BpfMap flows = obj.map("flows");
-        final BpfMap rflows = obj.map("rflows");
+        final BpfMap flows = obj.map(Abi.Maps.FLOWS);
+        final BpfMap rflows = obj.map(Abi.Maps.RFLOWS);
+        final BpfMap ports = obj.map(Abi.Maps.PORTS);
         final Set<Long> sockets = SocketTable.read();
         final Set<Long> missing = new HashSet<>();
         final List<byte[]> dead = new ArrayList<>();
@@ -170,10 +193,25 @@ public final class EndpointAgent implements Agent
                 rkey.putShort(Abi.FlowKey.REMOTE_PORT, flow.getShort(Abi.Flow.PEER_PORT));
                 rflows.delete(rkey);
             }
+            releasePort(ports);
             flows.delete(key);
             removed++;
         }
         return removed;
+    }
+
+    /** Drops the flow's claim on its local port, unless another flow has taken the port since. */
+    private void releasePort(final BpfMap ports)
+    {
+        portKey.setMemory(0, Abi.PortKey.SIZE, (byte)0);
+        portKey.putInt(Abi.PortKey.LOCAL_ADDR, key.getInt(Abi.FlowKey.LOCAL_ADDR));
+        portKey.putShort(Abi.PortKey.LOCAL_PORT, key.getShort(Abi.FlowKey.LOCAL_PORT));
+        if (ports.lookup(portKey, portOwner) &&
+            portOwner.getInt(Abi.VipKey.ADDR) == key.getInt(Abi.FlowKey.REMOTE_ADDR) &&
+            portOwner.getShort(Abi.VipKey.PORT) == key.getShort(Abi.FlowKey.REMOTE_PORT))
+        {
+            ports.delete(portKey);
+        }
     }
 
     private boolean sameCreation(final byte[] judged)
@@ -204,27 +242,19 @@ public final class EndpointAgent implements Agent
             key.getShort(Abi.FlowKey.REMOTE_PORT, ByteOrder.BIG_ENDIAN) & 0xffff);
     }
 
+    /** Lets go of the data path, which stays attached and pinned for the next run. */
     @Override
     public void onClose()
     {
-        for (final Attachment a : attachments)
+        if (datapath != null)
         {
-            a.close();
-        }
-        attachments.clear();
-        if (pinDir != null)
-        {
-            Pins.remove(pinDir);
-        }
-        if (obj != null)
-        {
-            obj.close();
+            datapath.close();
         }
     }
 
     @Override
     public String roleName()
     {
-        return "crab-endpoint-" + role.name().toLowerCase();
+        return "crab-endpoint-" + ctx.role().name().toLowerCase();
     }
 }

@@ -2,6 +2,10 @@ package io.crab.lb;
 
 import io.crab.agent.AgentMain;
 import io.crab.agent.Cli;
+import io.crab.agent.ConfigException;
+import io.crab.agent.DutyCycleErrors;
+import io.crab.agent.PinnedDatapath;
+import io.crab.agent.Pins;
 import io.crab.agent.OptionKind;
 import org.agrona.concurrent.SleepingMillisIdleStrategy;
 import org.agrona.concurrent.SystemNanoClock;
@@ -51,6 +55,10 @@ public final class CrabLb implements Callable<Integer>
     @Option(names = "--health-interval-ms", defaultValue = "1000", description = "Backend TCP probe interval.")
     long healthIntervalMs;
 
+    @Option(names = "--detach", description = "Remove crab-lb from the interface: detach the XDP program and " +
+        "delete its pinned state, then exit. Stopping crab-lb never does this.")
+    boolean detach;
+
     public static void main(final String... args)
     {
         System.exit(run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
@@ -64,11 +72,24 @@ public final class CrabLb implements Callable<Integer>
     @Override
     public Integer call() throws Exception
     {
+        final PrintWriter out = spec.commandLine().getOut();
+        if (detach)
+        {
+            if (iface == null || vips != null || backends != null)
+            {
+                throw new ConfigException("--detach takes --iface only");
+            }
+            final int links = PinnedDatapath.detach(Pins.dir("lb", iface));
+            out.println(links == 0 ? "crab-lb: nothing attached on " + iface :
+                "crab-lb: detached from " + iface + " and removed its pinned state");
+            return Cli.OK;
+        }
         final LbContext ctx = LbContext.of(iface, vips, backends, policy, redirectUnmarked,
             OptionKind.of(optionKind, optionExid), healthIntervalMs);
-        final PrintWriter out = spec.commandLine().getOut();
-        final LbAgent agent = new LbAgent(ctx, new SystemNanoClock(), spec.commandLine().getErr());
-        new AgentMain().run(agent, new SleepingMillisIdleStrategy(50), "crab-lb ready on " + ctx.iface() + ": " +
+        final SystemNanoClock clock = new SystemNanoClock();
+        final LbAgent agent = new LbAgent(ctx, clock, spec.commandLine().getErr());
+        new AgentMain().run(agent, new SleepingMillisIdleStrategy(50),
+            new DutyCycleErrors("crab-lb", spec.commandLine().getErr(), clock), "crab-lb ready on " + ctx.iface() + ": " +
             ctx.vips() + " -> " + ctx.backends().size() + " backends, policy " + ctx.policy().name().toLowerCase() +
             ", option " + ctx.option(), out);
         return Cli.OK;

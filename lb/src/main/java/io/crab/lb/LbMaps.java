@@ -8,13 +8,12 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /** The LB agent's writes to its BPF maps, in the C layouts of {@link Abi}; used by the one writer thread only. */
 final class LbMaps
 {
-    static final String[] PINNED = {"vips", "vip_slots", "backends", "lb_counters", "backend_syns"};
-
     private final BpfMap vips;
     private final BpfMap slots;
     private final BpfMap backends;
@@ -23,19 +22,57 @@ final class LbMaps
 
     LbMaps(final BpfObject obj)
     {
-        this.vips = obj.map("vips");
-        this.slots = obj.map("vip_slots");
-        this.backends = obj.map("backends");
+        this.vips = obj.map(Abi.Maps.VIPS);
+        this.slots = obj.map(Abi.Maps.VIP_SLOTS);
+        this.backends = obj.map(Abi.Maps.BACKENDS);
     }
 
-    void writeBackend(final int id, final HostPort target, final byte[] mac)
+    /** Writes backend {@code id}; {@code up} lets a retransmitted SYN stay on it. */
+    void writeBackend(final int id, final HostPort target, final boolean up)
     {
         key.putInt(0, id);
         value.setMemory(0, value.capacity(), (byte)0);
         value.putBytes(Abi.Backend.ADDR, target.address().getAddress());
         value.putShort(Abi.Backend.PORT, (short)target.port(), ByteOrder.BIG_ENDIAN);
-        value.putBytes(Abi.Backend.MAC, mac);
+        value.putShort(Abi.Backend.FLAGS, (short)(up ? Abi.Consts.CRAB_BACKEND_UP : 0));
         backends.update(key, value, BpfMap.UPDATE_ANY);
+    }
+
+    /** Clears the backend ids from {@code count} on, which an earlier run with more backends may have left. */
+    void clearBackendsFrom(final int count)
+    {
+        value.setMemory(0, value.capacity(), (byte)0);
+        for (int id = count; id < backends.maxEntries(); id++)
+        {
+            key.putInt(0, id);
+            backends.update(key, value, BpfMap.UPDATE_ANY);
+        }
+    }
+
+    /** Removes VIPs an earlier run configured that this one does not: their SYNs pass to the host again. */
+    void removeVipsOtherThan(final List<HostPort> configured)
+    {
+        final UnsafeBuffer next = new UnsafeBuffer(new byte[Abi.VipKey.SIZE]);
+        final List<byte[]> stale = new ArrayList<>();
+        boolean more = vips.nextKey(null, next);
+        while (more)
+        {
+            final byte[] addr = new byte[4];
+            next.getBytes(Abi.VipKey.ADDR, addr);
+            final int port = next.getShort(Abi.VipKey.PORT, ByteOrder.BIG_ENDIAN) & 0xffff;
+            if (configured.stream().noneMatch(v -> Arrays.equals(v.address().getAddress(), addr) && v.port() == port))
+            {
+                final byte[] k = new byte[Abi.VipKey.SIZE];
+                next.getBytes(0, k);
+                stale.add(k);
+            }
+            key.putBytes(0, next, 0, Abi.VipKey.SIZE);
+            more = vips.nextKey(key, next);
+        }
+        for (final byte[] k : stale)
+        {
+            vips.delete(new UnsafeBuffer(k));
+        }
     }
 
     /**

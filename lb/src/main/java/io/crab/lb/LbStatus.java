@@ -21,7 +21,7 @@ import java.util.TreeMap;
 
 /**
  * {@code crab-lb status}: the counters of a running crab-lb, read from the maps it pinned, as dropwizard gauges
- * (crab.lb.packets.VERDICT, crab.lb.backend.IP[:PORT].syns, crab.lb.vip.IP[:PORT].syns) printed as tables.
+ * (crab.lb.packets.VERDICT, crab.lb.backend.IP[:PORT].syns and .up, crab.vip.IP[:PORT].syns) printed as tables.
  */
 public final class LbStatus
 {
@@ -37,11 +37,11 @@ public final class LbStatus
             throw new IllegalStateException("no crab-lb is running on " + iface + " in this network namespace (no " +
                 dir + ")");
         }
-        final BpfMap vips = Bpf.openPinnedMap(dir.resolve("vips").toString());
-        final BpfMap slots = Bpf.openPinnedMap(dir.resolve("vip_slots").toString());
-        final BpfMap backends = Bpf.openPinnedMap(dir.resolve("backends").toString());
-        final Counters packets = new Counters(Bpf.openPinnedMap(dir.resolve("lb_counters").toString()));
-        final Counters syns = new Counters(Bpf.openPinnedMap(dir.resolve("backend_syns").toString()));
+        final BpfMap vips = Bpf.openPinnedMap(dir.resolve(Abi.Maps.VIPS).toString());
+        final BpfMap slots = Bpf.openPinnedMap(dir.resolve(Abi.Maps.VIP_SLOTS).toString());
+        final BpfMap backends = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKENDS).toString());
+        final Counters packets = new Counters(Bpf.openPinnedMap(dir.resolve(Abi.Maps.LB_COUNTERS).toString()));
+        final Counters syns = new Counters(Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKEND_SYNS).toString()));
 
         final MetricRegistry registry = new MetricRegistry();
         for (final Map.Entry<Integer, String> c : Counters.names("CRAB_LB_").entrySet())
@@ -61,7 +61,9 @@ public final class LbStatus
                 final String name = address(value, Abi.Backend.ADDR) + (port == 0 ? "" : ":" + port);
                 backendNames.put(id, name);
                 final long n = syns.sum(id);
+                final int up = value.getShort(Abi.Backend.FLAGS) & Abi.Consts.CRAB_BACKEND_UP;
                 registry.register("crab.lb.backend." + name + ".syns", (Gauge<Long>)() -> n);
+                registry.register("crab.lb.backend." + name + ".up", (Gauge<Integer>)() -> up);
             }
         }
         final UnsafeBuffer next = new UnsafeBuffer(new byte[16]);
@@ -109,10 +111,15 @@ public final class LbStatus
                     registry.getGauges().get("crab.vip." + vip + ".backends").getValue(),
                     registry.getGauges().get("crab.vip." + vip + ".syns").getValue());
             });
-        out.printf("%nBackends%n  %-22s %s%n", "backend", "syns");
-        registry.getGauges((name, metric) -> name.startsWith("crab.lb.backend.")).forEach((name, gauge) ->
-            out.printf("  %-22s %s%n", name.substring("crab.lb.backend.".length(), name.length() - ".syns".length()),
-                gauge.getValue()));
+        out.printf("%nBackends%n  %-22s %-6s %s%n", "backend", "state", "syns");
+        registry.getGauges((name, metric) -> name.startsWith("crab.lb.backend.") && name.endsWith(".syns"))
+            .forEach((name, gauge) ->
+            {
+                final String backend = name.substring("crab.lb.backend.".length(), name.length() - ".syns".length());
+                final Object up = registry.getGauges().get("crab.lb.backend." + backend + ".up").getValue();
+                out.printf("  %-22s %-6s %s%n", backend, Integer.valueOf(1).equals(up) ? "up" : "down",
+                    gauge.getValue());
+            });
         out.printf("%nPackets seen by the XDP program, by verdict%n");
         registry.getGauges((name, metric) -> name.startsWith("crab.lb.packets.")).forEach((name, gauge) ->
             out.printf("  %-22s %s%n", name.substring("crab.lb.packets.".length()), gauge.getValue()));

@@ -66,20 +66,6 @@ public final class Neighbours
         }
     }
 
-    /** Solicits and waits up to {@code timeoutMs} for the MAC. */
-    public Optional<byte[]> resolve(final Inet4Address target, final long timeoutMs) throws InterruptedException
-    {
-        final long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
-        Optional<byte[]> mac = lookup(target);
-        while (mac.isEmpty() && System.nanoTime() < deadline)
-        {
-            solicit(target);
-            Thread.sleep(20);
-            mac = lookup(target);
-        }
-        return mac;
-    }
-
     Inet4Address nextHop(final Inet4Address target)
     {
         final int dst = Integer.reverseBytes(toInt(target));

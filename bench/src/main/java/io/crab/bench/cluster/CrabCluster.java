@@ -10,7 +10,9 @@ import io.crab.rig.Host;
 import io.crab.rig.Topology;
 
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.io.Writer;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +20,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntSupplier;
 
 /**
  * crab running for real on a {@link Topology}: echo servers and crab-endpoint servers on the servers,
@@ -30,7 +33,7 @@ public final class CrabCluster implements AutoCloseable
     private final Path logDir;
     private final List<EchoServer> echoServers = new ArrayList<>();
     private final Map<Host, List<EchoServer>> echoByHost = new LinkedHashMap<>();
-    private final List<Daemon> endpoints = new ArrayList<>();
+    private final Map<Host, Daemon> endpoints = new LinkedHashMap<>();
     private Daemon lb;
 
     private CrabCluster(final Topology topology, final Path logDir)
@@ -59,7 +62,7 @@ public final class CrabCluster implements AutoCloseable
                     cluster.echoServers.add(echo);
                     cluster.echoByHost.computeIfAbsent(server, h -> new ArrayList<>()).add(echo);
                 }
-                cluster.endpoints.add(Daemon.start(topology, server, "endpoint", CrabEndpoint.class, logDir,
+                cluster.endpoints.put(server, Daemon.start(topology, server, "endpoint", CrabEndpoint.class, logDir,
                     List.of("server", "--iface", server.iface())));
             }
             for (final Map.Entry<Host, List<String>> client : clientVips.entrySet())
@@ -70,8 +73,8 @@ public final class CrabCluster implements AutoCloseable
                 }
                 final List<String> args = new ArrayList<>(List.of("client", "--iface", client.getKey().iface()));
                 client.getValue().forEach(v -> args.addAll(List.of("--vip", v)));
-                cluster.endpoints.add(Daemon.start(topology, client.getKey(), "endpoint", CrabEndpoint.class,
-                    logDir, args));
+                cluster.endpoints.put(client.getKey(), Daemon.start(topology, client.getKey(), "endpoint",
+                    CrabEndpoint.class, logDir, args));
             }
             topology.enableXdpTxOn(topology.lb());
             return cluster;
@@ -114,6 +117,54 @@ public final class CrabCluster implements AutoCloseable
     public Daemon lb()
     {
         return lb;
+    }
+
+    /** Starts the stopped or killed crab-lb again with the same command line. */
+    public Daemon restartLb()
+    {
+        lb = lb.startAgain();
+        return lb;
+    }
+
+    /**
+     * Stops crab-lb if it runs, then removes it from the LB's interface ({@code crab-lb --detach}): the XDP program
+     * and its pinned state go, as an operator's explicit removal does.
+     */
+    public void detachLb()
+    {
+        if (lb != null)
+        {
+            lb.close();
+        }
+        detach(topology.lb(), () -> CrabLb.run(discard(), discard(), "--iface", topology.lb().iface(), "--detach"));
+    }
+
+    /** The crab-endpoint running on a host. */
+    public Daemon endpoint(final Host host)
+    {
+        return endpoints.get(host);
+    }
+
+    /** Starts the stopped or killed crab-endpoint of a host again with the same command line. */
+    public Daemon restartEndpoint(final Host host)
+    {
+        final Daemon again = endpoints.get(host).startAgain();
+        endpoints.put(host, again);
+        return again;
+    }
+
+    private static void detach(final Host host, final IntSupplier command)
+    {
+        final int code = host.netns().call(command::getAsInt);
+        if (code != 0)
+        {
+            throw new IllegalStateException("detaching on " + host + " exited " + code);
+        }
+    }
+
+    private static PrintWriter discard()
+    {
+        return new PrintWriter(Writer.nullWriter());
     }
 
     /** The running crab-lb's counters (crab-lb status), read inside the LB namespace. */
@@ -185,7 +236,7 @@ public final class CrabCluster implements AutoCloseable
         {
             all.add(lb);
         }
-        all.addAll(endpoints);
+        all.addAll(endpoints.values());
         all.addAll(echoServers);
         for (final AutoCloseable c : all)
         {

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 
 /** A crab daemon (crab-lb, crab-endpoint) run as its own JVM inside a host's namespace, logging to a file. */
 public final class Daemon implements AutoCloseable
@@ -23,12 +24,14 @@ public final class Daemon implements AutoCloseable
     private final String name;
     private final Process process;
     private final Path log;
+    private final Supplier<Daemon> again;
 
-    private Daemon(final String name, final Process process, final Path log)
+    private Daemon(final String name, final Process process, final Path log, final Supplier<Daemon> again)
     {
         this.name = name;
         this.process = process;
         this.log = log;
+        this.again = again;
     }
 
     /** Starts {@code mainClass} with this JVM's class path and waits for its line containing "ready". */
@@ -41,9 +44,34 @@ public final class Daemon implements AutoCloseable
             "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx128m",
             "-cp", System.getProperty("java.class.path"), mainClass.getName()));
         argv.addAll(args);
-        final Daemon daemon = new Daemon(host.name() + "/" + name, topology.spawn(host, argv, log), log);
+        final Daemon daemon = new Daemon(host.name() + "/" + name, topology.spawn(host, argv, log), log,
+            () -> start(topology, host, name, mainClass, logDir, args));
         daemon.awaitReady();
         return daemon;
+    }
+
+    /** Starts the same command again, as an operator restarts a daemon, and waits until it is ready. */
+    public Daemon startAgain()
+    {
+        if (process.isAlive())
+        {
+            throw new IllegalStateException(name + " is still running");
+        }
+        return again.get();
+    }
+
+    /** SIGKILL, as a crash or an OOM kill would end it: nothing of its own shutdown runs. */
+    public void kill()
+    {
+        process.destroyForcibly();
+        try
+        {
+            process.waitFor();
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void awaitReady()
