@@ -236,7 +236,9 @@ public final class Topology implements AutoCloseable
 
             attempt(failures, this::stopProcesses);
             attempt(failures, this::detachXdp);
-            final List<Long> inodes = namespaceInodes();
+            // Read before the namespaces go, and as a step of its own so that a failure cannot stop their removal.
+            final List<Long> inodes = new ArrayList<>();
+            attempt(failures, () -> inodes.addAll(namespaceInodes()));
             attempt(failures, this::deleteNamespaces);
             attempt(failures, () -> removePins(id));
             attempt(failures, () -> removeAgentPins(inodes));
@@ -555,14 +557,15 @@ public final class Topology implements AutoCloseable
         }
     }
 
+    /** From the namespaces made so far, not from the hosts, which are missing when the build failed part way. */
     private List<Long> namespaceInodes()
     {
         final List<Long> inodes = new ArrayList<>();
-        for (final Host host : hosts())
+        for (final Netns netns : created)
         {
-            if (host.netns().exists())
+            if (netns.exists())
             {
-                inodes.add(host.netns().inode());
+                inodes.add(netns.inode());
             }
         }
         return inodes;

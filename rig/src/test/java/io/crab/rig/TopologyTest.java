@@ -23,6 +23,8 @@ import io.crab.bpf.Netns;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -184,11 +186,13 @@ class TopologyTest
         assertEquals(before, crabNamespaces());
     }
 
-    @Test
-    void failedBuildRemovesWhatItCreated()
+    /** The clash makes the build fail where that host is made; "lb" fails it before the load balancer exists. */
+    @ParameterizedTest
+    @ValueSource(strings = { "lb", "s1" })
+    void failedBuildRemovesWhatItCreated(final String clashingHost)
     {
         final String runId = String.format("zz%02d", ThreadLocalRandom.current().nextInt(100));
-        final String clash = "crab-" + runId + "-s1";
+        final String clash = "crab-" + runId + "-" + clashingHost;
         Shell.run("ip", "netns", "add", clash);
         try
         {
