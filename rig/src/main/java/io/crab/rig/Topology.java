@@ -87,6 +87,10 @@ public final class Topology implements AutoCloseable
     private static final Path BPF_FS = Path.of("/sys/fs/bpf");
     private static final Path IPV6_SYSCTLS = Path.of("/proc/sys/net/ipv6/conf");
     private static final Path IPV4_FORWARD = Path.of("/proc/sys/net/ipv4/ip_forward");
+    /** The smallest MTU an IPv4 link may have (RFC 791). */
+    private static final int MIN_IPV4_MTU = 68;
+    /** The MTU of every link in the rig. */
+    private static final int LINK_MTU = 1500;
     private static final Duration STOP_GRACE = Duration.ofSeconds(5);
     private static final Pattern ID = Pattern.compile("[0-9a-z]{4}");
     private static final Pattern NETNS_NAME = Pattern.compile("crab-([0-9a-z]{4})-([a-z0-9]+)");
@@ -256,6 +260,38 @@ public final class Topology implements AutoCloseable
             return xdpPass.program(XDP_PASS).attachXdp(peerIfindex);
         });
         xdpAttachments.put(host.peer(), attachment);
+    }
+
+    /**
+     * Lowers the path MTU from the router towards a routed server, as a smaller link on the way would: the router gets
+     * a route to the server with that MTU, so it drops a larger packet that may not be fragmented (DF, as TCP sends)
+     * and tells the sender with ICMP "fragmentation needed". The server's own link keeps MTU 1500, so it still
+     * advertises an MSS of 1460: only a sender that heeds the ICMP sends smaller segments. Only packets towards the
+     * server are limited; its replies leave the router at 1500.
+     *
+     * @param mtu 68..1500.
+     */
+    public synchronized void setRouterPathMtu(final Host server, final int mtu)
+    {
+        ensureOpen();
+        requireRouted(server);
+        if (mtu < MIN_IPV4_MTU || mtu > LINK_MTU)
+        {
+            throw new IllegalArgumentException("path MTU must be in " + MIN_IPV4_MTU + ".." + LINK_MTU + ": " + mtu);
+        }
+
+        ip(router.netns(), "route", "replace", server.ip() + "/32", "dev", ROUTED_BRIDGE, "mtu", Integer.toString(mtu));
+    }
+
+    /**
+     * Undoes {@link #setRouterPathMtu(Host, int)}, and does nothing if the path MTU was not lowered. Senders keep a
+     * path MTU they learned, as hosts do, until it expires ({@code net.ipv4.route.mtu_expires}, 10 min by default).
+     */
+    public synchronized void restoreRouterPathMtu(final Host server)
+    {
+        ensureOpen();
+        requireRouted(server);
+        ip(router.netns(), "route", "flush", "exact", server.ip() + "/32");
     }
 
     /**
@@ -557,6 +593,14 @@ public final class Topology implements AutoCloseable
         command.add("--");
         command.addAll(argv);
         return command;
+    }
+
+    private void requireRouted(final Host server)
+    {
+        if (!server.routed() || !servers.contains(server))
+        {
+            throw new IllegalArgumentException(server + " is not a routed server of topology " + id);
+        }
     }
 
     private void ensureOpen()
@@ -878,7 +922,8 @@ public final class Topology implements AutoCloseable
 
         /**
          * How many of the servers, the last ones, sit behind a router on {@value Topology#ROUTED_SUBNET}, so that
-         * traffic between them and every other host takes a routed hop. At most {@link #servers(int)}; default 0, which
+         * traffic between them and every other host takes a routed hop, and that hop can have a path MTU below the
+         * links' ({@link Topology#setRouterPathMtu(Host, int)}). At most {@link #servers(int)}; default 0, which
          * builds no router.
          */
         public Builder routedServers(final int routedServers)

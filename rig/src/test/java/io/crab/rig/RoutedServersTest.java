@@ -21,14 +21,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Servers behind the router: reachable from every other host through it. */
+/** Servers behind the router: reachable from every other host, and a lowered path MTU that works only with ICMP. */
 @ExtendWith(KernelRequired.class)
 class RoutedServersTest
 {
     private static final int PORT = 7001;
     private static final int CONNECT_TIMEOUT_MS = 2_000;
-    /** Far longer than a transfer takes when it works. */
+    /** Far longer than the transfer takes when it works, and what the transfer that stalls costs the suite. */
     private static final int STALL_TIMEOUT_MS = 3_000;
+    private static final int TRANSFER_BYTES = 4 << 20;
+    private static final int PATH_MTU = 1200;
 
     @Test
     void routedServersSitOnTheirOwnSubnetBehindTheRouter() throws Exception
@@ -83,6 +85,9 @@ class RoutedServersTest
             echo(routed, direct, randomBytes(64 << 10), STALL_TIMEOUT_MS);
 
             assertThrows(IllegalArgumentException.class, () -> topology.enableXdpTxOn(routed));
+            assertThrows(IllegalArgumentException.class, () -> topology.setRouterPathMtu(direct, PATH_MTU));
+            assertThrows(IllegalArgumentException.class, () -> topology.setRouterPathMtu(routed, 67));
+            assertThrows(IllegalArgumentException.class, () -> topology.setRouterPathMtu(routed, 1501));
         }
 
         for (final Netns netns : namespaces)
@@ -98,6 +103,50 @@ class RoutedServersTest
         {
             assertThrows(IllegalStateException.class, topology::router);
             assertFalse(Netns.named("crab-" + topology.id() + "-rt").exists());
+        }
+    }
+
+    @Test
+    void lowerPathMtuAtTheRouterReachesTheClientAsIcmp() throws Exception
+    {
+        try (Topology topology = Topology.builder().clients(1).servers(1).routedServers(1).build())
+        {
+            final Host client = topology.clients().get(0);
+            final Host server = topology.servers().get(0);
+            topology.setRouterPathMtu(server, PATH_MTU);
+            assertTrue(topology.exec(topology.router(), "ip", "route", "show", server.ip() + "/32")
+                .contains(" mtu " + PATH_MTU), "router route towards the server");
+
+            echo(client, server, randomBytes(TRANSFER_BYTES), STALL_TIMEOUT_MS);
+
+            // The client's kernel caches what the router's ICMP told it about the path.
+            final String learned = topology.exec(client, "ip", "route", "get", server.ip());
+            assertTrue(learned.contains(" mtu " + PATH_MTU), learned);
+
+            topology.restoreRouterPathMtu(server);
+            topology.restoreRouterPathMtu(server);
+            assertEquals("", topology.exec(topology.router(), "ip", "route", "show", server.ip() + "/32").strip());
+        }
+    }
+
+    /** The counter-test: without the router's ICMP the same transfer cannot work, so the one above depends on it. */
+    @Test
+    void lowerPathMtuWithoutIcmpFromTheRouterStallsTheTransfer() throws Exception
+    {
+        try (Topology topology = Topology.builder().clients(1).servers(1).routedServers(1).build())
+        {
+            final Host client = topology.clients().get(0);
+            final Host server = topology.servers().get(0);
+            topology.setRouterPathMtu(server, PATH_MTU);
+            // Every route lookup for ICMP the router itself sends fails, as if a firewall dropped it. A policy rule
+            // needs only iproute2, which the rig needs anyway, so unlike an nft rule it never has to be skipped.
+            topology.exec(topology.router(), "ip", "rule", "add", "iif", "lo", "ipproto", "icmp", "blackhole");
+
+            assertThrows(SocketTimeoutException.class,
+                () -> echo(client, server, randomBytes(TRANSFER_BYTES), STALL_TIMEOUT_MS));
+
+            final String learned = topology.exec(client, "ip", "route", "get", server.ip());
+            assertFalse(learned.contains(" mtu "), learned);
         }
     }
 
