@@ -5,7 +5,10 @@ import java.net.UnknownHostException;
 
 import io.crab.bpf.Netns;
 
-/** One network namespace of a {@link Topology} with its {@code eth0} on the shared bridge. */
+/**
+ * One network namespace of a {@link Topology} with its {@code eth0} on the shared bridge, or for a routed server on
+ * the router's bridge.
+ */
 public final class Host
 {
     /** Every host's interface toward the bridge has this name, whatever its role. */
@@ -17,8 +20,10 @@ public final class Host
     private final String ip;
     private final String mac;
     private final int ifindex;
+    private final boolean routed;
 
-    Host(final Role role, final String name, final Netns netns, final String ip, final String mac, final int ifindex)
+    Host(final Role role, final String name, final Netns netns, final String ip, final String mac, final int ifindex,
+        final boolean routed)
     {
         this.role = role;
         this.name = name;
@@ -26,6 +31,7 @@ public final class Host
         this.ip = ip;
         this.mac = mac;
         this.ifindex = ifindex;
+        this.routed = routed;
     }
 
     public Role role()
@@ -44,7 +50,7 @@ public final class Host
         return netns;
     }
 
-    /** The host's IPv4 address on {@code 198.18.0.0/24}, dotted quad. */
+    /** The host's IPv4 address, dotted quad: on {@code 198.18.0.0/24}, or {@code 198.18.1.0/24} if routed. */
     public String ip()
     {
         return ip;
@@ -80,10 +86,19 @@ public final class Host
         return ifindex;
     }
 
-    /** Name of the other end of {@code eth0}, which sits in the switch namespace enslaved to the bridge. */
+    /**
+     * Name of the other end of {@code eth0}, which sits in the switch namespace enslaved to the bridge, or for a
+     * routed server in the router's namespace enslaved to the router's bridge.
+     */
     public String peer()
     {
         return name;
+    }
+
+    /** Whether the host is a server behind the router, so that every other host reaches it only through a hop. */
+    public boolean routed()
+    {
+        return routed;
     }
 
     @Override
@@ -95,6 +110,6 @@ public final class Host
     /** What a host is for, which fixes its address range. */
     public enum Role
     {
-        LB, CLIENT, SERVER
+        LB, ROUTER, CLIENT, SERVER
     }
 }

@@ -27,7 +27,8 @@ import io.crab.bpf.BpfObject;
 import io.crab.bpf.Netns;
 
 /**
- * Clients, one load balancer and servers, each in its own network namespace, all on one Linux bridge.
+ * Clients, one load balancer and servers, each in its own network namespace, all on one Linux bridge, optionally with
+ * some servers behind a router.
  * <p>
  * Layout for run id {@code <id>} (4 characters of {@code [0-9a-z]}):
  * <pre>
@@ -37,37 +38,59 @@ import io.crab.bpf.Netns;
  *   (the lb namespace has 198.19.0.0/24 as local addresses: it owns the VIPs)
  *   crab-&lt;id&gt;-sN   eth0 198.18.0.(100+N)/24
  * </pre>
- * Every address is in the benchmarking range 198.18.0.0/15 and no namespace has a default route, so nothing the
- * rig does can reach a real network. IPv6 is disabled so that the only packets on the bridge are the test's own.
+ * With {@link Builder#routedServers(int) routedServers(R)} the last R servers sit behind a router instead:
+ * <pre>
+ *   crab-&lt;id&gt;-rt   eth0 198.18.0.3/24 (port rt of br0), forwards IPv4;
+ *                  bridge br1 198.18.1.1/24 with ports sN, the peers of the routed servers' eth0
+ *   crab-&lt;id&gt;-sN   eth0 198.18.1.(100+N)/24, default route via 198.18.1.1
+ *   (the lb, the clients and the other servers route 198.18.1.0/24 via 198.18.0.3)
+ * </pre>
+ * Every address is in the benchmarking range 198.18.0.0/15 and only the routed servers have a default route, to the
+ * router, which has none, so nothing the rig does can reach a real network. IPv6 is disabled so that the only
+ * packets on the bridges are the test's own.
  * Transmit checksum offload stays on, as on real hosts: see {@link Builder#checksumOffload(boolean)}.
  * {@link #close()} removes everything; a shutdown hook does the same if the JVM exits first.
  */
 public final class Topology implements AutoCloseable
 {
-    /** Subnet of every host's {@code eth0}. */
+    /** Subnet of the bridge: every host's {@code eth0} but a routed server's. */
     public static final String HOST_SUBNET = "198.18.0.0/24";
+    /** Subnet of the routed servers' {@code eth0}, behind the router. */
+    public static final String ROUTED_SUBNET = "198.18.1.0/24";
     /** Subnet the virtual service addresses come from; clients route it via the load balancer. */
     public static final String VIP_SUBNET = "198.19.0.0/24";
-    /** Prefix length of {@link #HOST_SUBNET} and {@link #VIP_SUBNET}. */
+    /** Prefix length of {@link #HOST_SUBNET}, {@link #ROUTED_SUBNET} and {@link #VIP_SUBNET}. */
     public static final int PREFIX_LENGTH = 24;
     public static final String LB_IP = "198.18.0.2";
+    /** The router's address on the bridge, the next hop of every other host towards {@link #ROUTED_SUBNET}. */
+    public static final String ROUTER_IP = "198.18.0.3";
+    /** The router's address on {@link #ROUTED_SUBNET}, the routed servers' default gateway. */
+    public static final String ROUTED_GATEWAY = "198.18.1.1";
     /** Clients take 198.18.0.11 up to .99, below the servers' range. */
     public static final int MAX_CLIENTS = 89;
-    /** Servers take 198.18.0.101 up to .254. */
+    /** Servers take 198.18.0.101 up to .254; routed ones keep their number on 198.18.1.0/24. */
     public static final int MAX_SERVERS = 154;
     /** The bridge in the switch namespace. */
     public static final String BRIDGE = "br0";
+    /** The bridge in the router's namespace that the routed servers' links hang off. */
+    public static final String ROUTED_BRIDGE = "br1";
     /** Every namespace, and every BPF pin path the topology cleans up, starts with this. */
     public static final String NAME_PREFIX = "crab-";
     /** BPF object and program attached to a veth peer so that XDP_TX on the host end works. */
     public static final String XDP_PASS = "xdp_pass";
 
     private static final String HOST_NET = "198.18.0.";
+    private static final String ROUTED_NET = "198.18.1.";
     private static final String VIP_NET = "198.19.0.";
     private static final int CLIENT_BASE = 10;
     private static final int SERVER_BASE = 100;
     private static final Path BPF_FS = Path.of("/sys/fs/bpf");
     private static final Path IPV6_SYSCTLS = Path.of("/proc/sys/net/ipv6/conf");
+    private static final Path IPV4_FORWARD = Path.of("/proc/sys/net/ipv4/ip_forward");
+    /** The smallest MTU an IPv4 link may have (RFC 791). */
+    private static final int MIN_IPV4_MTU = 68;
+    /** The MTU of every link in the rig. */
+    private static final int LINK_MTU = 1500;
     private static final Duration STOP_GRACE = Duration.ofSeconds(5);
     private static final Pattern ID = Pattern.compile("[0-9a-z]{4}");
     private static final Pattern NETNS_NAME = Pattern.compile("crab-([0-9a-z]{4})-([a-z0-9]+)");
@@ -85,6 +108,7 @@ public final class Topology implements AutoCloseable
     private final Map<String, BpfLink> xdpAttachments = new LinkedHashMap<>();
     private final Thread shutdownHook;
     private Host lb;
+    private Host router;
     private BpfObject xdpPass;
     private boolean closed;
 
@@ -122,9 +146,26 @@ public final class Topology implements AutoCloseable
         return Collections.unmodifiableList(clients);
     }
 
+    /** Every server, routed or not, in order: the routed ones are last. */
     public List<Host> servers()
     {
         return Collections.unmodifiableList(servers);
+    }
+
+    /**
+     * The router in front of the routed servers. It is not one of {@link #hosts()}: like the switch, it only carries
+     * the hosts' traffic.
+     *
+     * @throws IllegalStateException if the topology was built without {@link Builder#routedServers(int)}.
+     */
+    public Host router()
+    {
+        if (null == router)
+        {
+            throw new IllegalStateException("topology " + id + " has no router: build it with routedServers(n)");
+        }
+
+        return router;
     }
 
     /** The load balancer, then the clients, then the servers. */
@@ -199,6 +240,10 @@ public final class Topology implements AutoCloseable
     public synchronized void enableXdpTxOn(final Host host)
     {
         ensureOpen();
+        if (host.routed())
+        {
+            throw new IllegalArgumentException(host + " hangs off the router's bridge, not the switch's");
+        }
         if (xdpAttachments.containsKey(host.peer()))
         {
             return;
@@ -215,6 +260,38 @@ public final class Topology implements AutoCloseable
             return xdpPass.program(XDP_PASS).attachXdp(peerIfindex);
         });
         xdpAttachments.put(host.peer(), attachment);
+    }
+
+    /**
+     * Lowers the path MTU from the router towards a routed server, as a smaller link on the way would: the router gets
+     * a route to the server with that MTU, so it drops a larger packet that may not be fragmented (DF, as TCP sends)
+     * and tells the sender with ICMP "fragmentation needed". The server's own link keeps MTU 1500, so it still
+     * advertises an MSS of 1460: only a sender that heeds the ICMP sends smaller segments. Only packets towards the
+     * server are limited; its replies leave the router at 1500.
+     *
+     * @param mtu 68..1500.
+     */
+    public synchronized void setRouterPathMtu(final Host server, final int mtu)
+    {
+        ensureOpen();
+        requireRouted(server);
+        if (mtu < MIN_IPV4_MTU || mtu > LINK_MTU)
+        {
+            throw new IllegalArgumentException("path MTU must be in " + MIN_IPV4_MTU + ".." + LINK_MTU + ": " + mtu);
+        }
+
+        ip(router.netns(), "route", "replace", server.ip() + "/32", "dev", ROUTED_BRIDGE, "mtu", Integer.toString(mtu));
+    }
+
+    /**
+     * Undoes {@link #setRouterPathMtu(Host, int)}, and does nothing if the path MTU was not lowered. Senders keep a
+     * path MTU they learned, as hosts do, until it expires ({@code net.ipv4.route.mtu_expires}, 10 min by default).
+     */
+    public synchronized void restoreRouterPathMtu(final Host server)
+    {
+        ensureOpen();
+        requireRouted(server);
+        ip(router.netns(), "route", "flush", "exact", server.ip() + "/32");
     }
 
     /**
@@ -236,7 +313,9 @@ public final class Topology implements AutoCloseable
 
             attempt(failures, this::stopProcesses);
             attempt(failures, this::detachXdp);
-            final List<Long> inodes = namespaceInodes();
+            // Read before the namespaces go, and as a step of its own so that a failure cannot stop their removal.
+            final List<Long> inodes = new ArrayList<>();
+            attempt(failures, () -> inodes.addAll(namespaceInodes()));
             attempt(failures, this::deleteNamespaces);
             attempt(failures, () -> removePins(id));
             attempt(failures, () -> removeAgentPins(inodes));
@@ -305,10 +384,12 @@ public final class Topology implements AutoCloseable
     @Override
     public String toString()
     {
-        return "Topology{" + id + ", lb=" + lb + ", clients=" + clients + ", servers=" + servers + "}";
+        return "Topology{" + id + ", lb=" + lb + (null != router ? ", router=" + router : "") + ", clients=" + clients +
+            ", servers=" + servers + "}";
     }
 
-    private synchronized void create(final int clientCount, final int serverCount, final boolean checksumOffload)
+    private synchronized void create(final int clientCount, final int serverCount, final int routedServerCount,
+        final boolean checksumOffload)
     {
         addNamespace(sw);
         ip(sw, "link", "add", BRIDGE, "type", "bridge");
@@ -316,14 +397,22 @@ public final class Topology implements AutoCloseable
         ip(sw, "link", "set", BRIDGE, "alias", ownerTag());
         ip(sw, "link", "set", BRIDGE, "up");
 
-        lb = addHost(Host.Role.LB, "lb", LB_IP, checksumOffload);
+        lb = addHost(Host.Role.LB, "lb", LB_IP, false, checksumOffload);
+        if (routedServerCount > 0)
+        {
+            router = addRouter(checksumOffload);
+        }
         for (int i = 1; i <= clientCount; i++)
         {
-            clients.add(addHost(Host.Role.CLIENT, "c" + i, HOST_NET + (CLIENT_BASE + i), checksumOffload));
+            clients.add(addHost(Host.Role.CLIENT, "c" + i, HOST_NET + (CLIENT_BASE + i), false, checksumOffload));
         }
+        final int firstRouted = serverCount - routedServerCount + 1;
         for (int i = 1; i <= serverCount; i++)
         {
-            servers.add(addHost(Host.Role.SERVER, "s" + i, HOST_NET + (SERVER_BASE + i), checksumOffload));
+            // A routed server keeps its number in the last octet, so s3 is 198.18.0.103 or 198.18.1.103.
+            final boolean routed = i >= firstRouted;
+            final String address = (routed ? ROUTED_NET : HOST_NET) + (SERVER_BASE + i);
+            servers.add(addHost(Host.Role.SERVER, "s" + i, address, routed, checksumOffload));
         }
 
         for (final Host client : clients)
@@ -334,15 +423,59 @@ public final class Topology implements AutoCloseable
         // The LB host owns the VIPs, as a load balancer's host does: a SYN its XDP program passes (a client that
         // does not speak crab) reaches its stack and is refused with a RST instead of vanishing.
         ip(lb.netns(), "route", "add", "local", VIP_SUBNET, "dev", "lo");
+
+        if (null != router)
+        {
+            for (final Host host : hosts())
+            {
+                if (host.routed())
+                {
+                    ip(host.netns(), "route", "add", "default", "via", ROUTED_GATEWAY, "dev", Host.IFACE);
+                }
+                else
+                {
+                    ip(host.netns(), "route", "add", ROUTED_SUBNET, "via", ROUTER_IP, "dev", Host.IFACE);
+                }
+            }
+        }
     }
 
-    private Host addHost(final Host.Role role, final String name, final String address, final boolean checksumOffload)
+    /**
+     * A host on the switch's bridge like any other, with a bridge of its own for the routed servers' links. It owns
+     * the routed subnet's gateway address and is the one namespace that forwards.
+     */
+    private Host addRouter(final boolean checksumOffload)
+    {
+        final Host host = addHost(Host.Role.ROUTER, "rt", ROUTER_IP, false, checksumOffload);
+        final Netns netns = host.netns();
+        ip(netns, "link", "add", ROUTED_BRIDGE, "type", "bridge");
+        ip(netns, "addr", "add", ROUTED_GATEWAY + "/" + PREFIX_LENGTH, "dev", ROUTED_BRIDGE);
+        ip(netns, "link", "set", ROUTED_BRIDGE, "up");
+        netns.run(() ->
+        {
+            try
+            {
+                Files.writeString(IPV4_FORWARD, "1");
+            }
+            catch (final IOException ex)
+            {
+                throw new UncheckedIOException("cannot turn on IPv4 forwarding in " + netns.name(), ex);
+            }
+        });
+
+        return host;
+    }
+
+    /** A routed host's {@code eth0} hangs off the router's bridge, any other's off the switch's. */
+    private Host addHost(final Host.Role role, final String name, final String address, final boolean routed,
+        final boolean checksumOffload)
     {
         final Netns netns = Netns.named(NAME_PREFIX + id + "-" + name);
+        final Netns peerNetns = routed ? router.netns() : sw;
         addNamespace(netns);
         // Both ends are created in place: nothing ever appears in the root namespace, even briefly.
-        ip(netns, "link", "add", Host.IFACE, "type", "veth", "peer", "name", name, "netns", sw.name());
-        ip(sw, "link", "set", name, "master", BRIDGE, "up");
+        ip(netns, "link", "add", Host.IFACE, "type", "veth", "peer", "name", name, "netns", peerNetns.name());
+        ip(peerNetns, "link", "set", name, "master", routed ? ROUTED_BRIDGE : BRIDGE, "up");
         ip(netns, "link", "set", "lo", "up");
         ip(netns, "addr", "add", address + "/" + PREFIX_LENGTH, "dev", Host.IFACE);
         ip(netns, "link", "set", Host.IFACE, "up");
@@ -359,7 +492,7 @@ public final class Topology implements AutoCloseable
                 link);
         }
 
-        return new Host(role, name, netns, address, matcher.group(2), Integer.parseInt(matcher.group(1)));
+        return new Host(role, name, netns, address, matcher.group(2), Integer.parseInt(matcher.group(1)), routed);
     }
 
     private void addNamespace(final Netns netns)
@@ -462,6 +595,14 @@ public final class Topology implements AutoCloseable
         return command;
     }
 
+    private void requireRouted(final Host server)
+    {
+        if (!server.routed() || !servers.contains(server))
+        {
+            throw new IllegalArgumentException(server + " is not a routed server of topology " + id);
+        }
+    }
+
     private void ensureOpen()
     {
         if (closed)
@@ -555,14 +696,15 @@ public final class Topology implements AutoCloseable
         }
     }
 
+    /** From the namespaces made so far, not from the hosts, which are missing when the build failed part way. */
     private List<Long> namespaceInodes()
     {
         final List<Long> inodes = new ArrayList<>();
-        for (final Host host : hosts())
+        for (final Netns netns : created)
         {
-            if (host.netns().exists())
+            if (netns.exists())
             {
-                inodes.add(host.netns().inode());
+                inodes.add(netns.inode());
             }
         }
         return inodes;
@@ -748,6 +890,7 @@ public final class Topology implements AutoCloseable
     {
         private int clients = 1;
         private int servers = 1;
+        private int routedServers;
         private boolean checksumOffload = true;
         private String id;
 
@@ -774,6 +917,22 @@ public final class Topology implements AutoCloseable
                 throw new IllegalArgumentException("servers must be in 1.." + MAX_SERVERS + ": " + servers);
             }
             this.servers = servers;
+            return this;
+        }
+
+        /**
+         * How many of the servers, the last ones, sit behind a router on {@value Topology#ROUTED_SUBNET}, so that
+         * traffic between them and every other host takes a routed hop, and that hop can have a path MTU below the
+         * links' ({@link Topology#setRouterPathMtu(Host, int)}). At most {@link #servers(int)}; default 0, which
+         * builds no router.
+         */
+        public Builder routedServers(final int routedServers)
+        {
+            if (routedServers < 0 || routedServers > MAX_SERVERS)
+            {
+                throw new IllegalArgumentException("routedServers must be in 0.." + MAX_SERVERS + ": " + routedServers);
+            }
+            this.routedServers = routedServers;
             return this;
         }
 
@@ -810,12 +969,18 @@ public final class Topology implements AutoCloseable
          */
         public Topology build()
         {
+            if (routedServers > servers)
+            {
+                throw new IllegalArgumentException(
+                    "routedServers must not exceed servers: " + routedServers + " > " + servers);
+            }
+
             final Topology topology = new Topology(null != id ? id : freshId());
             // Registered before anything exists, so that Ctrl-C during the build cleans up too.
             Runtime.getRuntime().addShutdownHook(topology.shutdownHook);
             try
             {
-                topology.create(clients, servers, checksumOffload);
+                topology.create(clients, servers, routedServers, checksumOffload);
                 return topology;
             }
             catch (final RuntimeException | Error ex)

@@ -23,6 +23,8 @@ import io.crab.bpf.Netns;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -180,20 +182,27 @@ class TopologyTest
         assertThrows(IllegalArgumentException.class, () -> Topology.builder().servers(0));
         assertThrows(IllegalArgumentException.class, () -> Topology.builder().clients(0));
         assertThrows(IllegalArgumentException.class, () -> Topology.builder().clients(Topology.MAX_CLIENTS + 1));
+        assertThrows(IllegalArgumentException.class, () -> Topology.builder().routedServers(-1));
+        assertThrows(IllegalArgumentException.class, () -> Topology.builder().servers(2).routedServers(3).build());
         assertThrows(IllegalArgumentException.class, () -> Topology.vip(0));
         assertEquals(before, crabNamespaces());
     }
 
-    @Test
-    void failedBuildRemovesWhatItCreated()
+    /**
+     * The clash makes the build fail where that host is made: "lb" before the load balancer exists, "rt" at the
+     * router, "s2" at a server behind it.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = { "lb", "rt", "s1", "s2" })
+    void failedBuildRemovesWhatItCreated(final String clashingHost)
     {
         final String runId = String.format("zz%02d", ThreadLocalRandom.current().nextInt(100));
-        final String clash = "crab-" + runId + "-s1";
+        final String clash = "crab-" + runId + "-" + clashingHost;
         Shell.run("ip", "netns", "add", clash);
         try
         {
             final Shell.CommandException ex = assertThrows(Shell.CommandException.class,
-                () -> Topology.builder().id(runId).clients(2).servers(1).build());
+                () -> Topology.builder().id(runId).clients(2).servers(2).routedServers(1).build());
             assertTrue(ex.getMessage().contains("netns add " + clash), ex.getMessage());
 
             // Everything the build made before the clash is gone; the namespace it did not make is untouched.
@@ -255,23 +264,26 @@ class TopologyTest
         final String runId = String.format("zy%02d", ThreadLocalRandom.current().nextInt(100));
         final String sw = "crab-" + runId + "-sw";
         final String host = "crab-" + runId + "-c1";
+        final String router = "crab-" + runId + "-rt";
         Shell.run("ip", "netns", "add", sw);
         Shell.run("ip", "netns", "add", host);
+        Shell.run("ip", "netns", "add", router);
         try (Topology live = Topology.builder().build())
         {
             Shell.run("ip", "-n", sw, "link", "add", Topology.BRIDGE, "type", "bridge");
             Shell.run("ip", "-n", sw, "link", "set", Topology.BRIDGE, "alias", "crab-owner=" + dead.pid() + "@1");
 
             final List<String> removed = Topology.removeStale();
-            assertTrue(removed.containsAll(List.of(sw, host)), removed.toString());
+            assertTrue(removed.containsAll(List.of(sw, host, router)), removed.toString());
             assertTrue(removed.stream().noneMatch((n) -> n.startsWith("crab-" + live.id())), removed.toString());
             assertFalse(Netns.named(sw).exists());
             assertFalse(Netns.named(host).exists());
+            assertFalse(Netns.named(router).exists());
             assertTrue(live.switchNetns().exists());
         }
         finally
         {
-            for (final String name : List.of(host, sw))
+            for (final String name : List.of(host, router, sw))
             {
                 if (Netns.named(name).exists())
                 {
