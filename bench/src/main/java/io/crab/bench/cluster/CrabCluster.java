@@ -3,7 +3,11 @@ package io.crab.bench.cluster;
 import com.codahale.metrics.Gauge;
 import com.codahale.metrics.MetricRegistry;
 import io.crab.bench.traffic.EchoServer;
+import io.crab.bpf.Abi;
+import io.crab.bpf.Bpf;
+import io.crab.bpf.Counters;
 import io.crab.endpoint.CrabEndpoint;
+import io.crab.endpoint.EndpointAgent;
 import io.crab.lb.CrabLb;
 import io.crab.lb.LbStatus;
 import io.crab.rig.Host;
@@ -171,6 +175,25 @@ public final class CrabCluster implements AutoCloseable
     public MetricRegistry lbStatus()
     {
         return topology.lb().netns().call(() -> LbStatus.read(topology.lb().iface()));
+    }
+
+    /**
+     * The counters of a host's crab-endpoint (client_counters or server_counters), by name (syn_marked, ...),
+     * read from its pins inside the host's namespace; they outlive the daemon.
+     */
+    public static Map<String, Long> endpointCounters(final Host host, final EndpointAgent.Role role)
+    {
+        final boolean client = role == EndpointAgent.Role.CLIENT;
+        return host.netns().call(() ->
+        {
+            final Path pin = EndpointAgent.pinDir(role, host.iface())
+                .resolve(client ? Abi.Maps.CLIENT_COUNTERS : Abi.Maps.SERVER_COUNTERS);
+            final Counters counters = new Counters(Bpf.openPinnedMap(pin.toString()));
+            final Map<String, Long> out = new LinkedHashMap<>();
+            Counters.names(client ? "CRAB_CL_" : "CRAB_SV_").forEach((index, name) -> out.put(name,
+                counters.sum(index)));
+            return out;
+        });
     }
 
     /** One counter of {@link #lbStatus()}, by metric name. */
