@@ -197,7 +197,7 @@ public final class EndpointAgent implements Agent
 
     private long socketKey()
     {
-        return SocketTable.key(
+        return SocketDiag.key(
             key.getInt(Abi.FlowKey.LOCAL_ADDR, ByteOrder.BIG_ENDIAN),
             key.getShort(Abi.FlowKey.LOCAL_PORT, ByteOrder.BIG_ENDIAN) & 0xffff,
             key.getInt(Abi.FlowKey.REMOTE_ADDR, ByteOrder.BIG_ENDIAN),

@@ -23,7 +23,7 @@ final class SocketTable
     {
     }
 
-    /** Keys of {@link #key} for every IPv4 socket, local end first. */
+    /** Keys of {@link SocketDiag#key} for every IPv4 socket, local end first. */
     static Set<Long> read()
     {
         final Set<Long> keys = new HashSet<>();
@@ -62,7 +62,8 @@ final class SocketTable
         final String remoteAddr = ipv4Word(remote[0]);
         if (localAddr != null && remoteAddr != null)
         {
-            keys.add(key(Integer.reverseBytes((int)Long.parseLong(localAddr, 16)), Integer.parseInt(local[1], 16),
+            keys.add(SocketDiag.key(
+                Integer.reverseBytes((int)Long.parseLong(localAddr, 16)), Integer.parseInt(local[1], 16),
                 Integer.reverseBytes((int)Long.parseLong(remoteAddr, 16)), Integer.parseInt(remote[1], 16)));
         }
     }
@@ -75,16 +76,5 @@ final class SocketTable
             return hex;
         }
         return hex.length() == 32 && hex.startsWith(V4_MAPPED_PREFIX) ? hex.substring(24) : null;
-    }
-
-    /**
-     * A 64-bit digest of a 4-tuple (addresses as big-endian ints, ports in host order). A collision can only make
-     * a dead flow look alive, so it is kept until a later pass: it never removes a live one.
-     */
-    static long key(final int localAddr, final int localPort, final int remoteAddr, final int remotePort)
-    {
-        long h = (localAddr & 0xffffffffL) << 32 | (remoteAddr & 0xffffffffL);
-        h ^= ((long)localPort << 16 | remotePort) * 0x9E3779B97F4A7C15L;
-        return h;
     }
 }
