@@ -10,6 +10,7 @@ import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfMap;
 import io.crab.bpf.BpfObject;
 import io.crab.bpf.BpfProgram.TcDirection;
+import org.agrona.collections.LongHashSet;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -35,7 +36,7 @@ public final class EndpointAgent implements Agent
 
     /** A pending flow older than this never got its redirect (SYN retries end at about 63 s on Linux). */
     static final long PENDING_TIMEOUT_NS = 75_000_000_000L;
-    /** Flows younger than this are not checked against the socket table, which a new socket may not be in yet. */
+    /** Flows younger than this are not checked against the socket dump, which a new socket may not be in yet. */
     static final long MIN_AGE_FOR_SOCKET_CHECK_NS = 2_000_000_000L;
     static final long SWEEP_INTERVAL_NS = 1_000_000_000L;
 
@@ -49,7 +50,10 @@ public final class EndpointAgent implements Agent
     private final UnsafeBuffer next = new UnsafeBuffer(new byte[Abi.FlowKey.SIZE]);
     private final UnsafeBuffer flow = new UnsafeBuffer(new byte[Abi.Flow.SIZE]);
     private final UnsafeBuffer rkey = new UnsafeBuffer(new byte[Abi.FlowKey.SIZE]);
+    /** Keys of the sockets that still carry a connection, refilled by each sweep. */
+    private final LongHashSet liveSockets = new LongHashSet();
     private BpfObject obj;
+    private SocketDiag socketDiag;
     private Path pinDir;
     private long nextSweepNs;
     /** Flows whose socket the last sweep did not find: removed only if this sweep misses them too. */
@@ -77,6 +81,8 @@ public final class EndpointAgent implements Agent
             if (role == Role.CLIENT)
             {
                 writeVips(obj.map("client_vips"));
+                // Here, on the thread in the namespace the agent serves: the socket observes that one for good.
+                socketDiag = SocketDiag.open();
             }
             pinDir = Pins.create(Pins.dir(role.name().toLowerCase(), iface));
             final String counters = role == Role.CLIENT ? "client_counters" : "server_counters";
@@ -118,15 +124,16 @@ public final class EndpointAgent implements Agent
     }
 
     /**
-     * Removes pending flows that never got a redirect and redirected flows whose socket is gone. /proc/net/tcp is
-     * read in chunks while sockets come and go, so one read can skip a live socket: a flow goes only when two
-     * sweeps in a row miss its socket, since removing a live flow would break its connection.
+     * Removes pending flows that never got a redirect and redirected flows whose socket is gone: closed, or in
+     * TIME_WAIT, where it sends nothing more that needs rewriting. The kernel lists sockets in pieces while they
+     * come and go, so one dump can skip a live socket: a flow goes only when two sweeps in a row miss its socket,
+     * since removing a live flow would break its connection.
      */
     int sweepFlows(final long now)
     {
         final BpfMap flows = obj.map("flows");
         final BpfMap rflows = obj.map("rflows");
-        final Set<Long> sockets = SocketTable.read();
+        socketDiag.dump(SocketDiag.LIVE_CONNECTION_STATES, liveSockets);
         final Set<Long> missing = new HashSet<>();
         final List<byte[]> dead = new ArrayList<>();
         boolean more = flows.nextKey(null, next);
@@ -138,7 +145,7 @@ public final class EndpointAgent implements Agent
                 final long age = now - flow.getLong(Abi.Flow.CREATED_NS, ByteOrder.nativeOrder());
                 final boolean pending = flow.getByte(Abi.Flow.STATE) == Abi.Consts.CRAB_FLOW_PENDING;
                 final long socket = socketKey();
-                final boolean socketMissing = age > MIN_AGE_FOR_SOCKET_CHECK_NS && !sockets.contains(socket);
+                final boolean socketMissing = age > MIN_AGE_FOR_SOCKET_CHECK_NS && !liveSockets.contains(socket);
                 if (socketMissing)
                 {
                     missing.add(socket);
@@ -207,6 +214,10 @@ public final class EndpointAgent implements Agent
     @Override
     public void onClose()
     {
+        if (socketDiag != null)
+        {
+            socketDiag.close();
+        }
         for (final Attachment a : attachments)
         {
             a.close();
