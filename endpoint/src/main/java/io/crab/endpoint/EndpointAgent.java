@@ -124,10 +124,10 @@ public final class EndpointAgent implements Agent
     }
 
     /**
-     * Removes pending flows that never got a redirect and redirected flows whose socket is gone: closed, or in
-     * TIME_WAIT, where it sends nothing more that needs rewriting. The kernel lists sockets in pieces while they
-     * come and go, so one dump can skip a live socket: a flow goes only when two sweeps in a row miss its socket,
-     * since removing a live flow would break its connection.
+     * Removes flows whose socket is gone: closed, or in TIME_WAIT, where it sends nothing more that needs
+     * rewriting. The kernel lists sockets in pieces while they come and go, so one dump can skip a live socket:
+     * a flow goes only when two sweeps in a row miss its socket, since removing a live flow would break its
+     * connection. A pending flow also goes when it is older than any SYN retry, whatever the dumps said.
      */
     int sweepFlows(final long now)
     {
@@ -195,11 +195,11 @@ public final class EndpointAgent implements Agent
         return true;
     }
 
-    /** The rule of {@link #sweepFlows}: pending flows by age, redirected ones by two missed sightings. */
+    /** The rule of {@link #sweepFlows}: any flow on two missed sightings of its socket, a pending one also by age. */
     static boolean shouldRemove(final boolean pending, final long ageNs, final boolean socketMissing,
         final boolean missingLastSweep)
     {
-        return pending ? ageNs > PENDING_TIMEOUT_NS : socketMissing && missingLastSweep;
+        return socketMissing && missingLastSweep || pending && ageNs > PENDING_TIMEOUT_NS;
     }
 
     private long socketKey()

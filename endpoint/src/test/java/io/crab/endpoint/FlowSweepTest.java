@@ -22,9 +22,18 @@ class FlowSweepTest
     }
 
     @Test
-    void aPendingFlowGoesWhenItsSynRetriesAreOver()
+    void aPendingFlowGoesLikeARedirectedOneWhenItsSocketIsGone()
     {
-        assertFalse(shouldRemove(true, PENDING_TIMEOUT_NS - 1, true, true));
+        assertFalse(shouldRemove(true, AGE, false, false), "socket seen");
+        assertFalse(shouldRemove(true, AGE, true, false), "missed once");
+        assertTrue(shouldRemove(true, AGE, true, true), "missed twice in a row, long before the 75 s backstop");
+    }
+
+    @Test
+    void aPendingFlowGoesWhenItsSynRetriesAreOverWhateverItsSocket()
+    {
+        assertFalse(shouldRemove(true, PENDING_TIMEOUT_NS - 1, false, false));
         assertTrue(shouldRemove(true, PENDING_TIMEOUT_NS + 1, false, false));
+        assertFalse(shouldRemove(false, PENDING_TIMEOUT_NS + 1, false, false), "a redirected flow has no age limit");
     }
 }
