@@ -10,6 +10,7 @@ import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfMap;
 import io.crab.bpf.BpfObject;
 import io.crab.bpf.BpfProgram.TcDirection;
+import org.agrona.ExpandableArrayBuffer;
 import org.agrona.collections.LongHashSet;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.NanoClock;
@@ -18,9 +19,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * A host's side of connection redirect. As a server it echoes the option of redirected SYNs; as a client it
@@ -39,6 +38,8 @@ public final class EndpointAgent implements Agent
     /** Flows younger than this are not checked against the socket dump, which a new socket may not be in yet. */
     static final long MIN_AGE_FOR_SOCKET_CHECK_NS = 2_000_000_000L;
     static final long SWEEP_INTERVAL_NS = 1_000_000_000L;
+    private static final int DEAD_FLOW_CREATED_NS = Abi.FlowKey.SIZE;
+    private static final int DEAD_FLOW_SIZE = Abi.FlowKey.SIZE + Long.BYTES;
 
     private final Role role;
     private final String iface;
@@ -52,12 +53,15 @@ public final class EndpointAgent implements Agent
     private final UnsafeBuffer rkey = new UnsafeBuffer(new byte[Abi.FlowKey.SIZE]);
     /** Keys of the sockets that still carry a connection, refilled by each sweep. */
     private final LongHashSet liveSockets = new LongHashSet();
+    /** Flows judged dead, each as its key and creation time, removed once the walk of the table is over. */
+    private final ExpandableArrayBuffer deadFlows = new ExpandableArrayBuffer();
     private BpfObject obj;
     private SocketDiag socketDiag;
     private Path pinDir;
     private long nextSweepNs;
-    /** Flows whose socket the last sweep did not find: removed only if this sweep misses them too. */
-    private Set<Long> missingLastSweep = new HashSet<>();
+    /** Sockets of flows the last sweep did not find: their flows go if this sweep misses them too. */
+    private LongHashSet missingLastSweep = new LongHashSet();
+    private LongHashSet missingThisSweep = new LongHashSet();
 
     public EndpointAgent(final Role role, final String iface, final List<HostPort> vips, final OptionKind option,
         final NanoClock clock)
@@ -134,39 +138,44 @@ public final class EndpointAgent implements Agent
         final BpfMap flows = obj.map("flows");
         final BpfMap rflows = obj.map("rflows");
         socketDiag.dump(SocketDiag.LIVE_CONNECTION_STATES, liveSockets);
-        final Set<Long> missing = new HashSet<>();
-        final List<byte[]> dead = new ArrayList<>();
+        missingThisSweep.clear();
+        int deadCount = 0;
         boolean more = flows.nextKey(null, next);
         while (more)
         {
             key.putBytes(0, next, 0, Abi.FlowKey.SIZE);
             if (flows.lookup(key, flow))
             {
-                final long age = now - flow.getLong(Abi.Flow.CREATED_NS, ByteOrder.nativeOrder());
+                final long createdNs = flow.getLong(Abi.Flow.CREATED_NS, ByteOrder.nativeOrder());
+                final long age = now - createdNs;
                 final boolean pending = flow.getByte(Abi.Flow.STATE) == Abi.Consts.CRAB_FLOW_PENDING;
                 final long socket = socketKey();
                 final boolean socketMissing = age > MIN_AGE_FOR_SOCKET_CHECK_NS && !liveSockets.contains(socket);
                 if (socketMissing)
                 {
-                    missing.add(socket);
+                    missingThisSweep.add(socket);
                 }
                 if (shouldRemove(pending, age, socketMissing, missingLastSweep.contains(socket)))
                 {
-                    final byte[] k = new byte[Abi.FlowKey.SIZE + Long.BYTES];
-                    key.getBytes(0, k, 0, Abi.FlowKey.SIZE);
-                    flow.getBytes(Abi.Flow.CREATED_NS, k, Abi.FlowKey.SIZE, Long.BYTES);
-                    dead.add(k);
+                    final int offset = deadCount++ * DEAD_FLOW_SIZE;
+                    deadFlows.putBytes(offset, key, 0, Abi.FlowKey.SIZE);
+                    deadFlows.putLong(offset + DEAD_FLOW_CREATED_NS, createdNs);
                 }
             }
             more = flows.nextKey(key, next);
         }
-        missingLastSweep = missing;
+        final LongHashSet missedBefore = missingLastSweep;
+        missingLastSweep = missingThisSweep;
+        missingThisSweep = missedBefore;
         int removed = 0;
-        for (final byte[] k : dead)
+        for (int i = 0; i < deadCount; i++)
         {
-            key.putBytes(0, k, 0, Abi.FlowKey.SIZE);
+            final int offset = i * DEAD_FLOW_SIZE;
+            key.putBytes(0, deadFlows, offset, Abi.FlowKey.SIZE);
+            final long judgedCreatedNs = deadFlows.getLong(offset + DEAD_FLOW_CREATED_NS);
             // A new connection may have taken the tuple since the flow was judged (tcp_tw_reuse): leave that one.
-            if (!flows.lookup(key, flow) || !sameCreation(k))
+            if (!flows.lookup(key, flow) ||
+                flow.getLong(Abi.Flow.CREATED_NS, ByteOrder.nativeOrder()) != judgedCreatedNs)
             {
                 continue;
             }
@@ -181,18 +190,6 @@ public final class EndpointAgent implements Agent
             removed++;
         }
         return removed;
-    }
-
-    private boolean sameCreation(final byte[] judged)
-    {
-        for (int i = 0; i < Long.BYTES; i++)
-        {
-            if (flow.getByte(Abi.Flow.CREATED_NS + i) != judged[Abi.FlowKey.SIZE + i])
-            {
-                return false;
-            }
-        }
-        return true;
     }
 
     /** The rule of {@link #sweepFlows}: any flow on two missed sightings of its socket, a pending one also by age. */
