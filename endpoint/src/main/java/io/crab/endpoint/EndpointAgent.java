@@ -192,6 +192,12 @@ public final class EndpointAgent implements Agent
         return removed;
     }
 
+    /** A map of the loaded programs, for tests that plant the flows a sweep must judge. */
+    BpfMap map(final String name)
+    {
+        return obj.map(name);
+    }
+
     /** The rule of {@link #sweepFlows}: any flow on two missed sightings of its socket, a pending one also by age. */
     static boolean shouldRemove(final boolean pending, final long ageNs, final boolean socketMissing,
         final boolean missingLastSweep)
