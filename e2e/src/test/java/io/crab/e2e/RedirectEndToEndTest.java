@@ -210,7 +210,7 @@ class RedirectEndToEndTest
         }))
         {
             // The agent checks flows older than 2 s against the socket table every second: six seconds is
-            // several sweeps. Java's sockets are dual-stack (listed in /proc/net/tcp6), which the sweep must see.
+            // several sweeps. Java's sockets are dual-stack (AF_INET6, IPv4-mapped), which the sweep must see.
             for (int second = 0; second < 6; second++)
             {
                 assertEcho(s, 16);

@@ -9,6 +9,8 @@ import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfMap;
 import io.crab.bpf.BpfObject;
 import io.crab.bpf.BpfProgram.TcDirection;
+import org.agrona.ExpandableArrayBuffer;
+import org.agrona.collections.LongHashSet;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -17,11 +19,7 @@ import java.io.PrintWriter;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * A host's side of connection redirect. As a server it echoes the option of redirected SYNs; as a client it
@@ -38,9 +36,11 @@ public final class EndpointAgent implements Agent
 
     /** A pending flow older than this never got its redirect (SYN retries end at about 63 s on Linux). */
     static final long PENDING_TIMEOUT_NS = Abi.Consts.CRAB_SYN_TTL_SEC * 1_000_000_000L;
-    /** Flows younger than this are not checked against the socket table, which a new socket may not be in yet. */
+    /** Flows younger than this are not checked against the socket dump, which a new socket may not be in yet. */
     static final long MIN_AGE_FOR_SOCKET_CHECK_NS = 2_000_000_000L;
     static final long SWEEP_INTERVAL_NS = 1_000_000_000L;
+    private static final int DEAD_FLOW_CREATED_NS = Abi.FlowKey.SIZE;
+    private static final int DEAD_FLOW_SIZE = Abi.FlowKey.SIZE + Long.BYTES;
 
     private final EndpointContext ctx;
     private final NanoClock clock;
@@ -51,11 +51,18 @@ public final class EndpointAgent implements Agent
     private final UnsafeBuffer rkey = new UnsafeBuffer(new byte[Abi.FlowKey.SIZE]);
     private final UnsafeBuffer portKey = new UnsafeBuffer(new byte[Abi.PortKey.SIZE]);
     private final UnsafeBuffer portOwner = new UnsafeBuffer(new byte[Abi.VipKey.SIZE]);
+    /** Keys of the sockets that still carry a connection, refilled by each sweep. */
+    private final LongHashSet liveSockets = new LongHashSet();
+    /** Flows judged dead, each as its key and creation time, removed once the walk of the table is over. */
+    private final ExpandableArrayBuffer deadFlows = new ExpandableArrayBuffer();
     private PinnedDatapath datapath;
     private BpfObject obj;
+    /** Opened on the agent's thread, in the namespace it serves; reopened by the next sweep after a failed dump. */
+    private SocketDiag socketDiag;
     private long nextSweepNs;
-    /** Flows whose socket the last sweep did not find: removed only if this sweep misses them too. */
-    private Set<Long> missingLastSweep = new HashSet<>();
+    /** Sockets of flows the last sweep did not find: their flows go if this sweep misses them too. */
+    private LongHashSet missingLastSweep = new LongHashSet();
+    private LongHashSet missingThisSweep = new LongHashSet();
 
     public EndpointAgent(final EndpointContext ctx, final NanoClock clock, final PrintWriter log)
     {
@@ -86,6 +93,8 @@ public final class EndpointAgent implements Agent
             if (client)
             {
                 ClientVips.write(ctx, obj.map(Abi.Maps.CLIENT_VIPS), obj.map(Abi.Maps.BACKEND_CIDRS));
+                // Here, on the thread in the namespace the agent serves: the socket observes that one for good.
+                socketDiag = SocketDiag.open();
             }
             datapath.pinMaps();
             datapath.attach("tc_ingress", obj.program(prefix + "ingress"),
@@ -149,40 +158,45 @@ public final class EndpointAgent implements Agent
         final BpfMap flows = obj.map(Abi.Maps.FLOWS);
         final BpfMap rflows = obj.map(Abi.Maps.RFLOWS);
         final BpfMap ports = obj.map(Abi.Maps.PORTS);
-        final Set<Long> sockets = SocketTable.read();
-        final Set<Long> missing = new HashSet<>();
-        final List<byte[]> dead = new ArrayList<>();
+        dumpLiveSockets();
+        missingThisSweep.clear();
+        int deadCount = 0;
         boolean more = flows.nextKey(null, next);
         while (more)
         {
             key.putBytes(0, next, 0, Abi.FlowKey.SIZE);
             if (flows.lookup(key, flow))
             {
-                final long age = now - flow.getLong(Abi.Flow.CREATED_NS, ByteOrder.nativeOrder());
+                final long createdNs = flow.getLong(Abi.Flow.CREATED_NS, ByteOrder.nativeOrder());
+                final long age = now - createdNs;
                 final boolean pending = flow.getByte(Abi.Flow.STATE) == Abi.Consts.CRAB_FLOW_PENDING;
                 final long socket = socketKey();
-                final boolean socketMissing = age > MIN_AGE_FOR_SOCKET_CHECK_NS && !sockets.contains(socket);
+                final boolean socketMissing = age > MIN_AGE_FOR_SOCKET_CHECK_NS && !liveSockets.contains(socket);
                 if (socketMissing)
                 {
-                    missing.add(socket);
+                    missingThisSweep.add(socket);
                 }
                 if (shouldRemove(pending, age, socketMissing, missingLastSweep.contains(socket)))
                 {
-                    final byte[] k = new byte[Abi.FlowKey.SIZE + Long.BYTES];
-                    key.getBytes(0, k, 0, Abi.FlowKey.SIZE);
-                    flow.getBytes(Abi.Flow.CREATED_NS, k, Abi.FlowKey.SIZE, Long.BYTES);
-                    dead.add(k);
+                    final int offset = deadCount++ * DEAD_FLOW_SIZE;
+                    deadFlows.putBytes(offset, key, 0, Abi.FlowKey.SIZE);
+                    deadFlows.putLong(offset + DEAD_FLOW_CREATED_NS, createdNs);
                 }
             }
             more = flows.nextKey(key, next);
         }
-        missingLastSweep = missing;
+        final LongHashSet missedBefore = missingLastSweep;
+        missingLastSweep = missingThisSweep;
+        missingThisSweep = missedBefore;
         int removed = 0;
-        for (final byte[] k : dead)
+        for (int i = 0; i < deadCount; i++)
         {
-            key.putBytes(0, k, 0, Abi.FlowKey.SIZE);
+            final int offset = i * DEAD_FLOW_SIZE;
+            key.putBytes(0, deadFlows, offset, Abi.FlowKey.SIZE);
+            final long judgedCreatedNs = deadFlows.getLong(offset + DEAD_FLOW_CREATED_NS);
             // A new connection may have taken the tuple since the flow was judged (tcp_tw_reuse): leave that one.
-            if (!flows.lookup(key, flow) || !sameCreation(k))
+            if (!flows.lookup(key, flow) ||
+                flow.getLong(Abi.Flow.CREATED_NS, ByteOrder.nativeOrder()) != judgedCreatedNs)
             {
                 continue;
             }
@@ -200,6 +214,25 @@ public final class EndpointAgent implements Agent
         return removed;
     }
 
+    /** Dumps the live sockets; after a failed dump the socket is opened anew, on this same agent thread. */
+    private void dumpLiveSockets()
+    {
+        if (socketDiag == null)
+        {
+            socketDiag = SocketDiag.open();
+        }
+        try
+        {
+            socketDiag.dump(SocketDiag.LIVE_CONNECTION_STATES, liveSockets);
+        }
+        catch (final SocketDiagException ex)
+        {
+            socketDiag.close();
+            socketDiag = null;
+            throw ex;
+        }
+    }
+
     /** Drops the flow's claim on its local port, unless another flow has taken the port since. */
     private void releasePort(final BpfMap ports)
     {
@@ -214,28 +247,22 @@ public final class EndpointAgent implements Agent
         }
     }
 
-    private boolean sameCreation(final byte[] judged)
+    /** A map of the loaded programs, for tests that plant the flows a sweep must judge. */
+    BpfMap map(final String name)
     {
-        for (int i = 0; i < Long.BYTES; i++)
-        {
-            if (flow.getByte(Abi.Flow.CREATED_NS + i) != judged[Abi.FlowKey.SIZE + i])
-            {
-                return false;
-            }
-        }
-        return true;
+        return obj.map(name);
     }
 
-    /** The rule of {@link #sweepFlows}: pending flows by age, redirected ones by two missed sightings. */
+    /** The rule of {@link #sweepFlows}: any flow on two missed sightings of its socket, a pending one also by age. */
     static boolean shouldRemove(final boolean pending, final long ageNs, final boolean socketMissing,
         final boolean missingLastSweep)
     {
-        return pending ? ageNs > PENDING_TIMEOUT_NS : socketMissing && missingLastSweep;
+        return socketMissing && missingLastSweep || pending && ageNs > PENDING_TIMEOUT_NS;
     }
 
     private long socketKey()
     {
-        return SocketTable.key(
+        return SocketDiag.key(
             key.getInt(Abi.FlowKey.LOCAL_ADDR, ByteOrder.BIG_ENDIAN),
             key.getShort(Abi.FlowKey.LOCAL_PORT, ByteOrder.BIG_ENDIAN) & 0xffff,
             key.getInt(Abi.FlowKey.REMOTE_ADDR, ByteOrder.BIG_ENDIAN),
@@ -246,6 +273,10 @@ public final class EndpointAgent implements Agent
     @Override
     public void onClose()
     {
+        if (socketDiag != null)
+        {
+            socketDiag.close();
+        }
         if (datapath != null)
         {
             datapath.close();
