@@ -105,15 +105,29 @@ static __always_inline int port_taken(const struct crab_flow_key *key)
 }
 
 /* A SYN not to a VIP: the kernel picks source ports per destination, so a direct connection may get the very
- * wire tuple a redirected one uses. Its SYN would make the backend reset the live connection; it waits instead. */
+ * wire tuple a redirected one uses. Its SYN would make the backend reset a live connection; it waits instead.
+ * A redirected connection whose FINs went both ways is over on the wire, so the direct one takes the tuple: the
+ * old flow goes now, or its reverse entry would make the backend's SYN-ACK look as if it came from the VIP. */
 static __always_inline int on_direct_syn(struct crab_flow_key *key)
 {
-	struct crab_rflow *live = bpf_map_lookup_elem(&rflows, key);
+	struct crab_rflow *held = bpf_map_lookup_elem(&rflows, key);
 
-	if (live && (live->closing & CRAB_CLOSED_BOTH) != CRAB_CLOSED_BOTH) {
+	if (!held)
+		return TC_ACT_OK;
+	if ((held->closing & CRAB_CLOSED_BOTH) != CRAB_CLOSED_BOTH) {
 		count(CRAB_CL_SYN_COLLISION_DROPPED);
 		return TC_ACT_SHOT;
 	}
+	struct crab_flow_key okey = {
+		.local_addr = key->local_addr, .remote_addr = held->vip_addr,
+		.local_port = key->local_port, .remote_port = held->vip_port,
+	};
+	struct crab_flow *old = bpf_map_lookup_elem(&flows, &okey);
+	if (old && old->peer_addr == key->remote_addr && old->peer_port == key->remote_port)
+		forget_flow(&okey, old);
+	else
+		bpf_map_delete_elem(&rflows, key);
+	count(CRAB_CL_TUPLE_HANDED_OVER);
 	return TC_ACT_OK;
 }
 

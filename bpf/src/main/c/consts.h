@@ -81,6 +81,7 @@ enum crab_client_counter {
 	CRAB_CL_REDIRECT_COLLISION,    /* wire tuple held by a live redirected flow of another VIP */
 	CRAB_CL_SYN_UNMARKED_PORT_BUSY,/* local port held by a live redirected flow to another VIP */
 	CRAB_CL_ICMP_TRANSLATED,       /* ICMP error about a redirected flow, made to name the VIP */
+	CRAB_CL_TUPLE_HANDED_OVER,     /* a direct SYN took the wire tuple of a redirected flow that had finished */
 	CRAB_CL_COUNTER_MAX,
 };
 

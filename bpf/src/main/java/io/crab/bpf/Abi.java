@@ -108,7 +108,8 @@ public final class Abi
         public static final int CRAB_CL_REDIRECT_COLLISION = 11;
         public static final int CRAB_CL_SYN_UNMARKED_PORT_BUSY = 12;
         public static final int CRAB_CL_ICMP_TRANSLATED = 13;
-        public static final int CRAB_CL_COUNTER_MAX = 14;
+        public static final int CRAB_CL_TUPLE_HANDED_OVER = 14;
+        public static final int CRAB_CL_COUNTER_MAX = 15;
 
         public static final int CRAB_SV_SYN_OPTION_SEEN = 0;
         public static final int CRAB_SV_SYNACK_ECHOED = 1;

@@ -42,7 +42,7 @@ public final class Bpf
     }
 
     /** Opens a map another process pinned with {@link BpfMap#pin}. */
-    public static BpfMap openPinnedMap(final String path)
+    public static PinnedMap openPinnedMap(final String path)
     {
         return Libbpf.openPinnedMap(path);
     }

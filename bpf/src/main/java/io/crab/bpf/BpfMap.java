@@ -3,6 +3,7 @@ package io.crab.bpf;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.AtomicBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
 
 /**
  * One map of a loaded {@link BpfObject}. Keys and values are read from and written to agrona buffers at offset 0,
@@ -44,6 +45,50 @@ public interface BpfMap
 
     /** Writes the key after {@code key} (or the first key if {@code key} is null) into {@code next}; false at the end. */
     boolean nextKey(DirectBuffer key, MutableDirectBuffer next);
+
+    /**
+     * Reads up to {@code max} entries in one call, continuing the walk {@code cursor} keeps: keys into
+     * {@code keys} and values into {@code values}, {@code keySize()} and {@code valueSize()} bytes apart. Returns
+     * how many it read; {@link BatchCursor#done()} tells when the map has been walked to its end. A hash map is read
+     * bucket by bucket, so entries added or removed during a walk may or may not be seen.
+     */
+    int lookupBatch(BatchCursor cursor, MutableDirectBuffer keys, MutableDirectBuffer values, int max);
+
+    /** Where a walk of {@link #lookupBatch} is; {@link #reset()} starts a new one. */
+    final class BatchCursor
+    {
+        private final UnsafeBuffer token = new UnsafeBuffer(org.agrona.BufferUtil.allocateDirectAligned(16, 8));
+        private boolean started;
+        private boolean done;
+
+        public void reset()
+        {
+            started = false;
+            done = false;
+        }
+
+        public boolean done()
+        {
+            return done;
+        }
+
+        /** For the binding: the token's address, 0 before the first batch. */
+        public long tokenAddress()
+        {
+            return started ? token.addressOffset() : 0;
+        }
+
+        public UnsafeBuffer token()
+        {
+            return token;
+        }
+
+        public void advanced(final boolean last)
+        {
+            started = true;
+            done = last;
+        }
+    }
 
     /** The map's memory, for array maps created with BPF_F_MMAPABLE; unmapped when the object closes. */
     AtomicBuffer mmap();

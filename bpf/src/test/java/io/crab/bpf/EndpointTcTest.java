@@ -623,6 +623,14 @@ class EndpointTcTest
         assertEquals(Abi.Consts.CRAB_FIN_OUT | Abi.Consts.CRAB_FIN_IN, value.getByte(Abi.Rflow.CLOSING));
         assertUnchanged(clientEgress, direct.build());
         assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_SYN_COLLISION_DROPPED));
+        assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_TUPLE_HANDED_OVER));
+
+        assertNoRflow(DIP, 80);
+        assertNoFlow(VIP, CLIENT_PORT, 80);
+        assertNoPortClaim(CLIENT_PORT);
+        final Frames.Tcp directSynAck = synAck(DIP, 80, VIP, 6);
+        directSynAck.options = LINUX_SYNACK_OPTIONS.clone();
+        assertUnchanged(clientIngress, directSynAck.build());
     }
 
     private void finBothWays()

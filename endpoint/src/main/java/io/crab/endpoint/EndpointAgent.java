@@ -36,9 +36,13 @@ public final class EndpointAgent implements Agent
 
     /** A pending flow older than this never got its redirect (SYN retries end at about 63 s on Linux). */
     static final long PENDING_TIMEOUT_NS = Abi.Consts.CRAB_SYN_TTL_SEC * 1_000_000_000L;
-    /** Flows younger than this are not checked against the socket dump, which a new socket may not be in yet. */
-    static final long MIN_AGE_FOR_SOCKET_CHECK_NS = 2_000_000_000L;
-    static final long SWEEP_INTERVAL_NS = 1_000_000_000L;
+    /**
+     * A flow goes two sweeps after its socket entered TIME_WAIT or closed, so the table holds about half a second
+     * of closed connections: 9,000 at 18,000 connections per second, the most this rig reaches.
+     */
+    static final long SWEEP_INTERVAL_NS = 250_000_000L;
+    /** Entries read per batch call while the flow table is walked. */
+    private static final int WALK_BATCH = 4096;
     private static final int DEAD_FLOW_CREATED_NS = Abi.FlowKey.SIZE;
     private static final int DEAD_FLOW_SIZE = Abi.FlowKey.SIZE + Long.BYTES;
 
@@ -46,7 +50,9 @@ public final class EndpointAgent implements Agent
     private final NanoClock clock;
     private final PrintWriter log;
     private final UnsafeBuffer key = new UnsafeBuffer(new byte[Abi.FlowKey.SIZE]);
-    private final UnsafeBuffer next = new UnsafeBuffer(new byte[Abi.FlowKey.SIZE]);
+    private final UnsafeBuffer walkKeys = new UnsafeBuffer(new byte[WALK_BATCH * Abi.FlowKey.SIZE]);
+    private final UnsafeBuffer walkValues = new UnsafeBuffer(new byte[WALK_BATCH * Abi.Flow.SIZE]);
+    private final BpfMap.BatchCursor walk = new BpfMap.BatchCursor();
     private final UnsafeBuffer flow = new UnsafeBuffer(new byte[Abi.Flow.SIZE]);
     private final UnsafeBuffer rkey = new UnsafeBuffer(new byte[Abi.FlowKey.SIZE]);
     private final UnsafeBuffer portKey = new UnsafeBuffer(new byte[Abi.PortKey.SIZE]);
@@ -149,8 +155,9 @@ public final class EndpointAgent implements Agent
     }
 
     /**
-     * Removes pending flows that never got a redirect and redirected flows whose socket is gone. /proc/net/tcp is
-     * read in chunks while sockets come and go, so one read can skip a live socket: a flow goes only when two
+     * Removes pending flows that never got a redirect and flows whose socket is gone or in TIME_WAIT. {@code now}
+     * is taken before the socket dump begins. The kernel dumps its socket table in chunks and resumes each chunk by
+     * position, so a socket removed meanwhile can make the next chunk skip a live one: a flow goes only when two
      * sweeps in a row miss its socket, since removing a live flow would break its connection.
      */
     int sweepFlows(final long now)
@@ -161,29 +168,31 @@ public final class EndpointAgent implements Agent
         dumpLiveSockets();
         missingThisSweep.clear();
         int deadCount = 0;
-        boolean more = flows.nextKey(null, next);
-        while (more)
+        walk.reset();
+        while (!walk.done())
         {
-            key.putBytes(0, next, 0, Abi.FlowKey.SIZE);
-            if (flows.lookup(key, flow))
+            final int n = flows.lookupBatch(walk, walkKeys, walkValues, WALK_BATCH);
+            for (int i = 0; i < n; i++)
             {
-                final long createdNs = flow.getLong(Abi.Flow.CREATED_NS, ByteOrder.nativeOrder());
-                final long age = now - createdNs;
-                final boolean pending = flow.getByte(Abi.Flow.STATE) == Abi.Consts.CRAB_FLOW_PENDING;
+                key.putBytes(0, walkKeys, i * Abi.FlowKey.SIZE, Abi.FlowKey.SIZE);
+                final int at = i * Abi.Flow.SIZE;
+                final long createdNs = walkValues.getLong(at + Abi.Flow.CREATED_NS, ByteOrder.nativeOrder());
+                final boolean pending = walkValues.getByte(at + Abi.Flow.STATE) == Abi.Consts.CRAB_FLOW_PENDING;
                 final long socket = socketKey();
-                final boolean socketMissing = age > MIN_AGE_FOR_SOCKET_CHECK_NS && !liveSockets.contains(socket);
+                // A flow is stamped at its SYN, after its socket was hashed: one stamped before the dump began has
+                // a socket the dump walked past, unless the socket is gone or in TIME_WAIT.
+                final boolean socketMissing = createdNs < now && !liveSockets.contains(socket);
                 if (socketMissing)
                 {
                     missingThisSweep.add(socket);
                 }
-                if (shouldRemove(pending, age, socketMissing, missingLastSweep.contains(socket)))
+                if (shouldRemove(pending, now - createdNs, socketMissing, missingLastSweep.contains(socket)))
                 {
                     final int offset = deadCount++ * DEAD_FLOW_SIZE;
                     deadFlows.putBytes(offset, key, 0, Abi.FlowKey.SIZE);
                     deadFlows.putLong(offset + DEAD_FLOW_CREATED_NS, createdNs);
                 }
             }
-            more = flows.nextKey(key, next);
         }
         final LongHashSet missedBefore = missingLastSweep;
         missingLastSweep = missingThisSweep;

@@ -82,8 +82,10 @@ class FlowSweepKernelTest
                 plantFlow(flows, rflows, closed, Abi.Consts.CRAB_FLOW_REDIRECTED, now - OLD_NS);
                 final int noSocketPort = 1;
                 plantFlow(flows, rflows, noSocketPort, Abi.Consts.CRAB_FLOW_PENDING, now - OLD_NS);
+                // Stamped after the first sweep's dump began: its socket may have been hashed after the dump
+                // passed its bucket, so that sweep must not judge it.
                 final int youngPort = 2;
-                plantFlow(flows, rflows, youngPort, Abi.Consts.CRAB_FLOW_REDIRECTED, now - SECOND_NS);
+                plantFlow(flows, rflows, youngPort, Abi.Consts.CRAB_FLOW_REDIRECTED, now + SECOND_NS / 2);
 
                 final long closedKey = closed.clientKey();
                 closed.close();
@@ -98,9 +100,8 @@ class FlowSweepKernelTest
                 assertFalse(hasRflow(rflows, closedKey), "its reverse entry with it");
                 assertFalse(hasFlow(flows, socketlessKey(noSocketPort)));
 
-                assertEquals(0, agent.sweepFlows(now + 2 * SECOND_NS), "the young flow is judged from now on");
-                assertTrue(hasFlow(flows, socketlessKey(youngPort)));
-                assertEquals(1, agent.sweepFlows(now + 3 * SECOND_NS), "the young flow, missed twice since");
+                assertTrue(hasFlow(flows, socketlessKey(youngPort)), "the young flow, missed once");
+                assertEquals(1, agent.sweepFlows(now + 2 * SECOND_NS), "the young flow, missed twice");
                 assertFalse(hasFlow(flows, socketlessKey(youngPort)));
                 assertEquals(2, flowCount(flows));
                 assertTrue(hasFlow(flows, live.clientKey()) && hasRflow(rflows, live.clientKey()), "live flow");

@@ -6,6 +6,7 @@ import io.crab.bpf.BpfMap;
 import io.crab.bpf.BpfObject;
 import io.crab.bpf.LoadOptions;
 import io.crab.bpf.MapInfo;
+import io.crab.bpf.PinnedMap;
 import io.crab.bpf.ProgramStats;
 import jnr.ffi.LastError;
 import jnr.ffi.LibraryLoader;
@@ -56,7 +57,7 @@ public final class Libbpf
         return LibbpfObject.open(name, elf, options);
     }
 
-    public static BpfMap openPinnedMap(final String path)
+    public static PinnedMap openPinnedMap(final String path)
     {
         final int fd = LIB.bpf_obj_get(path);
         if (fd < 0)
@@ -74,7 +75,7 @@ public final class Libbpf
         }
         final String mapName = info.getStringWithoutLengthAscii(MAP_INFO_NAME, 16).trim().replace("\0", "");
         return new LibbpfMap(mapName, fd, info.getInt(MAP_INFO_TYPE), info.getInt(MAP_INFO_KEY_SIZE),
-            info.getInt(MAP_INFO_VALUE_SIZE), info.getInt(MAP_INFO_MAX_ENTRIES), info.getInt(MAP_INFO_FLAGS));
+            info.getInt(MAP_INFO_VALUE_SIZE), info.getInt(MAP_INFO_MAX_ENTRIES), info.getInt(MAP_INFO_FLAGS), true);
     }
 
     public static MapInfo pinnedMapInfo(final Path path)
@@ -86,7 +87,7 @@ public final class Libbpf
         }
         finally
         {
-            map.closeFd();
+            map.close();
         }
     }
 

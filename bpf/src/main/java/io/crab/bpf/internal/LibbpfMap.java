@@ -1,6 +1,6 @@
 package io.crab.bpf.internal;
 
-import io.crab.bpf.BpfMap;
+import io.crab.bpf.PinnedMap;
 import org.agrona.BitUtil;
 import org.agrona.BufferUtil;
 import org.agrona.DirectBuffer;
@@ -14,7 +14,7 @@ import static io.crab.bpf.internal.Libbpf.LIB;
  * One BPF map reached by its fd. Keys and values go through native scratch buffers owned by this handle, so a
  * handle is for one thread: the map's single writer, or a reader.
  */
-final class LibbpfMap implements BpfMap
+final class LibbpfMap implements PinnedMap
 {
     private static final int BPF_MAP_TYPE_PERCPU_HASH = 5;
     private static final int BPF_MAP_TYPE_PERCPU_ARRAY = 6;
@@ -23,6 +23,8 @@ final class LibbpfMap implements BpfMap
     private static final int PROT_READ_WRITE = 3;
     private static final int MAP_SHARED = 1;
     private static final int PAGE_SIZE = 4096;
+    /** A hash map's batch position is a bucket index (u32); room for any map type's. */
+    private static final int BATCH_TOKEN_SIZE = 16;
 
     private final String name;
     private final int fd;
@@ -32,15 +34,22 @@ final class LibbpfMap implements BpfMap
     private final int type;
     private final int flags;
     private final boolean perCpu;
+    private final boolean ownsFd;
     private final int valueBufferSize;
     private final UnsafeBuffer key;
     private final UnsafeBuffer nextKey;
     private final UnsafeBuffer value;
     private UnsafeBuffer mapped;
+    /** Native memory of lookupBatch, grown to the largest batch asked for. */
+    private UnsafeBuffer batchKeys;
+    private UnsafeBuffer batchValues;
+    private final UnsafeBuffer batchToken = scratch(BATCH_TOKEN_SIZE);
+    private final UnsafeBuffer batchCount = scratch(4);
 
     LibbpfMap(final String name, final int fd, final int type, final int keySize,
-        final int valueSize, final int maxEntries, final int flags)
+        final int valueSize, final int maxEntries, final int flags, final boolean ownsFd)
     {
+        this.ownsFd = ownsFd;
         this.name = name;
         this.fd = fd;
         this.type = type;
@@ -102,9 +111,13 @@ final class LibbpfMap implements BpfMap
     }
 
     /** Closes a descriptor this handle owns (one opened from a pin); an object's maps close with the object. */
-    void closeFd()
+    @Override
+    public void close()
     {
-        LIB.close(fd);
+        if (ownsFd)
+        {
+            LIB.close(fd);
+        }
     }
 
     @Override
@@ -175,6 +188,34 @@ final class LibbpfMap implements BpfMap
         check("next key of", rc);
         next.putBytes(0, nextKey, 0, keySize);
         return true;
+    }
+
+    @Override
+    public int lookupBatch(final BatchCursor cursor, final MutableDirectBuffer keys, final MutableDirectBuffer values,
+        final int max)
+    {
+        if (cursor.done())
+        {
+            return 0;
+        }
+        if (batchKeys == null || batchKeys.capacity() < max * keySize)
+        {
+            batchKeys = scratch(max * keySize);
+            batchValues = scratch(max * valueBufferSize);
+        }
+        batchCount.putInt(0, max);
+        final int rc = LIB.bpf_map_lookup_batch(fd, cursor.tokenAddress(), batchToken.addressOffset(),
+            batchKeys.addressOffset(), batchValues.addressOffset(), batchCount.addressOffset(), 0);
+        if (rc < 0 && rc != -ENOENT)
+        {
+            check("batch lookup in", rc);
+        }
+        final int n = batchCount.getInt(0);
+        keys.putBytes(0, batchKeys, 0, n * keySize);
+        values.putBytes(0, batchValues, 0, n * valueBufferSize);
+        cursor.token().putBytes(0, batchToken, 0, BATCH_TOKEN_SIZE);
+        cursor.advanced(rc == -ENOENT);
+        return n;
     }
 
     @Override

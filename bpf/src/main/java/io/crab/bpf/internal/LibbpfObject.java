@@ -117,7 +117,7 @@ final class LibbpfObject implements BpfObject
             }
             finally
             {
-                pinned.closeFd();
+                pinned.close();
             }
         }
     }
@@ -238,7 +238,7 @@ final class LibbpfObject implements BpfObject
                 throw new BpfException("BPF object " + name + " has no map " + n);
             }
             return new LibbpfMap(n, LIB.bpf_map__fd(m), LIB.bpf_map__type(m), LIB.bpf_map__key_size(m),
-                LIB.bpf_map__value_size(m), LIB.bpf_map__max_entries(m), LIB.bpf_map__map_flags(m));
+                LIB.bpf_map__value_size(m), LIB.bpf_map__max_entries(m), LIB.bpf_map__map_flags(m), false);
         });
     }
 

@@ -67,6 +67,8 @@ public interface NativeLibbpf
 
     int bpf_map_get_next_key(int fd, long key, long nextKey);
 
+    int bpf_map_lookup_batch(int fd, long inBatch, long outBatch, long keys, long values, long count, long opts);
+
     int bpf_obj_pin(int fd, String path);
 
     int bpf_obj_get(String path);
