@@ -15,6 +15,7 @@ import io.crab.bench.results.ModeResult;
 import io.crab.bench.results.ResultFiles;
 import io.crab.bench.results.ResultsWriter;
 import io.crab.bench.results.RunParameters;
+import io.crab.bench.soak.SoakCommand;
 import io.crab.bench.syncost.SynCostCommand;
 import io.crab.bench.traffic.EchoServerMain;
 import io.crab.bench.traffic.Workload;
@@ -26,6 +27,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,17 +36,19 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalDouble;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 
 /** {@code crab-bench}: netperf-style CRR and RR through crab and the load balancers users would otherwise run. */
 @Command(name = "crab-bench", mixinStandardHelpOptions = true, version = "crab-bench 0.1.0",
     description = "Benchmarks crab against direct, l4-dnat (kube-proxy style) and haproxy, side by side.",
     subcommands = {CrabBench.Crr.class, CrabBench.Rr.class, CrabBench.Run.class, SynCostCommand.class,
-        CrabBench.Echo.class})
+        SoakCommand.class, CrabBench.Echo.class})
 public final class CrabBench
 {
     static final List<String> ALL_MODES = List.of("direct", "crab", "l4-dnat", "haproxy");
@@ -104,11 +108,22 @@ public final class CrabBench
         }
         final Instant started = Instant.now();
         final String command = "crab-bench " + String.join(" ", spec.commandLine().getParseResult().originalArgs());
-        final Path dir = options.out != null ? options.out : Path.of("bench", "results",
-            DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC).format(started) + "-" +
-                spec.name());
+        final Path dir = options.out != null ? options.out : resultsDir(started, spec.name());
         Files.createDirectories(dir);
         final Path work = Files.createTempDirectory("crab-bench-");
+        try
+        {
+            return traffic(out, options, workloads, command, started, dir, work);
+        }
+        finally
+        {
+            deleteTree(work);
+        }
+    }
+
+    private static int traffic(final PrintWriter out, final TrafficOptions options, final List<Workload> workloads,
+        final String command, final Instant started, final Path dir, final Path work) throws Exception
+    {
         out.printf("crab-bench: building the topology (crab client, plain client, LB, 3 servers in network " +
             "namespaces)...%n");
         try (Topology topology = Topology.builder().clients(2).servers(3).build())
@@ -154,6 +169,29 @@ public final class CrabBench
             }
         }
         return Cli.OK;
+    }
+
+    /** {@code bench/results/<UTC date and time>-<command>}. */
+    public static Path resultsDir(final Instant started, final String command)
+    {
+        return Path.of("bench", "results",
+            DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC).format(started) + "-" + command);
+    }
+
+    /** Removes a directory this run made (daemon logs and the like), also when the run failed. */
+    public static void deleteTree(final Path dir) throws IOException
+    {
+        if (!Files.exists(dir))
+        {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir))
+        {
+            for (final Path p : paths.sorted(Comparator.reverseOrder()).toList())
+            {
+                Files.deleteIfExists(p);
+            }
+        }
     }
 
     private static BenchMode mode(final String name, final Topology topology, final String crabVip, final Path work)
@@ -261,7 +299,7 @@ public final class CrabBench
         }
     }
 
-    static final class DurationConverter implements picocli.CommandLine.ITypeConverter<Duration>
+    public static final class DurationConverter implements picocli.CommandLine.ITypeConverter<Duration>
     {
         @Override
         public Duration convert(final String value)

@@ -2,16 +2,16 @@ package io.crab.bench;
 
 import com.codahale.metrics.MetricRegistry;
 import io.crab.agent.Cli;
-import io.crab.bpf.Counters;
-import io.crab.agent.Pins;
 import io.crab.bench.cluster.CrabCluster;
 import io.crab.bench.traffic.LatencyReport;
 import io.crab.bench.traffic.LoadResult;
 import io.crab.bench.traffic.LoadSpec;
 import io.crab.bench.traffic.Workload;
-import io.crab.bpf.Bpf;
+import io.crab.bpf.frames.Frames;
+import io.crab.endpoint.EndpointAgent;
 import io.crab.lb.LbStatus;
 import io.crab.rig.Host;
+import io.crab.rig.PacketSocket;
 import io.crab.rig.Topology;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -28,12 +28,15 @@ import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
 /**
  * {@code ./crab demo}: a real topology (2 clients, LB, 3 servers in network namespaces), the real daemons, CRR and
- * RR traffic direct to a backend and through the VIP, interleaved round by round, and a report of what happened.
+ * RR traffic direct to a backend and through the VIP, interleaved round by round; then the daemons are killed and
+ * started again, and a host on the bridge forges packets, both while connections are open; and a report of what
+ * happened.
  */
 @Command(name = "crab-demo", mixinStandardHelpOptions = true,
     description = "Runs crab on a namespace topology and reports connections, LB packets and latency.")
@@ -42,6 +45,7 @@ public final class Demo implements Callable<Integer>
     static final String MODE_DIRECT = "direct";
     static final String MODE_VIP = "crab (VIP)";
     private static final int PORT = 80;
+    private static final int NEW_CONNECTIONS = 100;
 
     @Spec
     CommandSpec spec;
@@ -61,6 +65,9 @@ public final class Demo implements Callable<Integer>
     @Option(names = "--payload", defaultValue = "8", description = "Request and response size in bytes.")
     int payload;
 
+    @Option(names = "--open", defaultValue = "40", description = "Connections kept open through restarts and forgery.")
+    int openCount;
+
     public static void main(final String... args)
     {
         System.exit(Cli.run(new Demo(), new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
@@ -71,6 +78,28 @@ public final class Demo implements Callable<Integer>
     {
         final PrintWriter out = spec.commandLine().getOut();
         final Path logs = Files.createTempDirectory("crab-demo-");
+        boolean done = false;
+        try
+        {
+            run(out, logs);
+            done = true;
+        }
+        finally
+        {
+            if (done)
+            {
+                CrabBench.deleteTree(logs);
+            }
+            else
+            {
+                spec.commandLine().getErr().println("crab demo: failed; the daemons' logs are in " + logs);
+            }
+        }
+        return Cli.OK;
+    }
+
+    private void run(final PrintWriter out, final Path logs) throws Exception
+    {
         out.println("crab demo: building 2 clients, 1 load balancer, 3 servers in network namespaces...");
         try (Topology topology = Topology.builder().clients(2).servers(3).build())
         {
@@ -91,10 +120,95 @@ public final class Demo implements Callable<Integer>
                 out.printf("spread: %d connections from each client through the VIP at once...%n", spreadCount);
                 final List<LoadResult> spread = spread(topology, viaVip);
 
-                report(out, topology, cluster, vip, latency, spread);
+                final List<String> lines = new ArrayList<>();
+                try (DemoConnections open = DemoConnections.open(client, viaVip, openCount))
+                {
+                    out.printf("restarts: %d connections open from %s through the VIP; killing crab-lb (SIGKILL) " +
+                        "and stopping crab-endpoint client (SIGTERM), then starting both again...%n", openCount,
+                        client.name());
+                    lines.add(restarts(cluster, client, viaVip, open));
+                    out.printf("forgery: %s sends forged RSTs and SYN-ACKs at those connections...%n",
+                        topology.clients().get(1).name());
+                    lines.add(forgery(topology, client, topology.clients().get(1), vip, open));
+                }
+                report(out, topology, cluster, vip, latency, spread, lines);
             }
         }
-        return Cli.OK;
+    }
+
+    /** Kills and restarts the daemons with connections open; one report line. */
+    private String restarts(final CrabCluster cluster, final Host client, final InetSocketAddress viaVip,
+        final DemoConnections open)
+    {
+        cluster.lb().kill();
+        cluster.endpoint(client).stop();
+        final int whileDown = open.echoing();
+        final LoadResult newWhileDown = newConnections(client, viaVip);
+        cluster.restartLb();
+        cluster.restartEndpoint(client);
+        final boolean adopted = cluster.lb().logText().contains("took over") &&
+            cluster.endpoint(client).logText().contains("took over");
+        final int after = open.echoing();
+        final LoadResult newAfter = newConnections(client, viaVip);
+        return String.format("restarts: with both daemons down, %d/%d open connections echoed and %d/%d new ones " +
+            "worked; after the restart (%s), %d/%d open and %d/%d new", whileDown, open.size(),
+            newWhileDown.transactions(), NEW_CONNECTIONS, adopted ? "each daemon took over the pinned state" :
+                "the pinned state was NOT taken over", after, open.size(), newAfter.transactions(), NEW_CONNECTIONS);
+    }
+
+    private LoadResult newConnections(final Host client, final InetSocketAddress viaVip)
+    {
+        return Workload.CRR.run(LoadSpec.to(viaVip).withPayloadBytes(payload).withMaxTransactions(NEW_CONNECTIONS)
+            .withDuration(Duration.ofSeconds(20)).withThreadFactory(client.netns().threadFactory("demo-new")));
+    }
+
+    /** The other client forges RSTs (any sequence number) and SYN-ACKs with the option; one report line. */
+    private static String forgery(final Topology topology, final Host client, final Host attacker, final String vip,
+        final DemoConnections open)
+    {
+        final Map<String, Long> before = CrabCluster.endpointCounters(client, EndpointAgent.Role.CLIENT);
+        int forged = 0;
+        final Random random = new Random(7);
+        try (PacketSocket raw = PacketSocket.open(attacker))
+        {
+            for (final int port : open.localPorts())
+            {
+                for (final Host server : topology.servers())
+                {
+                    final Frames.Tcp rst = forgedFrom(server, attacker, client, port);
+                    rst.flags = Frames.RST;
+                    rst.seq = random.nextInt() & 0xffffffffL;
+                    raw.send(rst.build());
+                    final Frames.Tcp synAck = forgedFrom(server, attacker, client, port);
+                    synAck.flags = Frames.SYN | Frames.ACK;
+                    synAck.seq = random.nextInt() & 0xffffffffL;
+                    synAck.ack = random.nextInt() & 0xffffffffL;
+                    synAck.options = Frames.concat(Frames.bytes(42, 6), Frames.ip(vip), Frames.bytes(1, 1));
+                    raw.send(synAck.build());
+                    forged += 2;
+                }
+            }
+        }
+        final int alive = open.echoing();
+        final Map<String, Long> after = CrabCluster.endpointCounters(client, EndpointAgent.Role.CLIENT);
+        return String.format("forgery: %d forged RSTs and SYN-ACKs from the backends' addresses; %d/%d connections " +
+            "still echo; the client refused %d redirects and removed %d flows because of them", forged, alive,
+            open.size(), after.get("redirect_refused") - before.get("redirect_refused") +
+                after.get("redirect_late") - before.get("redirect_late"),
+            after.get("flow_reset") - before.get("flow_reset"));
+    }
+
+    private static Frames.Tcp forgedFrom(final Host server, final Host attacker, final Host client, final int port)
+    {
+        final Frames.Tcp tcp = new Frames.Tcp();
+        tcp.srcMac = Frames.mac(attacker.mac());
+        tcp.dstMac = Frames.mac(client.mac());
+        tcp.srcIp = Frames.ip(server.ip());
+        tcp.dstIp = Frames.ip(client.ip());
+        tcp.srcPort = PORT;
+        tcp.dstPort = port;
+        tcp.options = new byte[0];
+        return tcp;
     }
 
     private List<LoadResult> measure(final PrintWriter out, final Host client, final InetSocketAddress direct,
@@ -154,7 +268,7 @@ public final class Demo implements Callable<Integer>
     }
 
     private void report(final PrintWriter out, final Topology topology, final CrabCluster cluster, final String vip,
-        final List<LoadResult> latency, final List<LoadResult> spread)
+        final List<LoadResult> latency, final List<LoadResult> spread, final List<String> lines)
     {
         final MetricRegistry lb = cluster.lbStatus();
         out.println();
@@ -169,6 +283,8 @@ public final class Demo implements Callable<Integer>
         out.printf("%nSpread phase (both clients at once through the VIP):%n");
         spread.forEach(r -> out.printf("  %s%n", r));
         out.println();
+        lines.forEach(out::println);
+        out.println();
         LbStatus.print(lb, topology.lb().iface(), out);
         final long packets = CrabCluster.lbPackets(lb);
         final long redirected = CrabCluster.gauge(lb, "crab.lb.packets.tx_redirect");
@@ -181,28 +297,19 @@ public final class Demo implements Callable<Integer>
         for (final Host c : topology.clients())
         {
             out.printf("%nclient endpoint %s:%n", c.name());
-            printCounters(out, c, "client", "client_counters", "CRAB_CL_");
+            printCounters(out, CrabCluster.endpointCounters(c, EndpointAgent.Role.CLIENT));
         }
         for (final Host s : topology.servers())
         {
             out.printf("server endpoint %s:%n", s.name());
-            printCounters(out, s, "server", "server_counters", "CRAB_SV_");
+            printCounters(out, CrabCluster.endpointCounters(s, EndpointAgent.Role.SERVER));
         }
         out.println("==================================================================================");
         out.flush();
     }
 
-    private static void printCounters(final PrintWriter out, final Host host, final String role, final String map,
-        final String prefix)
+    private static void printCounters(final PrintWriter out, final Map<String, Long> values)
     {
-        final Map<String, Long> values = host.netns().call(() ->
-        {
-            final Counters counters = new Counters(Bpf.openPinnedMap(
-                Pins.dir(role, host.iface()).resolve(map).toString()));
-            final Map<String, Long> v = new LinkedHashMap<>();
-            Counters.names(prefix).forEach((index, name) -> v.put(name, counters.sum(index)));
-            return v;
-        });
         values.forEach((name, n) -> out.printf("  %-22s %d%n", name, n));
     }
 }

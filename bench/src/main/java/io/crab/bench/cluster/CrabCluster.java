@@ -6,6 +6,7 @@ import io.crab.bench.traffic.EchoServer;
 import io.crab.bpf.Abi;
 import io.crab.bpf.Bpf;
 import io.crab.bpf.Counters;
+import io.crab.bpf.PinnedMap;
 import io.crab.endpoint.CrabEndpoint;
 import io.crab.endpoint.EndpointAgent;
 import io.crab.lb.CrabLb;
@@ -53,6 +54,13 @@ public final class CrabCluster implements AutoCloseable
     public static CrabCluster start(final Topology topology, final Path logDir, final List<Integer> echoPorts,
         final Map<Host, List<String>> clientVips)
     {
+        return start(topology, logDir, echoPorts, clientVips, List.of());
+    }
+
+    /** {@link #start} with more arguments for every client endpoint, e.g. its flow table size. */
+    public static CrabCluster start(final Topology topology, final Path logDir, final List<Integer> echoPorts,
+        final Map<Host, List<String>> clientVips, final List<String> clientArgs)
+    {
         final CrabCluster cluster = new CrabCluster(topology, logDir);
         try
         {
@@ -77,6 +85,7 @@ public final class CrabCluster implements AutoCloseable
                 }
                 final List<String> args = new ArrayList<>(List.of("client", "--iface", client.getKey().iface()));
                 client.getValue().forEach(v -> args.addAll(List.of("--vip", v)));
+                args.addAll(clientArgs);
                 cluster.endpoints.put(client.getKey(), Daemon.start(topology, client.getKey(), "endpoint",
                     CrabEndpoint.class, logDir, args));
             }
@@ -188,11 +197,14 @@ public final class CrabCluster implements AutoCloseable
         {
             final Path pin = EndpointAgent.pinDir(role, host.iface())
                 .resolve(client ? Abi.Maps.CLIENT_COUNTERS : Abi.Maps.SERVER_COUNTERS);
-            final Counters counters = new Counters(Bpf.openPinnedMap(pin.toString()));
-            final Map<String, Long> out = new LinkedHashMap<>();
-            Counters.names(client ? "CRAB_CL_" : "CRAB_SV_").forEach((index, name) -> out.put(name,
-                counters.sum(index)));
-            return out;
+            try (PinnedMap map = Bpf.openPinnedMap(pin.toString()))
+            {
+                final Counters counters = new Counters(map);
+                final Map<String, Long> out = new LinkedHashMap<>();
+                Counters.names(client ? "CRAB_CL_" : "CRAB_SV_").forEach((index, name) -> out.put(name,
+                    counters.sum(index)));
+                return out;
+            }
         });
     }
 

@@ -5,13 +5,13 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 
 /** Socket helpers shared by the clients and the echo server. */
-final class Sockets
+public final class Sockets
 {
     private Sockets()
     {
     }
 
-    static void closeQuietly(final Socket socket)
+    public static void closeQuietly(final Socket socket)
     {
         try
         {
