@@ -6,7 +6,7 @@ import io.crab.bench.traffic.LoadResult;
 import io.crab.bench.traffic.LoadSpec;
 import io.crab.bpf.Abi;
 import io.crab.bpf.Bpf;
-import io.crab.bpf.BpfMap;
+import io.crab.bpf.PinnedMap;
 import io.crab.bpf.frames.Frames;
 import io.crab.bpf.testing.KernelRequired;
 import io.crab.endpoint.EndpointAgent;
@@ -18,12 +18,12 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -59,13 +59,16 @@ class AttackerEndToEndTest
     private static Host client;
     private static Host attacker;
 
+    /** The daemons' logs; JUnit removes the folder after the class. */
+    @TempDir
+    static Path logs;
+
     @BeforeAll
     static void startCluster() throws Exception
     {
         topology = Topology.builder().clients(2).servers(3).build();
         client = topology.clients().get(0);
         attacker = topology.clients().get(1);
-        final Path logs = Files.createTempDirectory("crab-e2e-attack-");
         cluster = CrabCluster.start(topology, logs, List.of(PORT), Map.of(client, List.of(VIP1, VIP2),
             attacker, List.of()));
         cluster.startLb(topology.servers().stream().map(Host::ip).toList(), "--vip", VIP1, "--vip", VIP2);
@@ -267,19 +270,21 @@ class AttackerEndToEndTest
         return client.netns().call(() ->
         {
             final Path pin = EndpointAgent.pinDir(EndpointAgent.Role.CLIENT, client.iface()).resolve(Abi.Maps.FLOWS);
-            final BpfMap flows = Bpf.openPinnedMap(pin.toString());
-            final UnsafeBuffer key = new UnsafeBuffer(new byte[Abi.FlowKey.SIZE]);
-            final UnsafeBuffer value = new UnsafeBuffer(new byte[Abi.Flow.SIZE]);
-            key.putBytes(Abi.FlowKey.LOCAL_ADDR, Frames.ip(client.ip()));
-            key.putBytes(Abi.FlowKey.REMOTE_ADDR, Frames.ip(vip));
-            key.putShort(Abi.FlowKey.LOCAL_PORT, (short)s.getLocalPort(), ByteOrder.BIG_ENDIAN);
-            key.putShort(Abi.FlowKey.REMOTE_PORT, (short)PORT, ByteOrder.BIG_ENDIAN);
-            assertTrue(flows.lookup(key, value), "the client has a flow for its connection");
-            final byte[] peer = new byte[4];
-            value.getBytes(Abi.Flow.PEER_ADDR, peer);
-            return new Flow(value.getByte(Abi.Flow.STATE), (peer[0] & 0xff) + "." + (peer[1] & 0xff) + "." +
-                (peer[2] & 0xff) + "." + (peer[3] & 0xff), value.getShort(Abi.Flow.PEER_PORT, ByteOrder.BIG_ENDIAN),
-                value.getInt(Abi.Flow.SYN_SEQ) & 0xffffffffL);
+            try (PinnedMap flows = Bpf.openPinnedMap(pin.toString()))
+            {
+                final UnsafeBuffer key = new UnsafeBuffer(new byte[Abi.FlowKey.SIZE]);
+                final UnsafeBuffer value = new UnsafeBuffer(new byte[Abi.Flow.SIZE]);
+                key.putBytes(Abi.FlowKey.LOCAL_ADDR, Frames.ip(client.ip()));
+                key.putBytes(Abi.FlowKey.REMOTE_ADDR, Frames.ip(vip));
+                key.putShort(Abi.FlowKey.LOCAL_PORT, (short)s.getLocalPort(), ByteOrder.BIG_ENDIAN);
+                key.putShort(Abi.FlowKey.REMOTE_PORT, (short)PORT, ByteOrder.BIG_ENDIAN);
+                assertTrue(flows.lookup(key, value), "the client has a flow for its connection");
+                final byte[] peer = new byte[4];
+                value.getBytes(Abi.Flow.PEER_ADDR, peer);
+                return new Flow(value.getByte(Abi.Flow.STATE), (peer[0] & 0xff) + "." + (peer[1] & 0xff) + "." +
+                    (peer[2] & 0xff) + "." + (peer[3] & 0xff), value.getShort(Abi.Flow.PEER_PORT, ByteOrder.BIG_ENDIAN),
+                    value.getInt(Abi.Flow.SYN_SEQ) & 0xffffffffL);
+            }
         });
     }
 }

@@ -9,11 +9,11 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -39,13 +39,16 @@ class PathMtuEndToEndTest
     private static Host client;
     private static Host backend;
 
+    /** The daemons' logs; JUnit removes the folder after the class. */
+    @TempDir
+    static Path logs;
+
     @BeforeAll
     static void startCluster() throws Exception
     {
         topology = Topology.builder().clients(1).servers(1).routedServers(1).build();
         client = topology.clients().get(0);
         backend = topology.servers().get(0);
-        final Path logs = Files.createTempDirectory("crab-e2e-pmtu-");
         cluster = CrabCluster.start(topology, logs, List.of(PORT), Map.of(client, List.of(VIP)));
         cluster.startLb(List.of(backend.ip()), "--vip", VIP);
     }

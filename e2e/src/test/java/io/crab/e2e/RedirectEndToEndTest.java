@@ -14,6 +14,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -21,7 +22,6 @@ import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -55,13 +55,16 @@ class RedirectEndToEndTest
     private static Host client;
     private static Host plainClient;
 
+    /** The daemons' logs; JUnit removes the folder after the class. */
+    @TempDir
+    static Path logs;
+
     @BeforeAll
     static void startCluster() throws Exception
     {
         topology = Topology.builder().clients(2).servers(3).build();
         client = topology.clients().get(0);
         plainClient = topology.clients().get(1);
-        final Path logs = Files.createTempDirectory("crab-e2e-");
         cluster = CrabCluster.start(topology, logs, List.of(PORT, BACKEND_PORT), Map.of(
             client, List.of(VIP_ALL_PORTS, VIP_PORT_REDIRECT + ":" + PORT),
             plainClient, List.of()));

@@ -13,9 +13,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -42,12 +42,15 @@ class RestartEndToEndTest
     private static CrabCluster cluster;
     private static Host client;
 
+    /** The daemons' logs; JUnit removes the folder after the class. */
+    @TempDir
+    static Path logs;
+
     @BeforeAll
     static void startCluster() throws Exception
     {
         topology = Topology.builder().clients(1).servers(3).build();
         client = topology.clients().get(0);
-        final Path logs = Files.createTempDirectory("crab-e2e-restart-");
         cluster = CrabCluster.start(topology, logs, List.of(PORT), Map.of(client, List.of(VIP)));
         cluster.startLb(topology.servers().stream().map(Host::ip).toList(), "--vip", VIP);
     }
