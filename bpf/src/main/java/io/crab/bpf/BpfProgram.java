@@ -1,5 +1,8 @@
 package io.crab.bpf;
 
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+
 /** One program of a loaded {@link BpfObject}. */
 public interface BpfProgram
 {
@@ -29,9 +32,41 @@ public interface BpfProgram
      */
     TestRun testRunXdp(byte[] frame, int repeat, int ingressIfindex);
 
+    /**
+     * A runner of this program on one frame at a time through BPF_PROG_TEST_RUN, for campaigns of millions of
+     * frames: its native buffers are allocated here, once, so a run allocates nothing. For one thread.
+     *
+     * @param maxFrameLength the longest frame it will be given
+     */
+    FrameRunner frameRunner(int maxFrameLength);
+
+    /** {@link #frameRunner} of an XDP program whose frames arrive on {@code ingressIfindex}, as {@link #testRunXdp}. */
+    FrameRunner xdpFrameRunner(int maxFrameLength, int ingressIfindex);
+
     enum TcDirection
     {
         INGRESS, EGRESS
+    }
+
+    /** Reusable input, output and outcome of single BPF_PROG_TEST_RUNs; see {@link #frameRunner}. */
+    interface FrameRunner
+    {
+        /** Where the caller writes the next frame, from offset 0. */
+        MutableDirectBuffer frame();
+
+        /**
+         * Runs the program once on {@code frame()[0, length)}. Returns 0, or the negative errno with which the
+         * kernel refused to run it (it refuses frames shorter than an Ethernet header, for one).
+         */
+        int run(int length);
+
+        /** The program's return value in the last successful run. */
+        int verdict();
+
+        /** The frame as the program left it in the last successful run, in {@code [0, outputLength())}. */
+        DirectBuffer output();
+
+        int outputLength();
     }
 
     /** Outcome of {@link #testRun}. */

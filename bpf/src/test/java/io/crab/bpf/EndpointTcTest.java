@@ -117,6 +117,22 @@ class EndpointTcTest
     }
 
     @Test
+    void frameRunnerGivesWhatTestRunGivesAndGrowsItsOutputWithTheFrame()
+    {
+        final BpfProgram.FrameRunner runner = clientEgress.frameRunner(256);
+        final byte[] syn = syn(CLIENT_PORT).build();
+        runner.frame().putBytes(0, syn);
+        assertEquals(0, runner.run(syn.length));
+        assertEquals(TC_ACT_OK, runner.verdict());
+        final byte[] out = new byte[runner.outputLength()];
+        runner.output().getBytes(0, out);
+        final Frames.Tcp expected = syn(CLIENT_PORT);
+        expected.options = concat(LINUX_SYN_OPTIONS, MARKER);
+        assertArrayEquals(expected.build(), out, "marked, 4 bytes longer than the input");
+        assertArrayEquals(clientEgress.testRun(syn, 1).frameOut(), out, "as testRun marks it");
+    }
+
+    @Test
     void clientSynToAnAddressOrPortThatIsNoVipIsUntouched()
     {
         final Frames.Tcp notVip = syn(CLIENT_PORT);

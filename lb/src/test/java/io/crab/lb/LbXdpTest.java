@@ -367,6 +367,34 @@ class LbXdpTest
         assertPassedUnchanged(syn.build(), Abi.Consts.CRAB_LB_PASS_NO_BACKEND);
     }
 
+    @Test
+    void frameRunnerRunsLikeTestRunXdpAndReturnsTheKernelsRefusal()
+    {
+        final byte[] expected = run(markedSyn(40000).build(), 1).frameOut();
+        final byte[] ack = markedSyn(40001).build();
+        ack[Frames.ETH_LEN + 20 + 13] = ACK;
+        final int einval = 22;
+        net.call(() ->
+        {
+            final BpfProgram.FrameRunner runner = lb.xdpFrameRunner(256, net.ifindex());
+            final byte[] syn = markedSyn(40000).build();
+            runner.frame().putBytes(0, syn);
+            assertEquals(0, runner.run(syn.length));
+            assertEquals(XDP_TX, runner.verdict());
+            final byte[] out = new byte[runner.outputLength()];
+            runner.output().getBytes(0, out);
+            assertArrayEquals(expected, out, "the frame testRunXdp gave (a retransmission: same backend)");
+
+            runner.frame().putBytes(0, ack);
+            assertEquals(0, runner.run(ack.length));
+            assertEquals(XDP_PASS, runner.verdict());
+            assertEquals(ack.length, runner.outputLength(), "the output of the last run, not of the longer one");
+
+            assertEquals(-einval, runner.run(Frames.ETH_LEN - 1), "shorter than an Ethernet header");
+            return null;
+        });
+    }
+
     private static Frames.Tcp markedSyn(final int srcPort)
     {
         final Frames.Tcp syn = new Frames.Tcp();

@@ -2,7 +2,10 @@ package io.crab.bpf.internal;
 
 import io.crab.bpf.BpfLink;
 import io.crab.bpf.BpfProgram;
+import org.agrona.BitUtil;
 import org.agrona.BufferUtil;
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import static io.crab.bpf.internal.Libbpf.LIB;
@@ -90,11 +93,19 @@ final class LibbpfProgram implements BpfProgram
     @Override
     public TestRun testRunXdp(final byte[] frame, final int repeat, final int ingressIfindex)
     {
-        final UnsafeBuffer ctx = new UnsafeBuffer(BufferUtil.allocateDirectAligned(XDP_MD_SIZE, 8));
-        ctx.setMemory(0, XDP_MD_SIZE, (byte)0);
-        ctx.putInt(XDP_MD_DATA_END, frame.length);
-        ctx.putInt(XDP_MD_INGRESS_IFINDEX, ingressIfindex);
-        return testRun(frame, repeat, ctx);
+        return testRun(frame, repeat, xdpContext(ingressIfindex));
+    }
+
+    @Override
+    public FrameRunner frameRunner(final int maxFrameLength)
+    {
+        return new Runner(maxFrameLength, null);
+    }
+
+    @Override
+    public FrameRunner xdpFrameRunner(final int maxFrameLength, final int ingressIfindex)
+    {
+        return new Runner(maxFrameLength, xdpContext(ingressIfindex));
     }
 
     private TestRun testRun(final byte[] frame, final int repeat, final UnsafeBuffer ctx)
@@ -103,24 +114,104 @@ final class LibbpfProgram implements BpfProgram
         final UnsafeBuffer out = new UnsafeBuffer(BufferUtil.allocateDirectAligned(frame.length + TEST_OUT_SLACK, 8));
         final UnsafeBuffer opts = struct(TEST_OPTS_SIZE);
         in.putBytes(0, frame);
-        opts.putLong(TEST_DATA_IN, in.addressOffset());
-        opts.putLong(TEST_DATA_OUT, out.addressOffset());
-        opts.putInt(TEST_DATA_SIZE_IN, frame.length);
-        opts.putInt(TEST_DATA_SIZE_OUT, out.capacity());
-        opts.putInt(TEST_REPEAT, repeat);
-        if (ctx != null)
-        {
-            opts.putLong(TEST_CTX_IN, ctx.addressOffset());
-            opts.putInt(TEST_CTX_SIZE_IN, ctx.capacity());
-        }
-        final int rc = LIB.bpf_prog_test_run_opts(fd, opts.addressOffset());
+        final int rc = testRun(opts, in, frame.length, out, repeat, ctx);
         if (rc < 0)
         {
             throw Libbpf.error("BPF_PROG_TEST_RUN of " + name, rc);
         }
-        final byte[] result = new byte[Math.min(opts.getInt(TEST_DATA_SIZE_OUT), out.capacity())];
+        final byte[] result = new byte[copiedLength(opts, out)];
         out.getBytes(0, result);
         return new TestRun(opts.getInt(TEST_RETVAL), result, Integer.toUnsignedLong(opts.getInt(TEST_DURATION)));
+    }
+
+    /**
+     * One BPF_PROG_TEST_RUN of in[0, length) into out, through opts (a zeroed bpf_test_run_opts) and, for XDP on a
+     * device, an xdp_md (else null) whose data_end must be the frame's length; 0 or -errno.
+     */
+    private int testRun(final UnsafeBuffer opts, final UnsafeBuffer in, final int length, final UnsafeBuffer out,
+        final int repeat, final UnsafeBuffer ctx)
+    {
+        opts.putLong(TEST_DATA_IN, in.addressOffset());
+        opts.putLong(TEST_DATA_OUT, out.addressOffset());
+        opts.putInt(TEST_DATA_SIZE_IN, length);
+        opts.putInt(TEST_DATA_SIZE_OUT, out.capacity());
+        opts.putInt(TEST_RETVAL, 0);
+        opts.putInt(TEST_REPEAT, repeat);
+        opts.putInt(TEST_DURATION, 0);
+        if (ctx != null)
+        {
+            ctx.putInt(XDP_MD_DATA_END, length);
+            opts.putLong(TEST_CTX_IN, ctx.addressOffset());
+            opts.putInt(TEST_CTX_SIZE_IN, ctx.capacity());
+        }
+        return LIB.bpf_prog_test_run_opts(fd, opts.addressOffset());
+    }
+
+    /** An xdp_md naming the device frames arrive on. */
+    private static UnsafeBuffer xdpContext(final int ingressIfindex)
+    {
+        final UnsafeBuffer ctx = new UnsafeBuffer(BufferUtil.allocateDirectAligned(XDP_MD_SIZE, 8));
+        ctx.setMemory(0, XDP_MD_SIZE, (byte)0);
+        ctx.putInt(XDP_MD_INGRESS_IFINDEX, ingressIfindex);
+        return ctx;
+    }
+
+    /** The kernel reports the whole output's size even when it copied only what fit. */
+    private static int copiedLength(final UnsafeBuffer opts, final UnsafeBuffer out)
+    {
+        return Math.min(opts.getInt(TEST_DATA_SIZE_OUT), out.capacity());
+    }
+
+    /** Native input, output, opts and context allocated once; each run only fills in the fields a run changes. */
+    private final class Runner implements FrameRunner
+    {
+        private final UnsafeBuffer in;
+        private final UnsafeBuffer out;
+        private final UnsafeBuffer opts = struct(TEST_OPTS_SIZE);
+        private final UnsafeBuffer ctx;
+
+        Runner(final int maxFrameLength, final UnsafeBuffer ctx)
+        {
+            this.in = new UnsafeBuffer(BufferUtil.allocateDirectAligned(
+                BitUtil.align(Math.max(8, maxFrameLength), 8), 8));
+            this.out = new UnsafeBuffer(BufferUtil.allocateDirectAligned(
+                BitUtil.align(maxFrameLength + TEST_OUT_SLACK, 8), 8));
+            this.ctx = ctx;
+        }
+
+        @Override
+        public MutableDirectBuffer frame()
+        {
+            return in;
+        }
+
+        @Override
+        public int run(final int length)
+        {
+            if (length < 0 || length > in.capacity())
+            {
+                throw new IllegalArgumentException("frame length " + length + " outside 0.." + in.capacity());
+            }
+            return testRun(opts, in, length, out, 1, ctx);
+        }
+
+        @Override
+        public int verdict()
+        {
+            return opts.getInt(TEST_RETVAL);
+        }
+
+        @Override
+        public DirectBuffer output()
+        {
+            return out;
+        }
+
+        @Override
+        public int outputLength()
+        {
+            return copiedLength(opts, out);
+        }
     }
 
     /** A zeroed native struct whose first field, size_t sz, holds its size, as libbpf's opts structs want. */
