@@ -66,10 +66,13 @@ static __always_inline int crab_skb_parse(struct __sk_buff *skb, struct crab_pkt
 	return 0;
 }
 
-/* True when the segment carries no payload and the frame ends where the IP packet does. */
+/* True when the segment carries no payload and the frame ends where the IP packet does. A first fragment (MF)
+ * is never header-only: its datagram goes on in the fragments after it, whose offsets a longer header would
+ * overrun. */
 static __always_inline int crab_skb_header_only(struct __sk_buff *skb, const struct crab_pkt *p)
 {
-	return p->tot_len == p->l4_off - CRAB_IP_OFF + p->tcp_len && skb->len == CRAB_IP_OFF + p->tot_len;
+	return p->tot_len == p->l4_off - CRAB_IP_OFF + p->tcp_len && skb->len == CRAB_IP_OFF + p->tot_len &&
+	       !(p->ip.frag_off & bpf_htons(0x2000));
 }
 
 /* Copies the whole TCP header into the scan and scans its options; -1 if it cannot be read. */

@@ -181,6 +181,18 @@ class EndpointTcTest
     }
 
     @Test
+    void clientSynThatIsAFirstFragmentIsLeftUnmarked()
+    {
+        // Growing the first fragment would shift the data of the fragments after it (found by crab-bench hostile).
+        final Frames.Tcp fragment = syn(CLIENT_PORT);
+        fragment.fragOff = 0x2000;
+        assertUnchanged(clientEgress, fragment.build());
+        assertNoFlow(VIP, CLIENT_PORT, 80);
+        assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_SYN_UNMARKED_ODD));
+        assertEquals(0, clientCounter(Abi.Consts.CRAB_CL_SYN_MARKED));
+    }
+
+    @Test
     void clientAcceptedRedirectRewritesTheFlowBothWays() throws Exception
     {
         clientEgress.testRun(syn(CLIENT_PORT).build(), 1);
@@ -818,6 +830,17 @@ class EndpointTcTest
         final Frames.Tcp full = serverSynAck(80);
         full.options = concat(LINUX_SYNACK_OPTIONS, TWENTY_NOPS);
         assertUnchanged(serverEgress, full.build());
+        assertEquals(1, serverCounter(Abi.Consts.CRAB_SV_SYNACK_NOT_ECHOED));
+        assertEquals(0, serverCounter(Abi.Consts.CRAB_SV_SYNACK_ECHOED));
+    }
+
+    @Test
+    void serverSynAckThatIsAFirstFragmentIsSentUnchanged()
+    {
+        assertUnchanged(serverIngress, redirectedSyn(80, concat(bytes(42, 6), VIP, bytes(1, 1))).build());
+        final Frames.Tcp fragment = serverSynAck(80);
+        fragment.fragOff = 0x2000;
+        assertUnchanged(serverEgress, fragment.build());
         assertEquals(1, serverCounter(Abi.Consts.CRAB_SV_SYNACK_NOT_ECHOED));
         assertEquals(0, serverCounter(Abi.Consts.CRAB_SV_SYNACK_ECHOED));
     }
