@@ -25,7 +25,8 @@ import java.util.Map;
 final class BenchRunner
 {
     /** What one mode did for one workload, all rounds together. */
-    record Outcome(LoadResult result, long lbPackets, long lbRedirects, long lbCpuNs, String pathCheck)
+    record Outcome(LoadResult result, long lbPackets, long lbRedirects, long lbCpuNs, String pathCheck,
+        List<Double> roundP50Us)
     {
         double lbPacketsPerTransaction()
         {
@@ -89,7 +90,7 @@ final class BenchRunner
             final long[] c = counters.get(mode).get(workload);
             outcomes.computeIfAbsent(mode, m -> new EnumMap<>(Workload.class)).put(workload, new Outcome(merged,
                 c[0], c[1], c[2], PathCheck.check(mode, workload, merged.transactions(), merged.failureCount(),
-                    c[0], c[1])));
+                    c[0], c[1]), parts.stream().map(LoadResult::p50Us).toList()));
         }));
         return outcomes;
     }

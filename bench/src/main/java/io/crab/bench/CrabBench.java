@@ -152,9 +152,12 @@ public final class CrabBench
                     final Map<String, Map<Workload, Outcome>> outcomes = new BenchRunner(cluster, client, plainClient, out).run(
                         modes, new BenchRunner.Plan(workloads, options.rounds, options.payload, options.concurrency,
                             options.count, options.duration));
+                    final Map<String, Map<Workload, List<Double>>> rounds = new LinkedHashMap<>();
+                    outcomes.forEach((mode, byWorkload) -> byWorkload.forEach((w, o) -> rounds
+                        .computeIfAbsent(mode, m -> new LinkedHashMap<>()).put(w, o.roundP50Us())));
                     final BenchResults results = new BenchResults(toResults(outcomes, modes), MachineInfo.detect(), command,
                         started, new RunParameters(options.payload, options.concurrency, options.rounds,
-                            options.duration, options.count));
+                            options.duration, options.count), rounds);
                     final ResultFiles files = ResultsWriter.write(results, dir);
                     out.println();
                     out.print(Files.readString(files.markdown()));

@@ -54,6 +54,7 @@ class AttackerEndToEndTest
     private static final String VIP2 = Topology.vip(2);
     private static final int PORT = 80;
 
+    private static RigCluster rig;
     private static Topology topology;
     private static CrabCluster cluster;
     private static Host client;
@@ -66,30 +67,21 @@ class AttackerEndToEndTest
     @BeforeAll
     static void startCluster() throws Exception
     {
-        topology = Topology.builder().clients(2).servers(3).build();
+        rig = RigCluster.start(Topology.builder().clients(2).servers(3), logs, List.of(PORT),
+            t -> Map.of(t.clients().get(0), List.of(VIP1, VIP2), t.clients().get(1), List.of()));
+        topology = rig.topology();
+        cluster = rig.cluster();
         client = topology.clients().get(0);
         attacker = topology.clients().get(1);
-        cluster = CrabCluster.start(topology, logs, List.of(PORT), Map.of(client, List.of(VIP1, VIP2),
-            attacker, List.of()));
         cluster.startLb(topology.servers().stream().map(Host::ip).toList(), "--vip", VIP1, "--vip", VIP2);
     }
 
     @AfterAll
     static void stopCluster()
     {
-        try
+        if (rig != null)
         {
-            if (cluster != null)
-            {
-                cluster.close();
-            }
-        }
-        finally
-        {
-            if (topology != null)
-            {
-                topology.close();
-            }
+            rig.close();
         }
     }
 

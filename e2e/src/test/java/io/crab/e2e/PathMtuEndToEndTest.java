@@ -34,6 +34,7 @@ class PathMtuEndToEndTest
     private static final int PORT = 80;
     private static final int BYTES = 4 << 20;
 
+    private static RigCluster rig;
     private static Topology topology;
     private static CrabCluster cluster;
     private static Host client;
@@ -46,29 +47,21 @@ class PathMtuEndToEndTest
     @BeforeAll
     static void startCluster() throws Exception
     {
-        topology = Topology.builder().clients(1).servers(1).routedServers(1).build();
+        rig = RigCluster.start(Topology.builder().clients(1).servers(1).routedServers(1), logs, List.of(PORT),
+            t -> Map.of(t.clients().get(0), List.of(VIP)));
+        topology = rig.topology();
+        cluster = rig.cluster();
         client = topology.clients().get(0);
         backend = topology.servers().get(0);
-        cluster = CrabCluster.start(topology, logs, List.of(PORT), Map.of(client, List.of(VIP)));
         cluster.startLb(List.of(backend.ip()), "--vip", VIP);
     }
 
     @AfterAll
     static void stopCluster()
     {
-        try
+        if (rig != null)
         {
-            if (cluster != null)
-            {
-                cluster.close();
-            }
-        }
-        finally
-        {
-            if (topology != null)
-            {
-                topology.close();
-            }
+            rig.close();
         }
     }
 

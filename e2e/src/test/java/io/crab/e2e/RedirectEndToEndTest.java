@@ -50,6 +50,7 @@ class RedirectEndToEndTest
     private static final int PORT = 80;
     private static final int BACKEND_PORT = 8080;
 
+    private static RigCluster rig;
     private static Topology topology;
     private static CrabCluster cluster;
     private static Host client;
@@ -62,30 +63,21 @@ class RedirectEndToEndTest
     @BeforeAll
     static void startCluster() throws Exception
     {
-        topology = Topology.builder().clients(2).servers(3).build();
+        rig = RigCluster.start(Topology.builder().clients(2).servers(3), logs, List.of(PORT, BACKEND_PORT),
+            t -> Map.of(t.clients().get(0), List.of(VIP_ALL_PORTS, VIP_PORT_REDIRECT + ":" + PORT),
+                t.clients().get(1), List.of()));
+        topology = rig.topology();
+        cluster = rig.cluster();
         client = topology.clients().get(0);
         plainClient = topology.clients().get(1);
-        cluster = CrabCluster.start(topology, logs, List.of(PORT, BACKEND_PORT), Map.of(
-            client, List.of(VIP_ALL_PORTS, VIP_PORT_REDIRECT + ":" + PORT),
-            plainClient, List.of()));
     }
 
     @AfterAll
     static void stopCluster()
     {
-        try
+        if (rig != null)
         {
-            if (cluster != null)
-            {
-                cluster.close();
-            }
-        }
-        finally
-        {
-            if (topology != null)
-            {
-                topology.close();
-            }
+            rig.close();
         }
     }
 

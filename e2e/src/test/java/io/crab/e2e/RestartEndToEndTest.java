@@ -38,6 +38,7 @@ class RestartEndToEndTest
     private static final int PORT = 80;
     private static final InetSocketAddress TARGET = new InetSocketAddress(VIP, PORT);
 
+    private static RigCluster rig;
     private static Topology topology;
     private static CrabCluster cluster;
     private static Host client;
@@ -49,28 +50,20 @@ class RestartEndToEndTest
     @BeforeAll
     static void startCluster() throws Exception
     {
-        topology = Topology.builder().clients(1).servers(3).build();
+        rig = RigCluster.start(Topology.builder().clients(1).servers(3), logs, List.of(PORT),
+            t -> Map.of(t.clients().get(0), List.of(VIP)));
+        topology = rig.topology();
+        cluster = rig.cluster();
         client = topology.clients().get(0);
-        cluster = CrabCluster.start(topology, logs, List.of(PORT), Map.of(client, List.of(VIP)));
         cluster.startLb(topology.servers().stream().map(Host::ip).toList(), "--vip", VIP);
     }
 
     @AfterAll
     static void stopCluster()
     {
-        try
+        if (rig != null)
         {
-            if (cluster != null)
-            {
-                cluster.close();
-            }
-        }
-        finally
-        {
-            if (topology != null)
-            {
-                topology.close();
-            }
+            rig.close();
         }
     }
 

@@ -7,6 +7,7 @@ import io.crab.agent.Pins;
 import io.crab.bpf.Abi;
 import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfMap;
+import io.crab.bpf.PinnedMap;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.PrintWriter;
@@ -37,11 +38,19 @@ public final class LbStatus
             throw new IllegalStateException("no crab-lb is running on " + iface + " in this network namespace (no " +
                 dir + ")");
         }
-        final BpfMap vips = Bpf.openPinnedMap(dir.resolve(Abi.Maps.VIPS).toString());
-        final BpfMap slots = Bpf.openPinnedMap(dir.resolve(Abi.Maps.VIP_SLOTS).toString());
-        final BpfMap backends = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKENDS).toString());
-        final Counters packets = new Counters(Bpf.openPinnedMap(dir.resolve(Abi.Maps.LB_COUNTERS).toString()));
-        final Counters syns = new Counters(Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKEND_SYNS).toString()));
+        try (PinnedMap vips = Bpf.openPinnedMap(dir.resolve(Abi.Maps.VIPS).toString());
+            PinnedMap slots = Bpf.openPinnedMap(dir.resolve(Abi.Maps.VIP_SLOTS).toString());
+            PinnedMap backends = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKENDS).toString());
+            PinnedMap packetMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.LB_COUNTERS).toString());
+            PinnedMap synMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKEND_SYNS).toString()))
+        {
+            return read(vips, slots, backends, new Counters(packetMap), new Counters(synMap));
+        }
+    }
+
+    private static MetricRegistry read(final BpfMap vips, final BpfMap slots, final BpfMap backends,
+        final Counters packets, final Counters syns)
+    {
 
         final MetricRegistry registry = new MetricRegistry();
         for (final Map.Entry<Integer, String> c : Counters.names("CRAB_LB_").entrySet())

@@ -1,5 +1,7 @@
 package io.crab.bench.hostile;
 
+import io.crab.bpf.frames.Frames;
+
 import java.util.Arrays;
 import java.util.Set;
 
@@ -163,18 +165,7 @@ final class Packet
     /** The one's-complement sum, folded to 16 bits, of {@code len} bytes from {@code from} added to {@code initial}. */
     static int sum(final byte[] data, final int from, final int len, final long initial)
     {
-        long sum = initial;
-        for (int i = 0; i < len; i += 2)
-        {
-            final int hi = data[from + i] & 0xff;
-            final int lo = i + 1 < len ? data[from + i + 1] & 0xff : 0;
-            sum += (hi << 8) | lo;
-        }
-        while ((sum >> 16) != 0)
-        {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        return (int)sum;
+        return Frames.onesComplementSum(data, from, len, initial);
     }
 
     /** The checksum to write into a zeroed checksum field over the same bytes. */

@@ -3,6 +3,7 @@ package io.crab.bench.results;
 import java.time.Instant;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -19,6 +20,7 @@ import io.crab.bench.traffic.Workload;
  * @param command      the exact command line, so a reader can run it again
  * @param started      when the bench started
  * @param parameters   how each run was driven
+ * @param rounds       per mode and workload, the p50 of each round in µs, in order; empty when not kept
  */
 public record BenchResults(
     List<ModeResult> modes,
@@ -26,13 +28,15 @@ public record BenchResults(
     MachineInfo machine,
     String command,
     Instant started,
-    RunParameters parameters)
+    RunParameters parameters,
+    Map<String, Map<Workload, List<Double>>> rounds)
 {
     public static final String DEFAULT_BASELINE = "direct";
 
     public BenchResults
     {
         modes = List.copyOf(modes);
+        rounds = Map.copyOf(rounds);
         Objects.requireNonNull(baselineMode, "baselineMode");
         Objects.requireNonNull(machine, "machine");
         Objects.requireNonNull(command, "command");
@@ -56,7 +60,19 @@ public record BenchResults(
         final Instant started,
         final RunParameters parameters)
     {
-        this(modes, DEFAULT_BASELINE, machine, command, started, parameters);
+        this(modes, DEFAULT_BASELINE, machine, command, started, parameters, Map.of());
+    }
+
+    /** Results compared with {@link #DEFAULT_BASELINE}, with each round's p50. */
+    public BenchResults(
+        final List<ModeResult> modes,
+        final MachineInfo machine,
+        final String command,
+        final Instant started,
+        final RunParameters parameters,
+        final Map<String, Map<Workload, List<Double>>> rounds)
+    {
+        this(modes, DEFAULT_BASELINE, machine, command, started, parameters, rounds);
     }
 
     /**

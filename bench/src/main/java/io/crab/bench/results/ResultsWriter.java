@@ -7,14 +7,17 @@ import java.nio.file.Path;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.StringJoiner;
 import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
+import java.util.stream.Collectors;
 
 import io.crab.bench.traffic.FailureKind;
 import io.crab.bench.traffic.LatencyReport;
@@ -89,7 +92,63 @@ public final class ResultsWriter
 
         out.append("\n## All percentiles\n\n");
         appendPercentileTable(out, results);
+        appendRounds(out, results);
         return out.toString();
+    }
+
+    /**
+     * Each round's p50, and per mode the median over rounds of its p50 divided by the baseline's in the same round.
+     * Latency on a small machine is often bimodal (whether the client and server threads share a core), and a
+     * round that ran in the fast mode completes far more transactions, so it dominates the merged percentiles;
+     * the per-round ratio compares modes only within the same conditions.
+     */
+    private static void appendRounds(final StringBuilder out, final BenchResults results)
+    {
+        if (results.rounds().isEmpty())
+        {
+            return;
+        }
+        out.append("\n## Round by round\n\n| mode | workload | p50 µs per round | median of p50 / ")
+            .append(results.baselineMode()).append(" per round |\n| --- | --- | --- | ---: |\n");
+        for (final ModeResult mode : results.modes())
+        {
+            final Map<Workload, List<Double>> byWorkload = results.rounds().get(mode.mode());
+            if (byWorkload == null)
+            {
+                continue;
+            }
+            for (final Map.Entry<Workload, List<Double>> e : byWorkload.entrySet())
+            {
+                final List<Double> base = results.rounds().getOrDefault(results.baselineMode(), Map.of())
+                    .get(e.getKey());
+                out.append("| ").append(mode.mode()).append(" | ").append(e.getKey()).append(" | ")
+                    .append(e.getValue().stream().map(v -> String.format(Locale.ROOT, "%.1f", v))
+                        .collect(Collectors.joining(", ")))
+                    .append(" | ").append(ratioText(medianRatio(e.getValue(), base))).append(" |\n");
+            }
+        }
+    }
+
+    private static String ratioText(final double ratio)
+    {
+        return Double.isNaN(ratio) ? "-" : String.format(Locale.ROOT, "%.2fx", ratio);
+    }
+
+    /** The median over rounds of value / baseline in the same round; NaN without a full baseline. */
+    static double medianRatio(final List<Double> values, final List<Double> baseline)
+    {
+        if (baseline == null || baseline.size() != values.size() || values.isEmpty())
+        {
+            return Double.NaN;
+        }
+        final double[] ratios = new double[values.size()];
+        for (int i = 0; i < ratios.length; i++)
+        {
+            ratios[i] = values.get(i) / baseline.get(i);
+        }
+        Arrays.sort(ratios);
+        final int mid = ratios.length / 2;
+        return ratios.length % 2 == 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
     }
 
     /**

@@ -44,6 +44,17 @@ class ResultsWriterTest
     Path dir;
 
     @Test
+    void theRoundByRoundRatioComparesEachRoundWithTheBaselinesSameRound()
+    {
+        // Round 1 ran in the fast mode for the baseline only: merged, it would dominate; per round it does not.
+        final List<Double> direct = List.of(6.3, 57.6, 58.6, 56.1, 56.5);
+        final List<Double> crab = List.of(6.9, 57.9, 56.9, 59.3, 57.8);
+        assertEquals(1.023, ResultsWriter.medianRatio(crab, direct), 0.001);
+        assertTrue(Double.isNaN(ResultsWriter.medianRatio(crab, List.of(1.0))), "rounds must pair up");
+        assertEquals(1.5, ResultsWriter.medianRatio(List.of(2.0, 4.0), List.of(2.0, 2.0)), 1e-9, "even count");
+    }
+
+    @Test
     void markdownHasTheContextAndARowPerReportedModeWithRatiosToDirect() throws IOException
     {
         final String md = read(ResultsWriter.write(results(), dir).markdown());

@@ -117,6 +117,15 @@ public final class Frames
 
     private static int checksum(final byte[] data, final int from, final int len, final long initial)
     {
+        return ~onesComplementSum(data, from, len, initial) & 0xffff;
+    }
+
+    /**
+     * The one's-complement sum (RFC 1071), folded to 16 bits and not inverted, of {@code len} bytes from
+     * {@code from} (an odd last byte padded with zero) added to {@code initial}.
+     */
+    public static int onesComplementSum(final byte[] data, final int from, final int len, final long initial)
+    {
         long sum = initial;
         for (int i = 0; i < len; i += 2)
         {
@@ -128,7 +137,7 @@ public final class Frames
         {
             sum = (sum & 0xffff) + (sum >> 16);
         }
-        return (int)(~sum & 0xffff);
+        return (int)sum;
     }
 
     public static int u16(final byte[] b, final int at)

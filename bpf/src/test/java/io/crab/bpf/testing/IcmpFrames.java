@@ -60,19 +60,6 @@ public final class IcmpFrames
 
     private static int sum(final byte[] data, final int from, final int len)
     {
-        long sum = 0;
-        for (int i = 0; i + 1 < len; i += 2)
-        {
-            sum += Frames.u16(data, from + i);
-        }
-        if ((len & 1) != 0)
-        {
-            sum += (data[from + len - 1] & 0xff) << 8;
-        }
-        while (sum >> 16 != 0)
-        {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        return (int)(~sum & 0xffff);
+        return ~Frames.onesComplementSum(data, from, len, 0) & 0xffff;
     }
 }
