@@ -5,6 +5,7 @@ import io.crab.agent.Cli;
 import io.crab.agent.ConfigException;
 import io.crab.agent.DutyCycleErrors;
 import io.crab.agent.PinnedDatapath;
+import io.crab.bpf.Abi;
 import io.crab.agent.OptionKind;
 import org.agrona.concurrent.SleepingMillisIdleStrategy;
 import org.agrona.concurrent.SystemNanoClock;
@@ -120,8 +121,8 @@ public final class CrabEndpoint
             "redirect for this VIP only from backends in these prefixes (default: any address). Repeatable.")
         List<String> backendsCidr;
 
-        @Option(names = "--flow-table-size", defaultValue = "65536", description = "Redirected and pending " +
-            "connections this host can hold at once (default 65536).")
+        @Option(names = "--flow-table-size", defaultValue = "" + Abi.Consts.CRAB_FLOW_TABLE_SIZE,
+            description = "Redirected and pending connections this host can hold at once (default ${DEFAULT-VALUE}).")
         int flowTableSize;
 
         @Override

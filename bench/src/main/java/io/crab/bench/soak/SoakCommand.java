@@ -5,6 +5,7 @@ import io.crab.agent.ConfigException;
 import io.crab.bench.CrabBench;
 import io.crab.bench.results.MachineInfo;
 import io.crab.bench.traffic.LoadResult;
+import io.crab.bpf.Abi;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -35,7 +36,8 @@ public final class SoakCommand implements Callable<Integer>
     @Option(names = "--concurrency", defaultValue = "2", description = "Closed-loop workers per VIP (default 2).")
     int concurrency;
 
-    @Option(names = "--flow-table-size", defaultValue = "65536", description = "The client's flow table.")
+    @Option(names = "--flow-table-size", defaultValue = "" + Abi.Consts.CRAB_FLOW_TABLE_SIZE,
+        description = "The client's flow table (default ${DEFAULT-VALUE}).")
     int flowTableSize;
 
     @Option(names = "--sample-every", defaultValue = "5s", description = "How often the table is looked at.",
@@ -97,8 +99,11 @@ public final class SoakCommand implements Callable<Integer>
             o.rate(duration), o.failures(), o.counters().get("syn_unmarked_full"),
             o.counters().get("syn_unmarked_port_busy"), o.peakFlows(), o.peakTimeWait(),
             o.passed() ? "pass" : "FAIL"));
-        md.append("A flow leaves the table when its socket enters TIME_WAIT or closes. The TIME_WAIT column is what " +
-            "a table that kept flows for the life of their socket would have had to hold.\n\n");
+        md.append("The verdict is whether any SYN went out unmarked because the table was full. A flow leaves the " +
+            "table when its socket enters TIME_WAIT or closes; the TIME_WAIT column is what a table that kept flows " +
+            "for the life of their socket would have had to hold. Failed connections by kind are below: CONNECT " +
+            "failures match the SYNs sent unmarked because another VIP's live connection held the local port (the " +
+            "LB host refuses them), TIMEOUTs are echoes that took over 2 s on a saturated machine.\n\n");
         md.append("Per VIP:\n\n| load | connections | failed, by kind | p50 µs | p99 µs |\n|---|---|---|---|---|\n");
         int i = 1;
         for (final LoadResult r : o.loads())
