@@ -1,0 +1,39 @@
+package io.crab.lb.config;
+
+import io.crab.agent.HostPort;
+import io.crab.lb.Policy;
+
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * A service: a VIP, with or without a port, balanced over its own backends. Its identity is its name.
+ *
+ * @param name             [a-z0-9][a-z0-9-]*, at most 32 characters, unique in a configuration.
+ * @param vip              the address, and the port, or 0 for every TCP port of the address.
+ * @param policy           how a new connection picks a backend.
+ * @param redirectUnmarked also redirect SYNs that carry no client marker.
+ * @param backends         in file order, each target once; may be empty (the service takes no connections).
+ * @param line             where the service starts in its file, for messages; 0 when made from flags.
+ */
+public record ServiceConfig(String name, HostPort vip, Policy policy, boolean redirectUnmarked,
+    List<BackendConfig> backends, int line)
+{
+    public ServiceConfig
+    {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(vip, "vip");
+        Objects.requireNonNull(policy, "policy");
+        backends = List.copyOf(backends);
+        final Set<HostPort> targets = new HashSet<>();
+        for (final BackendConfig backend : backends)
+        {
+            if (!targets.add(backend.target()))
+            {
+                throw new IllegalArgumentException("service " + name + ": backend " + backend.target() + " twice");
+            }
+        }
+    }
+}
