@@ -1,0 +1,260 @@
+package io.crab.lb.config;
+
+import io.crab.agent.ConfigException;
+import io.crab.agent.HostPort;
+import io.crab.lb.Policy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/** The services file: what it accepts, and the one-line error each mistake gets, first mistake first. */
+class ServicesFileTest
+{
+    /** Today's LB maps: 64 VIPs, 1024 backends, 256 slots per VIP. */
+    private static final ConfigLimits LIMITS = new ConfigLimits(64, 256, 1024, 256);
+    private static final String KEYWORDS = "(expected service, vip, policy, redirect-unmarked or backend)";
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void readsTheExampleIntoTheModel() throws Exception
+    {
+        final LbConfig config = read("""
+            # crab-lb services
+            service web
+                vip 198.19.0.1:80
+                policy hash               # rr | random | hash (default rr)
+                redirect-unmarked         # optional flag
+                backend 198.18.0.101 weight 2
+                backend 198.18.0.102:8080 weight 1 draining
+
+            service db
+                vip 198.19.0.2:5432
+                backend 198.18.0.103
+            """);
+        assertEquals(new LbConfig(List.of(
+            new ServiceConfig("web", HostPort.parse("198.19.0.1:80"), Policy.HASH, true, List.of(
+                new BackendConfig(HostPort.parse("198.18.0.101"), 2, BackendState.ACTIVE, 6),
+                new BackendConfig(HostPort.parse("198.18.0.102:8080"), 1, BackendState.DRAINING, 7)), 2),
+            new ServiceConfig("db", HostPort.parse("198.19.0.2:5432"), Policy.RR, false, List.of(
+                new BackendConfig(HostPort.parse("198.18.0.103"), 1, BackendState.ACTIVE, 11)), 9))), config);
+    }
+
+    @Test
+    void commentsBlankLinesAndIndentationAreFreeAndSettingsComeInAnyOrder() throws Exception
+    {
+        final LbConfig config = read("#top\n\n   \nservice  web#no space before the comment\n" +
+            "\tbackend\t198.18.0.101   draining   weight 7\r\n  # a comment line inside\n" +
+            "redirect-unmarked\n      vip 198.19.0.1\n\t policy random \n\n# trailing\n");
+        assertEquals(new LbConfig(List.of(
+            new ServiceConfig("web", HostPort.parse("198.19.0.1"), Policy.RANDOM, true, List.of(
+                new BackendConfig(HostPort.parse("198.18.0.101"), 7, BackendState.DRAINING, 5)), 4))), config);
+    }
+
+    @Test
+    void aServiceMayHaveNoBackendsAndDefaultsToRoundRobinWithoutRedirectUnmarked() throws Exception
+    {
+        final LbConfig config = read("service spare\n  vip 198.19.0.9:443\nservice a-1\n  vip 198.19.0.10\n");
+        assertEquals(new LbConfig(List.of(
+            new ServiceConfig("spare", HostPort.parse("198.19.0.9:443"), Policy.RR, false, List.of(), 1),
+            new ServiceConfig("a-1", HostPort.parse("198.19.0.10"), Policy.RR, false, List.of(), 3))), config);
+    }
+
+    @Test
+    void servicesMayShareBackendsAndAddressesWithDifferentPorts() throws Exception
+    {
+        final LbConfig config = read("service http\n vip 198.19.0.1:80\n backend 198.18.0.101\n" +
+            "service https\n vip 198.19.0.1:443\n backend 198.18.0.101\n backend 198.18.0.102:8443\n");
+        assertEquals(2, config.services().size());
+        assertEquals(HostPort.parse("198.19.0.1:443"), config.services().get(1).vip());
+    }
+
+    @Test
+    void structureErrors() throws Exception
+    {
+        assertError("bogus 1\n", "1: unknown keyword 'bogus' " + KEYWORDS);
+        assertError("service web\n  vip 198.19.0.1\n  backends 198.18.0.101\n",
+            "3: service web: unknown keyword 'backends' " + KEYWORDS);
+        assertError("Service web\n", "1: unknown keyword 'Service' " + KEYWORDS);
+        assertError("# first\nvip 198.19.0.1\nservice web\n",
+            "2: 'vip' outside a service (start one with 'service NAME')");
+        assertError("backend 198.18.0.101\n", "1: 'backend' outside a service (start one with 'service NAME')");
+        assertError("", ": no services (a service starts with 'service NAME')");
+        assertError("# only comments\n\n", ": no services (a service starts with 'service NAME')");
+        final Path absent = dir.resolve("absent.conf");
+        final ConfigException missing = assertThrows(ConfigException.class, () -> ServicesFile.read(absent, LIMITS));
+        assertEquals(absent + ": no such file", missing.getMessage());
+    }
+
+    @Test
+    void serviceLineErrors() throws Exception
+    {
+        assertError("service\n", "1: expected 'service NAME'");
+        assertError("service web db\n", "1: expected 'service NAME'");
+        assertError("service Web\n", "1: service name 'Web' may have only a-z, 0-9 and '-', and not start with '-'");
+        assertError("service -web\n",
+            "1: service name '-web' may have only a-z, 0-9 and '-', and not start with '-'");
+        assertError("service web.prod\n",
+            "1: service name 'web.prod' may have only a-z, 0-9 and '-', and not start with '-'");
+        final String longName = "a".repeat(33);
+        assertError("service " + longName + "\n",
+            "1: service name '" + longName + "' is longer than 32 characters");
+        assertError("service web\n vip 198.19.0.1:80\nservice db\n vip 198.19.0.2\nservice web\n",
+            "5: service web is defined twice (first at line 1)");
+        assertError("service web\n backend 198.18.0.101\n\nservice db\n vip 198.19.0.2\n",
+            "1: service web: no vip (expected one 'vip A.B.C.D[:PORT]' line)");
+        assertError("service web\n vip 198.19.0.1\nservice db\n",
+            "3: service db: no vip (expected one 'vip A.B.C.D[:PORT]' line)");
+    }
+
+    @Test
+    void vipErrors() throws Exception
+    {
+        assertError("service web\n vip\n", "2: service web: expected 'vip A.B.C.D[:PORT]'");
+        assertError("service web\n vip 198.19.0.1 198.19.0.2\n", "2: service web: expected 'vip A.B.C.D[:PORT]'");
+        assertError("service web\n vip 198.19.0.1\n vip 198.19.0.2\n",
+            "3: service web: vip given twice (first at line 2)");
+        assertError("service web\n vip 198.19.0.300\n",
+            "2: service web: vip '198.19.0.300': not an IPv4 address (A.B.C.D)");
+        assertError("service web\n vip web.example\n",
+            "2: service web: vip 'web.example': not an IPv4 address (A.B.C.D)");
+        assertError("service web\n vip 198.19.0.1:0\n", "2: service web: vip '198.19.0.1:0': port must be 1..65535");
+        assertError("service web\n vip 198.19.0.1:65536\n",
+            "2: service web: vip '198.19.0.1:65536': port must be 1..65535");
+        assertError("service web\n vip 198.19.0.1:http\n",
+            "2: service web: vip '198.19.0.1:http': port is not a number");
+    }
+
+    @Test
+    void twoServicesCannotClaimTheSameVip() throws Exception
+    {
+        assertError("service web\n vip 198.19.0.1:80\nservice web2\n vip 198.19.0.1:80\n",
+            "4: service web2: vip 198.19.0.1:80 is already service web's (line 1)");
+        assertError("service all\n vip 198.19.0.1\nservice all2\n vip 198.19.0.1\n",
+            "4: service all2: vip 198.19.0.1 is already service all's (line 1)");
+        assertError("service web\n vip 198.19.0.1:80\nservice all\n vip 198.19.0.1\n",
+            "4: service all: vip 198.19.0.1 overlaps service web's vip 198.19.0.1:80 (line 1); " +
+            "a vip without a port takes every port of its address");
+        assertError("service all\n vip 198.19.0.1\nservice web\n vip 198.19.0.1:80\n",
+            "4: service web: vip 198.19.0.1:80 overlaps service all's vip 198.19.0.1 (line 1); " +
+            "a vip without a port takes every port of its address");
+    }
+
+    @Test
+    void policyAndFlagErrors() throws Exception
+    {
+        assertError("service web\n policy wrr\n", "2: service web: policy must be rr, random or hash, got 'wrr'");
+        assertError("service web\n policy RR\n", "2: service web: policy must be rr, random or hash, got 'RR'");
+        assertError("service web\n policy\n", "2: service web: expected 'policy rr|random|hash'");
+        assertError("service web\n policy rr hash\n", "2: service web: expected 'policy rr|random|hash'");
+        assertError("service web\n policy rr\n policy hash\n",
+            "3: service web: policy given twice (first at line 2)");
+        assertError("service web\n redirect-unmarked yes\n", "2: service web: expected 'redirect-unmarked' alone");
+        assertError("service web\n redirect-unmarked\n\n redirect-unmarked\n",
+            "4: service web: redirect-unmarked given twice (first at line 2)");
+    }
+
+    @Test
+    void backendErrors() throws Exception
+    {
+        final String web = "service web\n vip 198.19.0.1:80\n";
+        assertError(web + " backend\n", "3: service web: expected 'backend IP[:PORT] [weight N] [draining]'");
+        assertError(web + " backend 198.18.0.300\n",
+            "3: service web: backend '198.18.0.300': not an IPv4 address (A.B.C.D)");
+        assertError(web + " backend 198.18.0.101:0\n",
+            "3: service web: backend '198.18.0.101:0': port must be 1..65535");
+        assertError(web + " backend 198.18.0.101 weight\n",
+            "3: service web: weight needs a number: 'backend IP[:PORT] [weight N] [draining]'");
+        assertError(web + " backend 198.18.0.101 weight x\n", "3: service web: weight is not a number: 'x'");
+        assertError(web + " backend 198.18.0.101 weight 0\n", "3: service web: weight must be 1..100, got 0");
+        assertError(web + " backend 198.18.0.101 weight 101\n", "3: service web: weight must be 1..100, got 101");
+        assertError(web + " backend 198.18.0.101 weight 2 weight 3\n", "3: service web: weight given twice");
+        assertError(web + " backend 198.18.0.101 draining draining\n", "3: service web: draining given twice");
+        assertError(web + " backend 198.18.0.101 weight=3\n",
+            "3: service web: unknown backend option 'weight=3' (expected weight N or draining)");
+        assertError(web + " backend 198.18.0.101 drain\n",
+            "3: service web: unknown backend option 'drain' (expected weight N or draining)");
+        assertError(web + " backend 198.18.0.101\n backend 198.18.0.102\n backend 198.18.0.101 weight 3\n",
+            "5: service web: backend 198.18.0.101 is listed twice (first at line 3)");
+    }
+
+    @Test
+    void aBackendNamesAPortOnlyWhenItsVipHasOneWhicheverLineComesFirst() throws Exception
+    {
+        assertError("service all\n vip 198.19.0.1\n backend 198.18.0.101:8080\n",
+            "3: service all: backend 198.18.0.101:8080 names a port but vip 198.19.0.1 balances every port; " +
+            "give the vip a port to redirect ports");
+        assertError("service all\n backend 198.18.0.101\n backend 198.18.0.102:8080\n vip 198.19.0.1\n",
+            "4: service all: vip 198.19.0.1 balances every port but backend 198.18.0.102:8080 (line 3) names a " +
+            "port; give the vip a port to redirect ports");
+    }
+
+    @Test
+    void limitsNameTheServiceAndTheLineThatGoesOver() throws Exception
+    {
+        final ConfigLimits small = new ConfigLimits(2, 3, 4, 10);
+        assertError(small, "service a\n vip 198.19.0.1\nservice b\n vip 198.19.0.2\nservice c\n vip 198.19.0.3\n",
+            "5: service c: too many services (at most 2)");
+        assertError(small, "service a\n vip 198.19.0.1\n backend 198.18.0.1\n backend 198.18.0.2\n" +
+            " backend 198.18.0.3 draining\n backend 198.18.0.4\n",
+            "6: service a: too many backends (at most 3 per service)");
+        assertError(small, "service a\n vip 198.19.0.1\n backend 198.18.0.1\n backend 198.18.0.2\n" +
+            " backend 198.18.0.3\nservice b\n vip 198.19.0.2\n backend 198.18.0.1\n backend 198.18.0.4\n" +
+            " backend 198.18.0.5\n",
+            "10: service b: backend 198.18.0.5: too many distinct backends (at most 4 over all services)");
+        assertError(small, "service a\n vip 198.19.0.1\n backend 198.18.0.1 weight 5\n" +
+            " backend 198.18.0.2 weight 20 draining\n backend 198.18.0.3 weight 6\n",
+            "5: service a: weights of active backends add up to 11, more than the 10 slots of a service");
+
+        final LbConfig full = ServicesFile.read(write("service a\n vip 198.19.0.1\n backend 198.18.0.1 weight 5\n" +
+            " backend 198.18.0.2 weight 90 draining\n backend 198.18.0.3 weight 5\nservice b\n vip 198.19.0.2\n" +
+            " backend 198.18.0.1 weight 8\n backend 198.18.0.2\n backend 198.18.0.4\n"), small);
+        assertEquals(2, full.services().size(), "every limit reached, none passed; draining takes no slots");
+        assertThrows(IllegalArgumentException.class, () -> new ConfigLimits(64, 0, 1024, 256));
+    }
+
+    @Test
+    void theFirstErrorReadingDownTheFileWins() throws Exception
+    {
+        assertError("service web\n vip 198.19.0.1\n backend 198.18.0.101 weight 0\n policy wrr\nbogus\n",
+            "3: service web: weight must be 1..100, got 0");
+        assertError("service web\n vip 198.19.0.300\n", "2: service web: vip '198.19.0.300': not an IPv4 address " +
+            "(A.B.C.D)");
+        assertError("service web\n backend 198.18.0.101\nservice web\n vip 198.19.0.1\n",
+            "1: service web: no vip (expected one 'vip A.B.C.D[:PORT]' line)");
+        assertError("service a\n vip 198.19.0.1\nservice b\n vip 198.19.0.1\n backend 1.2.3.4 weight 0\n",
+            "4: service b: vip 198.19.0.1 is already service a's (line 1)");
+    }
+
+    private void assertError(final String content, final String expected) throws Exception
+    {
+        assertError(LIMITS, content, expected);
+    }
+
+    private void assertError(final ConfigLimits limits, final String content, final String expected)
+        throws Exception
+    {
+        final Path file = write(content);
+        final ConfigException ex = assertThrows(ConfigException.class, () -> ServicesFile.read(file, limits));
+        assertEquals(file + (expected.startsWith(":") ? "" : ":") + expected, ex.getMessage());
+    }
+
+    private LbConfig read(final String content) throws Exception
+    {
+        return ServicesFile.read(write(content), LIMITS);
+    }
+
+    private Path write(final String content) throws Exception
+    {
+        final Path file = Files.createTempFile(dir, "services", ".conf");
+        Files.writeString(file, content);
+        return file;
+    }
+}
