@@ -48,6 +48,27 @@ class LbConfigTest
     }
 
     @Test
+    void theShorthandsServicesCanBeWrittenAsAServicesFile() throws Exception
+    {
+        final LbConfig flags = LbConfig.fromFlags(
+            List.of(HostPort.parse("255.255.255.255:65535"), HostPort.parse("198.19.0.2")),
+            List.of(new BackendsFile.Backend(HostPort.parse("198.18.0.101"), 2, 1)), Policy.RANDOM, false);
+        final StringBuilder text = new StringBuilder();
+        for (final ServiceConfig service : flags.services())
+        {
+            text.append("service ").append(service.name()).append("\n  vip ").append(service.vip())
+                .append("\n  policy random\n  backend 198.18.0.101 weight 2\n");
+        }
+        final Path file = dir.resolve("services.conf");
+        Files.writeString(file, text);
+
+        final LbConfig written = ServicesFile.read(file, new ConfigLimits(64, 256, 1024, 256));
+        assertEquals(List.of("vip-255-255-255-255-65535", "vip-198-19-0-2"),
+            written.services().stream().map(ServiceConfig::name).toList());
+        assertEquals(List.of(), ConfigDiff.changes(flags, written));
+    }
+
+    @Test
     void namesAndTargetsAreIdentitiesSoEachAppearsOnce()
     {
         final HostPort vip = HostPort.parse("198.19.0.1");

@@ -1,0 +1,154 @@
+package io.crab.lb.config;
+
+import io.crab.agent.HostPort;
+import io.crab.lb.Policy;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * What changed between two configurations, one human-readable line per change, for the reload log. A service is
+ * known by its name and a backend by its target, so reordering services or backends changes nothing, and a
+ * renamed service is one removed and one added.
+ */
+public final class ConfigDiff
+{
+    /** Targets in address order, then port: 198.18.0.9 before 198.18.0.10, all ports before port 80. */
+    private static final Comparator<HostPort> TARGET_ORDER = Comparator
+        .comparingLong((HostPort target) -> Integer.toUnsignedLong(addressBits(target)))
+        .thenComparingInt(HostPort::port);
+
+    private ConfigDiff()
+    {
+    }
+
+    /**
+     * The changes from {@code before} to {@code after}, services in name order and, within one, vip, policy,
+     * redirect-unmarked, then backends in target order; empty when nothing changed.
+     */
+    public static List<String> changes(final LbConfig before, final LbConfig after)
+    {
+        final Map<String, ServiceConfig> oldServices = byName(before);
+        final Map<String, ServiceConfig> newServices = byName(after);
+        final TreeSet<String> names = new TreeSet<>(oldServices.keySet());
+        names.addAll(newServices.keySet());
+        final List<String> changes = new ArrayList<>();
+        for (final String name : names)
+        {
+            final ServiceConfig oldService = oldServices.get(name);
+            final ServiceConfig newService = newServices.get(name);
+            if (oldService == null)
+            {
+                changes.add("service " + name + " added (" + summary(newService) + ")");
+            }
+            else if (newService == null)
+            {
+                changes.add("service " + name + " removed");
+            }
+            else
+            {
+                serviceChanges(oldService, newService, changes);
+            }
+        }
+        return changes;
+    }
+
+    private static void serviceChanges(final ServiceConfig before, final ServiceConfig after,
+        final List<String> changes)
+    {
+        final String prefix = "service " + after.name() + ": ";
+        if (!before.vip().equals(after.vip()))
+        {
+            changes.add(prefix + "vip " + before.vip() + " -> " + after.vip());
+        }
+        if (before.policy() != after.policy())
+        {
+            changes.add(prefix + "policy " + word(before.policy()) + " -> " + word(after.policy()));
+        }
+        if (before.redirectUnmarked() != after.redirectUnmarked())
+        {
+            changes.add(prefix + "redirect-unmarked " + onOff(before.redirectUnmarked()) + " -> " +
+                onOff(after.redirectUnmarked()));
+        }
+        final Map<HostPort, BackendConfig> oldBackends = byTarget(before);
+        final Map<HostPort, BackendConfig> newBackends = byTarget(after);
+        final TreeSet<HostPort> targets = new TreeSet<>(TARGET_ORDER);
+        targets.addAll(oldBackends.keySet());
+        targets.addAll(newBackends.keySet());
+        for (final HostPort target : targets)
+        {
+            final BackendConfig oldBackend = oldBackends.get(target);
+            final BackendConfig newBackend = newBackends.get(target);
+            final String backend = prefix + "backend " + target;
+            if (oldBackend == null)
+            {
+                changes.add(backend + " added (weight " + newBackend.weight() +
+                    (newBackend.state() == BackendState.DRAINING ? ", draining)" : ")"));
+            }
+            else if (newBackend == null)
+            {
+                changes.add(backend + " removed");
+            }
+            else
+            {
+                if (oldBackend.weight() != newBackend.weight())
+                {
+                    changes.add(backend + " weight " + oldBackend.weight() + " -> " + newBackend.weight());
+                }
+                if (oldBackend.state() != newBackend.state())
+                {
+                    changes.add(backend + " " + oldBackend.state().word() + " -> " + newBackend.state().word());
+                }
+            }
+        }
+    }
+
+    private static String summary(final ServiceConfig service)
+    {
+        final int count = service.backends().size();
+        final long draining = service.backends().stream().filter(b -> b.state() == BackendState.DRAINING).count();
+        return "vip " + service.vip() + ", " + (count == 0 ? "no backends" : count == 1 ? "1 backend" :
+            count + " backends") + (draining == 0 ? "" : ", " + draining + " draining");
+    }
+
+    private static Map<String, ServiceConfig> byName(final LbConfig config)
+    {
+        final Map<String, ServiceConfig> services = new TreeMap<>();
+        for (final ServiceConfig service : config.services())
+        {
+            services.put(service.name(), service);
+        }
+        return services;
+    }
+
+    private static Map<HostPort, BackendConfig> byTarget(final ServiceConfig service)
+    {
+        final Map<HostPort, BackendConfig> backends = new TreeMap<>(TARGET_ORDER);
+        for (final BackendConfig backend : service.backends())
+        {
+            backends.put(backend.target(), backend);
+        }
+        return backends;
+    }
+
+    private static int addressBits(final HostPort target)
+    {
+        final byte[] bytes = target.address().getAddress();
+        return (bytes[0] & 0xff) << 24 | (bytes[1] & 0xff) << 16 | (bytes[2] & 0xff) << 8 | bytes[3] & 0xff;
+    }
+
+    private static String word(final Policy policy)
+    {
+        return policy.name().toLowerCase(Locale.ROOT);
+    }
+
+    private static String onOff(final boolean flag)
+    {
+        return flag ? "on" : "off";
+    }
+}
