@@ -4,9 +4,9 @@
 
 /* Sizes of the maps and tables; enums (not #defines) so they appear in BTF for the Java layout test. */
 enum crab_limits {
-	CRAB_MAX_VIPS = 64,
-	CRAB_MAX_BACKENDS = 1024,
-	CRAB_MAX_SLOTS = 256,        /* backend slots per VIP: the sum of its weights */
+	CRAB_MAX_VIPS = 64,          /* default; crab-lb --max-services sets it at load */
+	CRAB_MAX_BACKENDS = 1024,    /* default; crab-lb --max-backends */
+	CRAB_MAX_SLOTS = 256,        /* default slots per service table (the sum of its weights); --max-slots */
 	CRAB_SYN_TABLE_SIZE = 65536,
 	CRAB_SYN_TTL_SEC = 75,       /* covers Linux's default SYN retries (1+2+4+8+16+32 s) */
 	CRAB_FLOW_TABLE_SIZE = 65536, /* default; crab-endpoint --flow-table-size sets it at load */

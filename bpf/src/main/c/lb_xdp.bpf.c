@@ -65,7 +65,7 @@ static __always_inline __u32 *pick_backend_id(struct crab_vip *vip, struct crab_
 		}
 		*tx_counter = CRAB_LB_TX_REBALANCED;
 	}
-	if (n == 0 || n > CRAB_MAX_SLOTS)
+	if (n == 0)
 		return 0;
 	if (vip->policy == CRAB_POLICY_RANDOM) {
 		slot = bpf_get_prandom_u32() % n;
@@ -79,7 +79,7 @@ static __always_inline __u32 *pick_backend_id(struct crab_vip *vip, struct crab_
 			return 0;
 		slot = __sync_fetch_and_add(cursor, 1) % n;
 	}
-	__u32 idx = vip->vip_id * CRAB_MAX_SLOTS + slot;
+	__u32 idx = vip->slot_base + slot;
 	__u32 *id = bpf_map_lookup_elem(&vip_slots, &idx);
 	if (!id)
 		return 0;

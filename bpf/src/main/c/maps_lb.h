@@ -8,7 +8,7 @@
 #include "structs.h"
 #include "maps_common.h"
 
-/* Configured VIPs: (address, port or 0) to their policy and slot table row. */
+/* Services by VIP (address, port or 0): their policy and current slot table. Sized at load (--max-services). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, CRAB_MAX_VIPS);
@@ -16,15 +16,16 @@ struct {
 	__type(value, struct crab_vip);
 } vips SEC(".maps");
 
-/* Slot tables, CRAB_MAX_SLOTS per VIP (row vip_id): backend ids, each repeated by its weight. */
+/* Slot tables: backend ids, each repeated by its weight. Every service has two rows of max-slots entries, the
+ * current one and the one the next configuration is written into. Sized at load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, CRAB_MAX_VIPS * CRAB_MAX_SLOTS);
+	__uint(max_entries, CRAB_MAX_VIPS * 2 * CRAB_MAX_SLOTS);
 	__type(key, __u32);
 	__type(value, __u32);
 } vip_slots SEC(".maps");
 
-/* Backends by id: where a redirected SYN goes. */
+/* Backends by id: where a redirected SYN goes. Sized at load (--max-backends). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, CRAB_MAX_BACKENDS);
@@ -32,7 +33,7 @@ struct {
 	__type(value, struct crab_backend);
 } backends SEC(".maps");
 
-/* Global round-robin cursor per VIP, advanced atomically so round-robin is not per CPU. */
+/* Global round-robin cursor per service, advanced atomically so round-robin is not per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, CRAB_MAX_VIPS);
@@ -48,6 +49,14 @@ struct {
 	__type(key, struct crab_syn_key);
 	__type(value, struct crab_syn_entry);
 } syn_table SEC(".maps");
+
+/* Service names by service id, for crab-lb status; the programs never read them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CRAB_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct crab_service_name);
+} service_names SEC(".maps");
 
 /* Packets by verdict (enum crab_lb_counter). */
 struct {

@@ -18,11 +18,20 @@ struct crab_vip_key {
 	__u16 pad;
 };
 
+/* A service, found by its VIP. Its slot table is vip_slots[slot_base .. slot_base + slot_count): the control
+ * plane writes a new table into the service's other row and then this entry, in one update, so a SYN reads
+ * either the old table or the new one, never a mix. */
 struct crab_vip {
-	__u32 vip_id;     /* row of this VIP in vip_slots and rr_cursors */
+	__u32 vip_id;     /* the service's id: its row in rr_cursors and service_names */
 	__u32 flags;      /* enum crab_vip_flags */
 	__u32 policy;     /* enum crab_policy */
+	__u32 slot_base;  /* first slot of the current table in vip_slots */
 	__u32 slot_count; /* slots in use; 0 = no backend ready */
+};
+
+/* What crab-lb status shows of a service that the data path does not need: its name. */
+struct crab_service_name {
+	char name[32];
 };
 
 struct crab_backend {

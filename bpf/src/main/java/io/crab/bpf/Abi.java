@@ -26,6 +26,7 @@ public final class Abi
         public static final String SYN_TABLE = "syn_table";
         public static final String LB_COUNTERS = "lb_counters";
         public static final String BACKEND_SYNS = "backend_syns";
+        public static final String SERVICE_NAMES = "service_names";
 
         public static final String CLIENT_VIPS = "client_vips";
         public static final String BACKEND_CIDRS = "backend_cidrs";
@@ -39,7 +40,7 @@ public final class Abi
 
         /** Every map of lb_xdp, client_tc and server_tc, in any order. */
         public static final List<String> LB_XDP = List.of(OPT_CFG, BTF_ANCHOR, VIPS, VIP_SLOTS, BACKENDS, RR_CURSORS,
-            SYN_TABLE, LB_COUNTERS, BACKEND_SYNS);
+            SYN_TABLE, LB_COUNTERS, BACKEND_SYNS, SERVICE_NAMES);
         public static final List<String> CLIENT_TC = List.of(OPT_CFG, BTF_ANCHOR, CLIENT_VIPS, BACKEND_CIDRS, FLOWS,
             RFLOWS, PORTS, CLIENT_COUNTERS);
         public static final List<String> SERVER_TC = List.of(OPT_CFG, BTF_ANCHOR, ECHOES, SERVER_COUNTERS);
@@ -153,10 +154,22 @@ public final class Abi
         public static final int VIP_ID = 0;
         public static final int FLAGS = 4;
         public static final int POLICY = 8;
-        public static final int SLOT_COUNT = 12;
-        public static final int SIZE = 16;
+        public static final int SLOT_BASE = 12;
+        public static final int SLOT_COUNT = 16;
+        public static final int SIZE = 20;
 
         private Vip()
+        {
+        }
+    }
+
+    /** struct crab_service_name. */
+    public static final class ServiceName
+    {
+        public static final int NAME = 0;
+        public static final int SIZE = 32;
+
+        private ServiceName()
         {
         }
     }

@@ -26,6 +26,7 @@ class AbiTest
         Map.entry(Abi.OptCfg.class, "crab_opt_cfg"),
         Map.entry(Abi.VipKey.class, "crab_vip_key"),
         Map.entry(Abi.Vip.class, "crab_vip"),
+        Map.entry(Abi.ServiceName.class, "crab_service_name"),
         Map.entry(Abi.Backend.class, "crab_backend"),
         Map.entry(Abi.SynKey.class, "crab_syn_key"),
         Map.entry(Abi.SynEntry.class, "crab_syn_entry"),

@@ -9,15 +9,19 @@ import io.crab.agent.Pins;
 import io.crab.agent.OptionKind;
 import org.agrona.concurrent.SleepingMillisIdleStrategy;
 import org.agrona.concurrent.SystemNanoClock;
+import io.crab.bpf.Abi;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
+import sun.misc.Signal;
+
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 
 /** {@code crab-lb}: the SYN-only connection-redirect load balancer, and {@code crab-lb status}. */
 @Command(name = "crab-lb", mixinStandardHelpOptions = true, version = "crab-lb 0.1.0",
@@ -31,10 +35,16 @@ public final class CrabLb implements Callable<Integer>
     @Option(names = "--iface", description = "Interface the SYNs for the VIPs arrive on.")
     String iface;
 
-    @Option(names = "--vip", description = "A.B.C.D[:PORT]; without a port every TCP port. Repeatable.")
+    @Option(names = "--config", paramLabel = "FILE", description = "Services file: one block per service (VIP, " +
+        "policy, backends). Read again on SIGHUP and whenever the file changes.")
+    Path config;
+
+    @Option(names = "--vip", description = "A.B.C.D[:PORT]; without a port every TCP port. Repeatable. With " +
+        "--backends, the shorthand for one service per VIP over the same backends.")
     List<String> vips;
 
-    @Option(names = "--backends", description = "File: one backend per line, IP[:PORT] [weight=N].")
+    @Option(names = "--backends", description = "File: one backend per line, IP[:PORT] [weight=N]; read again on " +
+        "SIGHUP and whenever it changes.")
     Path backends;
 
     @Option(names = "--policy", defaultValue = "rr", description = "rr (global round-robin), random or hash.",
@@ -54,6 +64,22 @@ public final class CrabLb implements Callable<Integer>
 
     @Option(names = "--health-interval-ms", defaultValue = "1000", description = "Backend TCP probe interval.")
     long healthIntervalMs;
+
+    @Option(names = "--no-watch", description = "Reload only on SIGHUP, not when the file changes (for tools " +
+        "that write several files and then ask for one reload).")
+    boolean noWatch;
+
+    @Option(names = "--max-services", defaultValue = "" + Abi.Consts.CRAB_MAX_VIPS,
+        description = "Services (VIPs) the maps hold (default ${DEFAULT-VALUE}).")
+    int maxServices;
+
+    @Option(names = "--max-backends", defaultValue = "" + Abi.Consts.CRAB_MAX_BACKENDS,
+        description = "Distinct backends over all services (default ${DEFAULT-VALUE}).")
+    int maxBackends;
+
+    @Option(names = "--max-slots", defaultValue = "" + Abi.Consts.CRAB_MAX_SLOTS,
+        description = "Slots of one service's table: the sum of its weights (default ${DEFAULT-VALUE}).")
+    int maxSlots;
 
     @Option(names = "--detach", description = "Remove crab-lb from the interface: detach the XDP program and " +
         "delete its pinned state, then exit. Stopping crab-lb never does this.")
@@ -75,7 +101,7 @@ public final class CrabLb implements Callable<Integer>
         final PrintWriter out = spec.commandLine().getOut();
         if (detach)
         {
-            if (iface == null || vips != null || backends != null)
+            if (iface == null || vips != null || backends != null || config != null)
             {
                 throw new ConfigException("--detach takes --iface only");
             }
@@ -84,14 +110,20 @@ public final class CrabLb implements Callable<Integer>
                 "crab-lb: detached from " + iface + " and removed its pinned state");
             return Cli.OK;
         }
-        final LbContext ctx = LbContext.of(iface, vips, backends, policy, redirectUnmarked,
-            OptionKind.of(optionKind, optionExid), healthIntervalMs);
+        final LbContext ctx = LbContext.of(iface, config, vips, backends, policy, redirectUnmarked,
+            LbContext.Limits.of(maxServices, maxBackends, maxSlots), !noWatch, OptionKind.of(optionKind, optionExid),
+            healthIntervalMs);
         final SystemNanoClock clock = new SystemNanoClock();
         final LbAgent agent = new LbAgent(ctx, clock, spec.commandLine().getErr());
+        Signal.handle(new Signal("HUP"), signal -> agent.requestReload());
+        final String services = ctx.initial().services().stream()
+            .map(s -> s.name() + " " + s.vip() + " (" + s.backends().size() + " backends, " +
+                s.policy().name().toLowerCase() + ")")
+            .collect(Collectors.joining(", "));
         new AgentMain().run(agent, new SleepingMillisIdleStrategy(50),
-            new DutyCycleErrors("crab-lb", spec.commandLine().getErr(), clock), "crab-lb ready on " + ctx.iface() + ": " +
-            ctx.vips() + " -> " + ctx.backends().size() + " backends, policy " + ctx.policy().name().toLowerCase() +
-            ", option " + ctx.option(), out);
+            new DutyCycleErrors("crab-lb", spec.commandLine().getErr(), clock), "crab-lb ready on " + ctx.iface() +
+                ": " + services + "; option " + ctx.option() + "; reloads on SIGHUP" +
+                (ctx.watch() ? " and changes to " + ctx.source().file() : ""), out);
         return Cli.OK;
     }
 

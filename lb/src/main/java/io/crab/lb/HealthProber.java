@@ -1,5 +1,6 @@
 package io.crab.lb;
 
+import io.crab.agent.HostPort;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 
 import java.io.IOException;
@@ -10,25 +11,29 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Probes backends with a TCP connect on their own thread (probes block) and posts each result to the agent's
- * queue. A backend whose port is not known (VIP balancing every port) is not probed here: the agent judges it by
- * its neighbour entry alone.
+ * queue. A backend whose port is not known (VIP balancing every port) is not given to it: the agent judges it by
+ * its neighbour entry alone. A reload replaces the prober with one for the new backends.
  */
 final class HealthProber implements Runnable
 {
     private static final int CONNECT_TIMEOUT_MS = 500;
 
-    /** Result of one probe: backend id, and whether it accepted. */
-    record Result(int backendId, boolean up)
+    /** Result of one probe: the backend (as configured), and whether it accepted. */
+    record Result(HostPort backend, boolean up)
     {
     }
 
-    private final List<InetSocketAddress> targets;
+    /** A backend and the address its probe connects to. */
+    record Target(HostPort backend, InetSocketAddress probe)
+    {
+    }
+
+    private final List<Target> targets;
     private final long intervalMs;
     private final ManyToOneConcurrentArrayQueue<Result> results;
     private final AtomicBoolean running = new AtomicBoolean(true);
 
-    /** {@code targets} by backend id; null where the backend is not probed. */
-    HealthProber(final List<InetSocketAddress> targets, final long intervalMs,
+    HealthProber(final List<Target> targets, final long intervalMs,
         final ManyToOneConcurrentArrayQueue<Result> results)
     {
         this.targets = targets;
@@ -46,15 +51,13 @@ final class HealthProber implements Runnable
     {
         while (running.get())
         {
-            for (int id = 0; id < targets.size() && running.get(); id++)
+            for (int i = 0; i < targets.size() && running.get(); i++)
             {
-                final InetSocketAddress target = targets.get(id);
-                if (target != null)
+                final Target target = targets.get(i);
+                final Result result = new Result(target.backend(), probe(target.probe()));
+                while (!results.offer(result) && running.get())
                 {
-                    while (!results.offer(new Result(id, probe(target))) && running.get())
-                    {
-                        Thread.onSpinWait();
-                    }
+                    Thread.onSpinWait();
                 }
             }
             try

@@ -1,10 +1,17 @@
 package io.crab.lb;
 
+import io.crab.agent.ConfigException;
 import io.crab.agent.HostPort;
 import io.crab.agent.Interfaces;
 import io.crab.agent.PinnedDatapath;
 import io.crab.agent.Pins;
 import io.crab.bpf.Abi;
+import io.crab.bpf.Bpf;
+import io.crab.lb.config.BackendConfig;
+import io.crab.lb.config.BackendState;
+import io.crab.lb.config.LbConfig;
+import io.crab.lb.config.ServiceConfig;
+import io.crab.lb.config.ConfigDiff;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.NanoClock;
@@ -16,16 +23,20 @@ import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The LB's control plane as an agent: puts the XDP program on its pinned link (adopting a running one), is the one
- * writer of its maps, and in its duty cycle applies health results and watches the backends' neighbour entries,
- * rewriting a VIP's slot table when the set of usable backends changes. The data path never depends on it: the
- * program and its maps stay pinned when the agent stops, established connections never touch the LB, and the
- * program asks the kernel's FIB for every backend's next hop itself.
+ * writer of its maps, and in its duty cycle applies reloads, health results and neighbour changes, publishing
+ * new slot tables when the usable backends of a service change. The data path never depends on it: the program and
+ * its maps stay pinned when the agent stops, established connections never touch the LB, and the program asks the
+ * kernel's FIB for every backend's next hop itself.
  */
 public final class LbAgent implements Agent
 {
@@ -38,30 +49,38 @@ public final class LbAgent implements Agent
     private final LbContext ctx;
     private final NanoClock clock;
     private final PrintWriter log;
+    private final AtomicBoolean reloadRequested = new AtomicBoolean();
     private final ManyToOneConcurrentArrayQueue<HealthProber.Result> healthResults =
         new ManyToOneConcurrentArrayQueue<>(1024);
-    private final boolean[] resolved;
-    private final boolean[] healthy;
-    private final int[] failures;
-    private final boolean[] usable;
+    /** Per backend (address and port as configured): probe failures in a row, and next hop resolved. */
+    private final Map<HostPort, int[]> failures = new HashMap<>();
+    private final Map<HostPort, Boolean> resolved = new HashMap<>();
+    private LbConfig config;
     private Neighbours neighbours;
     private PinnedDatapath datapath;
-    private LbMaps maps;
+    private ServiceTables tables;
     private HealthProber prober;
     private Thread proberThread;
+    private ConfigWatcher watcher;
     private long nextRefreshNs;
+    private long reloads;
+    private long refusedReloads;
+    /** What the tables were last published from: publishing again only when either changes. */
+    private LbConfig publishedConfig;
+    private Set<HostPort> publishedUsable;
 
     public LbAgent(final LbContext ctx, final NanoClock clock, final PrintWriter log)
     {
         this.ctx = ctx;
         this.clock = clock;
         this.log = log;
-        final int n = ctx.backends().size();
-        this.resolved = new boolean[n];
-        this.healthy = new boolean[n];
-        this.failures = new int[n];
-        this.usable = new boolean[n];
-        Arrays.fill(healthy, true);
+        this.config = ctx.initial();
+    }
+
+    /** Asks for the configuration to be read again (SIGHUP); the duty cycle does it. */
+    public void requestReload()
+    {
+        reloadRequested.set(true);
     }
 
     @Override
@@ -71,16 +90,26 @@ public final class LbAgent implements Agent
         neighbours = new Neighbours(ctx.iface());
         enableForwarding();
         awaitNeighbours();
-        datapath = PinnedDatapath.open("lb_xdp", Pins.dir("lb", ctx.iface()), Map.of());
+        final Path dir = Pins.dir("lb", ctx.iface());
+        checkPinnedSizes(dir);
+        datapath = PinnedDatapath.open("lb_xdp", dir, ctx.limits().mapSizes());
         try
         {
-            maps = new LbMaps(datapath.object());
+            tables = new ServiceTables(datapath.object(), ctx.limits().services(), ctx.limits().backends(),
+                ctx.limits().slots());
             ctx.option().writeTo(datapath.object().map(Abi.Maps.OPT_CFG));
-            maps.clearBackendsFrom(ctx.backends().size());
-            publish(true);
-            maps.removeVipsOtherThan(ctx.vips());
+            publish();
             datapath.pinMaps();
             datapath.attach("xdp", datapath.object().program("crab_lb"), p -> p.attachXdp(ifindex));
+            if (ctx.watch())
+            {
+                watcher = new ConfigWatcher(ctx.source().file(), reloadRequested);
+            }
+        }
+        catch (final IOException ex)
+        {
+            datapath.close();
+            throw new UncheckedIOException("watching " + ctx.source().file(), ex);
         }
         catch (final RuntimeException ex)
         {
@@ -89,11 +118,31 @@ public final class LbAgent implements Agent
         }
         if (datapath.adopted())
         {
-            log.println("crab-lb: took over the XDP program and its state pinned in " + datapath.dir());
+            log.println("crab-lb: took over the XDP program and its state pinned in " + dir);
             log.flush();
         }
         startProber();
         nextRefreshNs = clock.nanoTime() + NEIGHBOUR_REFRESH_NS;
+    }
+
+    /** The LB's state holds no connection, but sizes cannot change under a running program: say how to resize. */
+    private void checkPinnedSizes(final Path dir)
+    {
+        final Path vips = dir.resolve(Abi.Maps.VIPS);
+        final Path slots = dir.resolve(Abi.Maps.VIP_SLOTS);
+        final Path backends = dir.resolve(Abi.Maps.BACKENDS);
+        if (Files.exists(vips) && Files.exists(slots) && Files.exists(backends))
+        {
+            final Map<String, Integer> wanted = ctx.limits().mapSizes();
+            if (Bpf.pinnedMapInfo(vips).maxEntries() != wanted.get(Abi.Maps.VIPS) ||
+                Bpf.pinnedMapInfo(slots).maxEntries() != wanted.get(Abi.Maps.VIP_SLOTS) ||
+                Bpf.pinnedMapInfo(backends).maxEntries() != wanted.get(Abi.Maps.BACKENDS))
+            {
+                throw new ConfigException("--max-services/--max-backends/--max-slots differ from the running data " +
+                    "path pinned at " + dir + "; to resize, run crab-lb --iface " + ctx.iface() + " --detach first " +
+                    "(established connections do not depend on the LB; new ones are refused until it is back)");
+            }
+        }
     }
 
     /**
@@ -125,10 +174,11 @@ public final class LbAgent implements Agent
         while (true)
         {
             boolean all = true;
-            for (int id = 0; id < resolved.length; id++)
+            for (final HostPort target : targets(config))
             {
-                resolved[id] = lookUp(id);
-                all &= resolved[id];
+                final boolean now = lookUp(target);
+                resolved.put(target, now);
+                all &= now;
             }
             if (all || clock.nanoTime() > deadline)
             {
@@ -144,21 +194,20 @@ public final class LbAgent implements Agent
                 throw new IllegalStateException("interrupted while resolving backends");
             }
         }
-        for (int id = 0; id < resolved.length; id++)
+        resolved.forEach((target, ok) ->
         {
-            if (!resolved[id])
+            if (!ok)
             {
-                log.println("crab-lb: backend " + ctx.backends().get(id).target() + " has no neighbour entry on " +
-                    ctx.iface() + " yet; it gets no connections until it resolves");
+                log.println("crab-lb: backend " + target + " has no neighbour entry on " + ctx.iface() + " yet; it " +
+                    "gets no connections until it resolves");
             }
-        }
+        });
         log.flush();
     }
 
     /** True when the backend's next hop has a complete neighbour entry; else asks the kernel to resolve it. */
-    private boolean lookUp(final int id)
+    private boolean lookUp(final HostPort target)
     {
-        final HostPort target = ctx.backends().get(id).target();
         try
         {
             if (neighbours.lookup(target.address()).isPresent())
@@ -174,25 +223,54 @@ public final class LbAgent implements Agent
         return false;
     }
 
+    private static Set<HostPort> targets(final LbConfig config)
+    {
+        final Set<HostPort> targets = new LinkedHashSet<>();
+        config.services().forEach(s -> s.backends().forEach(b -> targets.add(b.target())));
+        return targets;
+    }
+
+    /** Probes every backend on its own port, or on its service's VIP port; a backend of an all-ports VIP is not. */
     private void startProber()
     {
-        final List<InetSocketAddress> targets = new ArrayList<>();
-        final int vipPort = ctx.vips().stream().mapToInt(HostPort::port).filter(p -> p != 0).findFirst().orElse(0);
-        for (final BackendsFile.Backend b : ctx.backends())
+        final Map<HostPort, HealthProber.Target> targets = new LinkedHashMap<>();
+        for (final ServiceConfig service : config.services())
         {
-            final int port = b.target().anyPort() ? vipPort : b.target().port();
-            targets.add(port == 0 ? null : new InetSocketAddress(b.target().address(), port));
+            for (final BackendConfig b : service.backends())
+            {
+                final int port = b.target().anyPort() ? service.vip().port() : b.target().port();
+                if (port != 0)
+                {
+                    targets.putIfAbsent(b.target(), new HealthProber.Target(b.target(),
+                        new InetSocketAddress(b.target().address(), port)));
+                }
+            }
         }
-        prober = new HealthProber(targets, ctx.healthIntervalNs() / 1_000_000L, healthResults);
+        prober = new HealthProber(new ArrayList<>(targets.values()), ctx.healthIntervalNs() / 1_000_000L,
+            healthResults);
         proberThread = new Thread(prober, "crab-lb-health");
         proberThread.setDaemon(true);
         proberThread.start();
     }
 
+    private void stopProber()
+    {
+        if (prober != null)
+        {
+            prober.stop();
+            proberThread.interrupt();
+        }
+    }
+
     @Override
     public int doWork()
     {
-        int work = healthResults.drain(this::onHealth);
+        int work = 0;
+        if (reloadRequested.getAndSet(false))
+        {
+            work += reload();
+        }
+        work += healthResults.drain(this::onHealth);
         final long now = clock.nanoTime();
         if (now >= nextRefreshNs)
         {
@@ -201,20 +279,82 @@ public final class LbAgent implements Agent
         }
         if (work > 0)
         {
-            publish(false);
+            publish();
         }
         return work;
     }
 
+    /** Publishes new tables when the configuration or the set of usable backends differs from the last ones. */
+    private void publish()
+    {
+        final Set<HostPort> usable = new LinkedHashSet<>();
+        config.services().forEach(s -> s.backends().stream().filter(this::usable).forEach(b -> usable.add(b.target())));
+        if (config != publishedConfig || !usable.equals(publishedUsable))
+        {
+            tables.publish(config, this::usable);
+            publishedConfig = config;
+            publishedUsable = usable;
+        }
+    }
+
+    /**
+     * Reads the configuration again and, if it is valid as a whole, makes it the one the tables follow; one log line
+     * per change. An invalid one changes nothing and says why in one line.
+     */
+    private int reload()
+    {
+        final LbConfig next;
+        try
+        {
+            next = ctx.source().load();
+        }
+        catch (final ConfigException ex)
+        {
+            refusedReloads++;
+            log.println("crab-lb: reload refused (" + refusedReloads + " so far), nothing changed: " +
+                ex.getMessage());
+            log.flush();
+            return 0;
+        }
+        final List<String> changes = ConfigDiff.changes(config, next);
+        if (changes.isEmpty())
+        {
+            log.println("crab-lb: reload: no change");
+            log.flush();
+            return 0;
+        }
+        final Set<HostPort> known = targets(config);
+        config = next;
+        for (final HostPort target : targets(next))
+        {
+            if (!known.contains(target))
+            {
+                resolved.put(target, lookUp(target));
+            }
+        }
+        failures.keySet().retainAll(targets(next));
+        resolved.keySet().retainAll(targets(next));
+        stopProber();
+        startProber();
+        reloads++;
+        changes.forEach(line -> log.println("crab-lb: reload " + reloads + ": " + line));
+        log.flush();
+        return changes.size();
+    }
+
     private void onHealth(final HealthProber.Result result)
     {
-        final int id = result.backendId();
-        failures[id] = result.up() ? 0 : failures[id] + 1;
-        final boolean nowHealthy = failures[id] < DOWN_AFTER_FAILURES;
-        if (nowHealthy != healthy[id])
+        if (!resolved.containsKey(result.backend()))
         {
-            healthy[id] = nowHealthy;
-            log.println("crab-lb: backend " + ctx.backends().get(id).target() + (nowHealthy ? " is up" :
+            return;
+        }
+        final int[] count = failures.computeIfAbsent(result.backend(), t -> new int[1]);
+        final boolean wasHealthy = count[0] < DOWN_AFTER_FAILURES;
+        count[0] = result.up() ? 0 : count[0] + 1;
+        final boolean healthy = count[0] < DOWN_AFTER_FAILURES;
+        if (healthy != wasHealthy)
+        {
+            log.println("crab-lb: backend " + result.backend() + (healthy ? " is up" :
                 " is down: new connections go to the others"));
             log.flush();
         }
@@ -224,54 +364,33 @@ public final class LbAgent implements Agent
     private int refreshNeighbours()
     {
         int changed = 0;
-        for (int id = 0; id < resolved.length; id++)
+        for (final HostPort target : targets(config))
         {
-            final boolean now = lookUp(id);
-            if (now != resolved[id])
+            final boolean now = lookUp(target);
+            if (!Boolean.valueOf(now).equals(resolved.put(target, now)))
             {
-                resolved[id] = now;
                 changed++;
             }
         }
         return changed;
     }
 
-    /**
-     * Writes the backends whose usability changed (or all when {@code initial}), then the VIPs' slot tables: a
-     * backend leaves the tables and loses its up flag together, so neither a new nor a retransmitted SYN goes to it.
-     */
-    private void publish(final boolean initial)
+    /** A backend takes new connections while it is active, healthy and its next hop resolved. */
+    private boolean usable(final BackendConfig backend)
     {
-        boolean changed = false;
-        for (int id = 0; id < usable.length; id++)
-        {
-            final boolean u = resolved[id] && healthy[id];
-            if (u != usable[id] || initial)
-            {
-                usable[id] = u;
-                maps.writeBackend(id, ctx.backends().get(id).target(), u);
-                changed = true;
-            }
-        }
-        if (!changed)
-        {
-            return;
-        }
-        final List<Integer> table = LbMaps.slotTable(ctx.backends(), usable);
-        for (int vipId = 0; vipId < ctx.vips().size(); vipId++)
-        {
-            maps.writeVip(vipId, ctx.vips().get(vipId), ctx.policy(), ctx.redirectUnmarked(), table);
-        }
+        final int[] count = failures.get(backend.target());
+        return backend.state() == BackendState.ACTIVE && Boolean.TRUE.equals(resolved.get(backend.target())) &&
+            (count == null || count[0] < DOWN_AFTER_FAILURES);
     }
 
-    /** Stops probing and lets go of the data path, which stays attached and pinned for the next run. */
+    /** Stops probing and watching, and lets go of the data path, which stays attached and pinned for the next run. */
     @Override
     public void onClose()
     {
-        if (prober != null)
+        stopProber();
+        if (watcher != null)
         {
-            prober.stop();
-            proberThread.interrupt();
+            watcher.close();
         }
         if (datapath != null)
         {

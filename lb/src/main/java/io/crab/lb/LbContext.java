@@ -4,65 +4,177 @@ import io.crab.agent.ConfigException;
 import io.crab.agent.HostPort;
 import io.crab.agent.OptionKind;
 import io.crab.bpf.Abi;
+import io.crab.lb.config.BackendConfig;
+import io.crab.lb.config.BackendState;
+import io.crab.lb.config.ConfigLimits;
+import io.crab.lb.config.LbConfig;
+import io.crab.lb.config.ServiceConfig;
+import io.crab.lb.config.ServicesFile;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
-/** Everything crab-lb is told, validated in one place before anything touches the kernel. */
-public record LbContext(String iface, List<HostPort> vips, Path backendsFile, List<BackendsFile.Backend> backends,
-    Policy policy, boolean redirectUnmarked, OptionKind option, long healthIntervalNs)
+/**
+ * Everything crab-lb is told, validated in one place before anything touches the kernel: the interface, where the
+ * services come from (a services file, or the {@code --vip}/{@code --backends} shorthand, both read again on
+ * reload), the map sizes, the option and the probe interval.
+ */
+public record LbContext(String iface, ConfigSource source, LbConfig initial, Limits limits, boolean watch,
+    OptionKind option, long healthIntervalNs)
 {
-    public static LbContext of(final String iface, final List<String> vipTexts, final Path backendsFile,
-        final Policy policy, final boolean redirectUnmarked, final OptionKind option, final long healthIntervalMs)
+    /** Most entries the slot tables may have in all, so a typo in a size cannot ask the kernel for gigabytes. */
+    static final long MAX_SLOT_ENTRIES = 1L << 26;
+
+    /**
+     * Map sizes, fixed at load: services (VIPs), backends (distinct addresses and ports over all services) and slots
+     * per service table (the sum of a service's weights).
+     */
+    public record Limits(int services, int backends, int slots)
+    {
+        public static final Limits DEFAULT =
+            new Limits(Abi.Consts.CRAB_MAX_VIPS, Abi.Consts.CRAB_MAX_BACKENDS, Abi.Consts.CRAB_MAX_SLOTS);
+
+        static Limits of(final int services, final int backends, final int slots)
+        {
+            if (services < 1 || services > 65536)
+            {
+                throw new ConfigException("--max-services " + services + ": must be 1..65536");
+            }
+            if (backends < 1 || backends > 65536)
+            {
+                throw new ConfigException("--max-backends " + backends + ": must be 1..65536");
+            }
+            if (slots < 1 || (long)services * 2 * slots > MAX_SLOT_ENTRIES)
+            {
+                throw new ConfigException("--max-slots " + slots + ": must be 1 or more, and --max-services x 2 x " +
+                    "--max-slots at most " + MAX_SLOT_ENTRIES);
+            }
+            return new Limits(services, backends, slots);
+        }
+
+        /** What a configuration must fit: every distinct backend may also be all of one service's. */
+        ConfigLimits config()
+        {
+            return new ConfigLimits(services, backends, backends, slots);
+        }
+
+        /** The sizes of the LB object's maps that these limits set. */
+        Map<String, Integer> mapSizes()
+        {
+            return Map.of(Abi.Maps.VIPS, services, Abi.Maps.RR_CURSORS, services, Abi.Maps.SERVICE_NAMES, services,
+                Abi.Maps.VIP_SLOTS, services * 2 * slots, Abi.Maps.BACKENDS, backends, Abi.Maps.BACKEND_SYNS,
+                backends);
+        }
+    }
+
+    /** Reads the configuration, at start and at every reload; throws ConfigException naming file and line. */
+    public interface ConfigSource
+    {
+        LbConfig load();
+
+        /** The file whose changes trigger a reload. */
+        Path file();
+    }
+
+    public static LbContext of(final String iface, final Path configFile, final List<String> vipTexts,
+        final Path backendsFile, final Policy policy, final boolean redirectUnmarked, final Limits limits,
+        final boolean watch, final OptionKind option, final long healthIntervalMs)
     {
         if (iface == null || iface.isBlank())
         {
             throw new ConfigException("--iface is required");
         }
-        if (vipTexts == null || vipTexts.isEmpty())
-        {
-            throw new ConfigException("--vip is required (A.B.C.D[:PORT], repeatable)");
-        }
-        if (backendsFile == null)
-        {
-            throw new ConfigException("--backends FILE is required");
-        }
-        if (vipTexts.size() > Abi.Consts.CRAB_MAX_VIPS)
-        {
-            throw new ConfigException("at most " + Abi.Consts.CRAB_MAX_VIPS + " VIPs");
-        }
         if (healthIntervalMs < 100)
         {
             throw new ConfigException("--health-interval-ms must be at least 100");
         }
-        final List<HostPort> vips = HostPort.parseVips(vipTexts);
-        if (vips.stream().distinct().count() != vips.size())
+        final ConfigSource source;
+        if (configFile != null)
         {
-            throw new ConfigException("--vip: the same VIP is given twice");
-        }
-        final List<BackendsFile.Backend> backends = BackendsFile.read(backendsFile);
-        if (backends.size() > Abi.Consts.CRAB_MAX_BACKENDS)
-        {
-            throw new ConfigException(backendsFile + ": at most " + Abi.Consts.CRAB_MAX_BACKENDS + " backends");
-        }
-        final int slots = backends.stream().mapToInt(BackendsFile.Backend::weight).sum();
-        if (slots > Abi.Consts.CRAB_MAX_SLOTS)
-        {
-            throw new ConfigException(backendsFile + ": weights add up to " + slots + ", at most " +
-                Abi.Consts.CRAB_MAX_SLOTS + " fit a VIP's slot table");
-        }
-        for (final HostPort vip : vips)
-        {
-            for (final BackendsFile.Backend b : backends)
+            if (vipTexts != null || backendsFile != null)
             {
-                if (vip.anyPort() && !b.target().anyPort())
+                throw new ConfigException("--config replaces --vip and --backends: give one or the other");
+            }
+            source = new ConfigSource()
+            {
+                @Override
+                public LbConfig load()
                 {
-                    throw ConfigException.at(backendsFile, b.line(), "backend " + b.target() + " names a port " +
-                        "but VIP " + vip + " balances every port; give the VIP a port to redirect ports");
+                    return ServicesFile.read(configFile, limits.config());
+                }
+
+                @Override
+                public Path file()
+                {
+                    return configFile;
+                }
+            };
+        }
+        else
+        {
+            if (vipTexts == null || vipTexts.isEmpty())
+            {
+                throw new ConfigException("--vip is required (A.B.C.D[:PORT], repeatable), or --config FILE");
+            }
+            if (backendsFile == null)
+            {
+                throw new ConfigException("--backends FILE is required with --vip");
+            }
+            final List<HostPort> vips = HostPort.parseVips(vipTexts);
+            if (vips.stream().distinct().count() != vips.size())
+            {
+                throw new ConfigException("--vip: the same VIP is given twice");
+            }
+            source = new ConfigSource()
+            {
+                @Override
+                public LbConfig load()
+                {
+                    return withinLimits(LbConfig.fromFlags(vips, BackendsFile.read(backendsFile), policy,
+                        redirectUnmarked), backendsFile, limits);
+                }
+
+                @Override
+                public Path file()
+                {
+                    return backendsFile;
+                }
+            };
+        }
+        return new LbContext(iface, source, source.load(), limits, watch, option, healthIntervalMs * 1_000_000L);
+    }
+
+    /** The shorthand's checks: the services file checks the same limits line by line as it reads. */
+    private static LbConfig withinLimits(final LbConfig config, final Path backendsFile, final Limits limits)
+    {
+        if (config.services().size() > limits.services())
+        {
+            throw new ConfigException("--vip: at most " + limits.services() + " VIPs (--max-services)");
+        }
+        for (final ServiceConfig service : config.services())
+        {
+            for (final BackendConfig b : service.backends())
+            {
+                if (service.vip().anyPort() && !b.target().anyPort())
+                {
+                    throw ConfigException.at(backendsFile, b.line(), "backend " + b.target() + " names a port but " +
+                        "VIP " + service.vip() + " balances every port; give the VIP a port to redirect ports");
                 }
             }
         }
-        return new LbContext(iface, vips, backendsFile, backends, policy, redirectUnmarked, option,
-            healthIntervalMs * 1_000_000L);
+        final ServiceConfig any = config.services().get(0);
+        if (any.backends().size() > limits.backends())
+        {
+            throw new ConfigException(backendsFile + ": at most " + limits.backends() + " backends (--max-backends)");
+        }
+        final int slots = any.backends().stream().filter(b -> b.state() == BackendState.ACTIVE)
+            .mapToInt(BackendConfig::weight).sum();
+        if (slots > limits.slots())
+        {
+            throw new ConfigException(backendsFile + ": weights add up to " + slots + ", at most " + limits.slots() +
+                " fit a service's slot table (--max-slots)");
+        }
+        return config;
     }
 }

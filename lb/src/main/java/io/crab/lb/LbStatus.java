@@ -19,10 +19,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.stream.Collectors;
 
 /**
- * {@code crab-lb status}: the counters of a running crab-lb, read from the maps it pinned, as dropwizard gauges
- * (crab.lb.packets.VERDICT, crab.lb.backend.IP[:PORT].syns and .up, crab.vip.IP[:PORT].syns) printed as tables.
+ * {@code crab-lb status}: the services and counters of crab-lb on an interface, read from the maps it pinned, as
+ * dropwizard gauges (crab.lb.packets.VERDICT; crab.lb.backend.IP[:PORT].syns and .up; crab.service.NAME.vip,
+ * .policy, .backends, .syns and .weight.IP[:PORT]) printed as tables.
  */
 public final class LbStatus
 {
@@ -42,14 +44,15 @@ public final class LbStatus
             PinnedMap slots = Bpf.openPinnedMap(dir.resolve(Abi.Maps.VIP_SLOTS).toString());
             PinnedMap backends = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKENDS).toString());
             PinnedMap packetMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.LB_COUNTERS).toString());
-            PinnedMap synMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKEND_SYNS).toString()))
+            PinnedMap synMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKEND_SYNS).toString());
+            PinnedMap names = Bpf.openPinnedMap(dir.resolve(Abi.Maps.SERVICE_NAMES).toString()))
         {
-            return read(vips, slots, backends, new Counters(packetMap), new Counters(synMap));
+            return read(vips, slots, backends, names, new Counters(packetMap), new Counters(synMap));
         }
     }
 
     private static MetricRegistry read(final BpfMap vips, final BpfMap slots, final BpfMap backends,
-        final Counters packets, final Counters syns)
+        final BpfMap names, final Counters packets, final Counters syns)
     {
 
         final MetricRegistry registry = new MetricRegistry();
@@ -77,6 +80,8 @@ public final class LbStatus
         }
         final UnsafeBuffer next = new UnsafeBuffer(new byte[16]);
         final UnsafeBuffer slot = new UnsafeBuffer(new byte[8]);
+        final UnsafeBuffer nameValue = new UnsafeBuffer(new byte[Abi.ServiceName.SIZE]);
+        final UnsafeBuffer slotKey = new UnsafeBuffer(new byte[4]);
         boolean more = vips.nextKey(null, next);
         while (more)
         {
@@ -84,24 +89,31 @@ public final class LbStatus
             if (vips.lookup(key, value))
             {
                 final int port = key.getShort(Abi.VipKey.PORT, ByteOrder.BIG_ENDIAN) & 0xffff;
-                final String name = address(key, Abi.VipKey.ADDR) + (port == 0 ? "" : ":" + port);
-                final int vipId = value.getInt(Abi.Vip.VIP_ID);
+                final String vip = address(key, Abi.VipKey.ADDR) + (port == 0 ? "" : ":" + port);
+                final int serviceId = value.getInt(Abi.Vip.VIP_ID);
+                slotKey.putInt(0, serviceId);
+                final String service = names.lookup(slotKey, nameValue) ?
+                    nameValue.getStringWithoutLengthAscii(0, Abi.ServiceName.SIZE).replace("\0", "") : vip;
+                final int base = value.getInt(Abi.Vip.SLOT_BASE);
                 final int slotCount = value.getInt(Abi.Vip.SLOT_COUNT);
-                final Map<Integer, Boolean> ids = new TreeMap<>();
-                final UnsafeBuffer slotKey = new UnsafeBuffer(new byte[4]);
+                final Map<Integer, Integer> weights = new TreeMap<>();
                 for (int s = 0; s < slotCount; s++)
                 {
-                    slotKey.putInt(0, vipId * Abi.Consts.CRAB_MAX_SLOTS + s);
+                    slotKey.putInt(0, base + s);
                     if (slots.lookup(slotKey, slot))
                     {
-                        ids.put(slot.getInt(0), true);
+                        weights.merge(slot.getInt(0), 1, Integer::sum);
                     }
                 }
-                final long total = ids.keySet().stream().mapToLong(syns::sum).sum();
+                final long total = weights.keySet().stream().mapToLong(syns::sum).sum();
                 final String policy = Policy.ofCode(value.getInt(Abi.Vip.POLICY)).name().toLowerCase();
-                registry.register("crab.vip." + name + ".syns", (Gauge<Long>)() -> total);
-                registry.register("crab.vip." + name + ".backends", (Gauge<Integer>)ids::size);
-                registry.register("crab.vip." + name + ".policy", (Gauge<String>)() -> policy);
+                final String prefix = "crab.service." + service;
+                registry.register(prefix + ".vip", (Gauge<String>)() -> vip);
+                registry.register(prefix + ".policy", (Gauge<String>)() -> policy);
+                registry.register(prefix + ".syns", (Gauge<Long>)() -> total);
+                registry.register(prefix + ".backends", (Gauge<Integer>)weights::size);
+                weights.forEach((id, weight) -> registry.register(prefix + ".weight." +
+                    backendNames.getOrDefault(id, "#" + id), (Gauge<Integer>)() -> weight));
             }
             more = vips.nextKey(key, next);
         }
@@ -110,15 +122,20 @@ public final class LbStatus
 
     public static void print(final MetricRegistry registry, final String iface, final PrintWriter out)
     {
-        out.printf("crab-lb on %s%n%nVIPs%n  %-22s %-7s %-9s %s%n", iface, "vip", "policy", "backends",
-            "syns redirected");
-        registry.getGauges((name, metric) -> name.startsWith("crab.vip.") && name.endsWith(".policy"))
+        out.printf("crab-lb on %s%n%nServices%n  %-16s %-22s %-7s %-9s %-15s %s%n", iface, "service", "vip", "policy",
+            "backends", "syns redirected", "weights in the current table");
+        registry.getGauges((name, metric) -> name.startsWith("crab.service.") && name.endsWith(".policy"))
             .forEach((name, gauge) ->
             {
-                final String vip = name.substring("crab.vip.".length(), name.length() - ".policy".length());
-                out.printf("  %-22s %-7s %-9s %s%n", vip, gauge.getValue(),
-                    registry.getGauges().get("crab.vip." + vip + ".backends").getValue(),
-                    registry.getGauges().get("crab.vip." + vip + ".syns").getValue());
+                final String service = name.substring("crab.service.".length(), name.length() - ".policy".length());
+                final String prefix = "crab.service." + service;
+                final String weights = registry.getGauges((n, m) -> n.startsWith(prefix + ".weight.")).entrySet()
+                    .stream().map(e -> e.getKey().substring((prefix + ".weight.").length()) + "=" +
+                        e.getValue().getValue()).collect(Collectors.joining(" "));
+                out.printf("  %-16s %-22s %-7s %-9s %-15s %s%n", service,
+                    registry.getGauges().get(prefix + ".vip").getValue(), gauge.getValue(),
+                    registry.getGauges().get(prefix + ".backends").getValue(),
+                    registry.getGauges().get(prefix + ".syns").getValue(), weights);
             });
         out.printf("%nBackends%n  %-22s %-6s %s%n", "backend", "state", "syns");
         registry.getGauges((name, metric) -> name.startsWith("crab.lb.backend.") && name.endsWith(".syns"))

@@ -2,12 +2,16 @@ package io.crab.lb;
 
 import io.crab.agent.ConfigException;
 import io.crab.agent.OptionKind;
+import io.crab.agent.HostPort;
+import io.crab.lb.config.BackendConfig;
+import io.crab.lb.config.LbConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.function.ToIntFunction;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -48,23 +52,30 @@ class BackendsFileTest
         assertEquals(dir.resolve("absent.txt") + ": no such file", missing.getMessage());
     }
 
+    private static final LbContext.Limits LIMITS = LbContext.Limits.DEFAULT;
+
     @Test
     void contextRejectsWhatCannotWorkBeforeTouchingTheKernel() throws Exception
     {
         final Path ports = write("198.18.0.101:8080\n");
         final ConfigException wildcard = assertThrows(ConfigException.class, () -> LbContext.of("eth0",
-            List.of("198.19.0.1"), ports, Policy.RR, false, OptionKind.DEFAULT, 1000));
+            null, List.of("198.19.0.1"), ports, Policy.RR, false, LIMITS, true, OptionKind.DEFAULT, 1000));
         assertEquals(ports + ":1: backend 198.18.0.101:8080 names a port but VIP 198.19.0.1 balances every port; " +
             "give the VIP a port to redirect ports", wildcard.getMessage());
 
         final Path heavy = write("198.18.0.101 weight=100\n198.18.0.102 weight=100\n198.18.0.103 weight=100\n");
-        assertThrows(ConfigException.class, () -> LbContext.of("eth0", List.of("198.19.0.1"), heavy, Policy.RR,
-            false, OptionKind.DEFAULT, 1000), "weights over the 256 slots of a VIP");
+        assertThrows(ConfigException.class, () -> LbContext.of("eth0", null, List.of("198.19.0.1"), heavy,
+            Policy.RR, false, LIMITS, true, OptionKind.DEFAULT, 1000), "weights over the 256 slots of a VIP");
         final Path ok = write("198.18.0.101\n");
-        assertThrows(ConfigException.class, () -> LbContext.of("eth0", List.of("198.19.0.1", "198.19.0.1"), ok,
-            Policy.RR, false, OptionKind.DEFAULT, 1000));
-        assertThrows(ConfigException.class, () -> LbContext.of(null, List.of("198.19.0.1"), ok, Policy.RR,
-            false, OptionKind.DEFAULT, 1000));
+        assertThrows(ConfigException.class, () -> LbContext.of("eth0", null, List.of("198.19.0.1", "198.19.0.1"),
+            ok, Policy.RR, false, LIMITS, true, OptionKind.DEFAULT, 1000));
+        assertThrows(ConfigException.class, () -> LbContext.of(null, null, List.of("198.19.0.1"), ok, Policy.RR,
+            false, LIMITS, true, OptionKind.DEFAULT, 1000));
+        final ConfigException both = assertThrows(ConfigException.class, () -> LbContext.of("eth0", ok,
+            List.of("198.19.0.1"), ok, Policy.RR, false, LIMITS, true, OptionKind.DEFAULT, 1000));
+        assertEquals("--config replaces --vip and --backends: give one or the other", both.getMessage());
+        assertThrows(ConfigException.class, () -> LbContext.Limits.of(0, 10, 10));
+        assertThrows(ConfigException.class, () -> LbContext.Limits.of(65536, 10, 65536), "slot tables too big");
         assertThrows(ConfigException.class, () -> OptionKind.of(253, 0));
         assertThrows(ConfigException.class, () -> OptionKind.of(42, 0xC4AB));
         assertThrows(ConfigException.class, () -> OptionKind.of(1, 0));
@@ -74,11 +85,14 @@ class BackendsFileTest
     @Test
     void slotTableRepeatsBackendsByWeightInterleavedAndSkipsUnusableOnes() throws Exception
     {
-        final List<BackendsFile.Backend> backends = BackendsFile.read(write("198.18.0.1 weight=3\n198.18.0.2\n" +
-            "198.18.0.3 weight=2\n"));
-        assertEquals(List.of(0, 1, 2, 0, 2, 0), LbMaps.slotTable(backends, new boolean[] {true, true, true}));
-        assertEquals(List.of(0, 2, 0, 2, 0), LbMaps.slotTable(backends, new boolean[] {true, false, true}));
-        assertEquals(List.of(), LbMaps.slotTable(backends, new boolean[] {false, false, false}));
+        final List<BackendConfig> backends = LbConfig.fromFlags(List.of(HostPort.parse("198.19.0.1")),
+            BackendsFile.read(write("198.18.0.1 weight=3\n198.18.0.2\n198.18.0.3 weight=2\n")), Policy.RR, false)
+            .services().get(0).backends();
+        final ToIntFunction<HostPort> id = t -> t.address().getAddress()[3];
+        assertEquals(List.of(1, 2, 3, 1, 3, 1), ServiceTables.slotTable(backends, b -> true, id));
+        assertEquals(List.of(1, 3, 1, 3, 1), ServiceTables.slotTable(backends,
+            b -> !b.target().equals(HostPort.parse("198.18.0.2")), id));
+        assertEquals(List.of(), ServiceTables.slotTable(backends, b -> false, id));
     }
 
     @Test

@@ -21,6 +21,7 @@ import java.io.Writer;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -104,6 +105,34 @@ public final class CrabCluster implements AutoCloseable
         }
     }
 
+    /** Writes the services file and starts crab-lb on the LB with {@code --config} and these arguments added. */
+    public Daemon startLbWithServices(final List<String> serviceLines, final String... args)
+    {
+        final List<String> argv = new ArrayList<>(List.of("--config", writeServices(serviceLines).toString()));
+        argv.addAll(List.of(args));
+        return startLbWith(argv);
+    }
+
+    /**
+     * Replaces the services file as a configuration tool would: a new file renamed over the old one, so crab-lb's
+     * watch sees one complete file.
+     */
+    public Path writeServices(final List<String> serviceLines)
+    {
+        final Path file = logDir.resolve("services.conf");
+        final Path next = logDir.resolve("services.conf.new");
+        try
+        {
+            Files.write(next, serviceLines);
+            Files.move(next, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException(ex);
+        }
+        return file;
+    }
+
     /** Writes the backends file and starts crab-lb on the LB with these arguments added. */
     public Daemon startLb(final List<String> backendLines, final String... args)
     {
@@ -120,9 +149,19 @@ public final class CrabCluster implements AutoCloseable
         {
             throw new UncheckedIOException(ex);
         }
-        final List<String> argv = new ArrayList<>(List.of("--iface", topology.lb().iface(), "--backends",
-            backends.toString()));
+        final List<String> argv = new ArrayList<>(List.of("--backends", backends.toString()));
         argv.addAll(List.of(args));
+        return startLbWith(argv);
+    }
+
+    private Daemon startLbWith(final List<String> args)
+    {
+        if (lb != null && lb.isAlive())
+        {
+            throw new IllegalStateException("crab-lb is already running");
+        }
+        final List<String> argv = new ArrayList<>(List.of("--iface", topology.lb().iface()));
+        argv.addAll(args);
         lb = Daemon.start(topology, topology.lb(), "lb", CrabLb.class, logDir, argv);
         return lb;
     }

@@ -4,6 +4,7 @@ import io.crab.rig.Host;
 import io.crab.rig.Topology;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -58,6 +59,27 @@ public final class Daemon implements AutoCloseable
             throw new IllegalStateException(name + " is still running");
         }
         return again.get();
+    }
+
+    /** SIGHUP, as an operator asks a daemon to read its configuration again. */
+    public void hangUp()
+    {
+        try
+        {
+            final Process kill = new ProcessBuilder("kill", "-HUP", Long.toString(process.pid())).inheritIO().start();
+            if (!kill.waitFor(5, TimeUnit.SECONDS) || kill.exitValue() != 0)
+            {
+                throw new IllegalStateException("kill -HUP " + process.pid() + " failed");
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException(ex);
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** SIGKILL, as a crash or an OOM kill would end it: nothing of its own shutdown runs. */

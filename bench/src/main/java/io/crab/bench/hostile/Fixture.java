@@ -279,6 +279,7 @@ final class Fixture implements AutoCloseable
         value.putInt(Abi.Vip.VIP_ID, vipId);
         value.putInt(Abi.Vip.FLAGS, flags);
         value.putInt(Abi.Vip.POLICY, policy);
+        value.putInt(Abi.Vip.SLOT_BASE, vipId * Abi.Consts.CRAB_MAX_SLOTS);
         value.putInt(Abi.Vip.SLOT_COUNT, backendIds.length);
         obj.map(Abi.Maps.VIPS).update(key, value, BpfMap.UPDATE_ANY);
     }

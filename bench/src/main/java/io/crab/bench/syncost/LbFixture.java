@@ -127,6 +127,7 @@ final class LbFixture implements AutoCloseable
         value.setMemory(0, BUFFER_SIZE, (byte)0);
         value.putInt(Abi.Vip.VIP_ID, VIP_ID);
         value.putInt(Abi.Vip.POLICY, Abi.Consts.CRAB_POLICY_RR);
+        value.putInt(Abi.Vip.SLOT_BASE, VIP_ID * Abi.Consts.CRAB_MAX_SLOTS);
         value.putInt(Abi.Vip.SLOT_COUNT, BACKEND_IPS.length);
         obj.map(Abi.Maps.VIPS).update(key, value, BpfMap.UPDATE_ANY);
     }

@@ -26,10 +26,10 @@ class LbConfigTest
     {
         final Path backendsFile = dir.resolve("backends.txt");
         Files.writeString(backendsFile, "# pool\n198.18.0.101\n198.18.0.102 weight=3\n");
-        final LbContext ctx = LbContext.of("eth0", List.of("198.19.0.1:80", "198.19.0.2"), backendsFile,
-            Policy.HASH, true, OptionKind.DEFAULT, 1000);
+        final LbContext ctx = LbContext.of("eth0", null, List.of("198.19.0.1:80", "198.19.0.2"), backendsFile,
+            Policy.HASH, true, LbContext.Limits.DEFAULT, true, OptionKind.DEFAULT, 1000);
 
-        final LbConfig config = LbConfig.fromFlags(ctx.vips(), ctx.backends(), ctx.policy(), ctx.redirectUnmarked());
+        final LbConfig config = ctx.initial();
 
         final List<BackendConfig> shared = List.of(
             new BackendConfig(HostPort.parse("198.18.0.101"), 1, BackendState.ACTIVE, 2),
@@ -38,13 +38,7 @@ class LbConfigTest
             new ServiceConfig("vip-198-19-0-1-80", HostPort.parse("198.19.0.1:80"), Policy.HASH, true, shared, 0),
             new ServiceConfig("vip-198-19-0-2", HostPort.parse("198.19.0.2"), Policy.HASH, true, shared, 0))),
             config);
-        for (final ServiceConfig service : config.services())
-        {
-            assertEquals(ctx.backends().stream().map(BackendsFile.Backend::target).toList(),
-                service.backends().stream().map(BackendConfig::target).toList());
-            assertEquals(ctx.backends().stream().map(BackendsFile.Backend::weight).toList(),
-                service.backends().stream().map(BackendConfig::weight).toList());
-        }
+        assertEquals(config, ctx.source().load(), "a reload of the same files gives the same services");
     }
 
     @Test

@@ -1,0 +1,252 @@
+package io.crab.lb;
+
+import io.crab.agent.HostPort;
+import io.crab.bpf.Abi;
+import io.crab.bpf.BpfMap;
+import io.crab.bpf.BpfObject;
+import io.crab.lb.config.BackendConfig;
+import io.crab.lb.config.LbConfig;
+import io.crab.lb.config.ServiceConfig;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Predicate;
+import java.util.function.ToIntFunction;
+
+/**
+ * The LB's service maps as its one writer keeps them: an id per service and per backend, and two slot rows per
+ * service. A new table is written into the service's idle row and then published by one update of the service's
+ * VIP entry (its slot_base and slot_count), so a SYN reads the old table or the new one, never a mix. Ids a
+ * published table or a remembered SYN may still name are not handed to another service or backend in the same
+ * publication: a freed id waits one publication before it is used again.
+ * <p>
+ * Started on maps an earlier run left (after a restart), it keeps that run's ids for the same VIPs and backends and
+ * writes into the rows those VIPs do not read, so taking over changes nothing a SYN in flight relies on.
+ */
+final class ServiceTables
+{
+    private final BpfMap vips;
+    private final BpfMap slots;
+    private final BpfMap backends;
+    private final BpfMap names;
+    private final int maxServices;
+    private final int maxBackends;
+    private final int maxSlots;
+    private final UnsafeBuffer key = new UnsafeBuffer(new byte[Abi.VipKey.SIZE]);
+    private final UnsafeBuffer next = new UnsafeBuffer(new byte[Abi.VipKey.SIZE]);
+    private final UnsafeBuffer value = new UnsafeBuffer(new byte[64]);
+    private final UnsafeBuffer slotKey = new UnsafeBuffer(new byte[4]);
+    private final UnsafeBuffer slotValue = new UnsafeBuffer(new byte[8]);
+    /** Published services: VIP to (service id, slot base in use). */
+    private final Map<HostPort, int[]> published = new HashMap<>();
+    private final Map<HostPort, Integer> backendIds = new HashMap<>();
+    private final BitSet usedServiceIds = new BitSet();
+    private final BitSet usedBackendIds = new BitSet();
+    /** Ids freed by the last publication: still marked used, released by the next one. */
+    private BitSet resting = new BitSet();
+    private BitSet restingBackends = new BitSet();
+
+    ServiceTables(final BpfObject obj, final int maxServices, final int maxBackends, final int maxSlots)
+    {
+        this.vips = obj.map(Abi.Maps.VIPS);
+        this.slots = obj.map(Abi.Maps.VIP_SLOTS);
+        this.backends = obj.map(Abi.Maps.BACKENDS);
+        this.names = obj.map(Abi.Maps.SERVICE_NAMES);
+        this.maxServices = maxServices;
+        this.maxBackends = maxBackends;
+        this.maxSlots = maxSlots;
+        adoptPublished();
+        adoptBackends();
+    }
+
+    /** What an earlier run published stays readable until this run replaces or removes it. */
+    private void adoptPublished()
+    {
+        boolean more = vips.nextKey(null, next);
+        while (more)
+        {
+            key.putBytes(0, next, 0, Abi.VipKey.SIZE);
+            if (vips.lookup(key, value))
+            {
+                final int id = value.getInt(Abi.Vip.VIP_ID);
+                published.put(vipOf(key), new int[] {id, value.getInt(Abi.Vip.SLOT_BASE)});
+                usedServiceIds.set(id);
+            }
+            more = vips.nextKey(key, next);
+        }
+    }
+
+    private void adoptBackends()
+    {
+        final UnsafeBuffer idKey = new UnsafeBuffer(new byte[4]);
+        for (int id = 0; id < maxBackends; id++)
+        {
+            idKey.putInt(0, id);
+            if (backends.lookup(idKey, value) && value.getInt(Abi.Backend.ADDR) != 0)
+            {
+                final byte[] addr = new byte[4];
+                value.getBytes(Abi.Backend.ADDR, addr);
+                final int port = value.getShort(Abi.Backend.PORT, ByteOrder.BIG_ENDIAN) & 0xffff;
+                backendIds.put(new HostPort(HostPort.parseIpv4(ipText(addr), "pinned backend"), port), id);
+                usedBackendIds.set(id);
+            }
+        }
+    }
+
+    /**
+     * Makes the maps say what {@code config} says, with only the backends {@code usable} accepts (healthy, next
+     * hop resolved, not draining) in the slot tables; a draining or failed backend keeps its entry, without the up
+     * flag, so nothing new goes to it.
+     */
+    void publish(final LbConfig config, final Predicate<BackendConfig> usable)
+    {
+        final BitSet freedServices = new BitSet();
+        final BitSet freedBackends = new BitSet();
+        final Set<HostPort> targets = new LinkedHashSet<>();
+        config.services().forEach(s -> s.backends().forEach(b -> targets.add(b.target())));
+        for (final HostPort target : targets)
+        {
+            backendIds.computeIfAbsent(target, t -> allocate(usedBackendIds, maxBackends, "backends"));
+        }
+        for (final HostPort target : targets)
+        {
+            final boolean up = config.services().stream().flatMap(s -> s.backends().stream())
+                .anyMatch(b -> b.target().equals(target) && usable.test(b));
+            writeBackend(backendIds.get(target), target, up);
+        }
+        final Set<HostPort> configured = new LinkedHashSet<>();
+        for (final ServiceConfig service : config.services())
+        {
+            configured.add(service.vip());
+            writeService(service, usable);
+        }
+        for (final HostPort vip : new ArrayList<>(published.keySet()))
+        {
+            if (!configured.contains(vip))
+            {
+                vipKey(vip);
+                vips.delete(key);
+                freedServices.set(published.remove(vip)[0]);
+            }
+        }
+        for (final Map.Entry<HostPort, Integer> e : new ArrayList<>(backendIds.entrySet()))
+        {
+            if (!targets.contains(e.getKey()))
+            {
+                writeBackend(e.getValue(), e.getKey(), false);
+                backendIds.remove(e.getKey());
+                freedBackends.set(e.getValue());
+            }
+        }
+        // Freed ids stay marked used through this publication and the next: a SYN may still read them meanwhile.
+        usedServiceIds.andNot(resting);
+        usedBackendIds.andNot(restingBackends);
+        resting = freedServices;
+        restingBackends = freedBackends;
+    }
+
+    private void writeService(final ServiceConfig service, final Predicate<BackendConfig> usable)
+    {
+        final int[] current = published.get(service.vip());
+        final int id = current != null ? current[0] : allocate(usedServiceIds, maxServices, "services");
+        final int rowA = id * 2 * maxSlots;
+        final int base = current != null && current[1] == rowA ? rowA + maxSlots : rowA;
+        final List<Integer> table = slotTable(service.backends(), usable, t -> backendIds.get(t));
+        for (int slot = 0; slot < table.size(); slot++)
+        {
+            slotKey.putInt(0, base + slot);
+            slotValue.putInt(0, table.get(slot));
+            slots.update(slotKey, slotValue, BpfMap.UPDATE_ANY);
+        }
+        writeName(id, service.name());
+        vipKey(service.vip());
+        value.setMemory(0, value.capacity(), (byte)0);
+        value.putInt(Abi.Vip.VIP_ID, id);
+        value.putInt(Abi.Vip.FLAGS, service.redirectUnmarked() ? Abi.Consts.CRAB_VIP_REDIRECT_UNMARKED : 0);
+        value.putInt(Abi.Vip.POLICY, service.policy().code());
+        value.putInt(Abi.Vip.SLOT_BASE, base);
+        value.putInt(Abi.Vip.SLOT_COUNT, table.size());
+        vips.update(key, value, BpfMap.UPDATE_ANY);
+        published.put(service.vip(), new int[] {id, base});
+    }
+
+    /**
+     * Backend ids of the usable backends, each repeated by its weight and interleaved round by round, so
+     * round-robin spreads a heavy backend's turns instead of sending it bursts.
+     */
+    static List<Integer> slotTable(final List<BackendConfig> backends, final Predicate<BackendConfig> usable,
+        final ToIntFunction<HostPort> idOf)
+    {
+        final List<Integer> table = new ArrayList<>();
+        final int maxWeight = backends.stream().mapToInt(BackendConfig::weight).max().orElse(0);
+        for (int round = 0; round < maxWeight; round++)
+        {
+            for (final BackendConfig b : backends)
+            {
+                if (usable.test(b) && b.weight() > round)
+                {
+                    table.add(idOf.applyAsInt(b.target()));
+                }
+            }
+        }
+        return table;
+    }
+
+    private void writeBackend(final int id, final HostPort target, final boolean up)
+    {
+        slotKey.putInt(0, id);
+        value.setMemory(0, value.capacity(), (byte)0);
+        value.putBytes(Abi.Backend.ADDR, target.address().getAddress());
+        value.putShort(Abi.Backend.PORT, (short)target.port(), ByteOrder.BIG_ENDIAN);
+        value.putShort(Abi.Backend.FLAGS, (short)(up ? Abi.Consts.CRAB_BACKEND_UP : 0));
+        backends.update(slotKey, value, BpfMap.UPDATE_ANY);
+    }
+
+    private void writeName(final int id, final String name)
+    {
+        slotKey.putInt(0, id);
+        value.setMemory(0, value.capacity(), (byte)0);
+        final byte[] bytes = name.getBytes(StandardCharsets.US_ASCII);
+        value.putBytes(Abi.ServiceName.NAME, bytes, 0, Math.min(bytes.length, Abi.ServiceName.SIZE - 1));
+        names.update(slotKey, value, BpfMap.UPDATE_ANY);
+    }
+
+    private static int allocate(final BitSet used, final int max, final String what)
+    {
+        final int id = used.nextClearBit(0);
+        if (id >= max)
+        {
+            throw new IllegalStateException("no free id among " + max + " " + what + " (raise --max-" + what + ")");
+        }
+        used.set(id);
+        return id;
+    }
+
+    private void vipKey(final HostPort vip)
+    {
+        key.setMemory(0, Abi.VipKey.SIZE, (byte)0);
+        key.putBytes(Abi.VipKey.ADDR, vip.address().getAddress());
+        key.putShort(Abi.VipKey.PORT, (short)vip.port(), ByteOrder.BIG_ENDIAN);
+    }
+
+    private static HostPort vipOf(final UnsafeBuffer vipKey)
+    {
+        final byte[] addr = new byte[4];
+        vipKey.getBytes(Abi.VipKey.ADDR, addr);
+        return new HostPort(HostPort.parseIpv4(ipText(addr), "pinned VIP"),
+            vipKey.getShort(Abi.VipKey.PORT, ByteOrder.BIG_ENDIAN) & 0xffff);
+    }
+
+    private static String ipText(final byte[] a)
+    {
+        return (a[0] & 0xff) + "." + (a[1] & 0xff) + "." + (a[2] & 0xff) + "." + (a[3] & 0xff);
+    }
+}
