@@ -65,6 +65,15 @@ enum crab_lb_counter {
 	CRAB_LB_COUNTER_MAX,
 };
 
+/* What crab-lb's agent did; index of the lb_agent_counters map, which only the agent writes. */
+enum crab_lb_agent_counter {
+	CRAB_LBA_RELOADS = 0,          /* configurations applied after start */
+	CRAB_LBA_RELOADS_REFUSED,      /* configurations that failed validation: nothing changed */
+	CRAB_LBA_CHANGES,              /* changes applied by reloads, one per log line */
+	CRAB_LBA_PUBLICATIONS,         /* slot tables published (reloads, health and neighbour changes) */
+	CRAB_LBA_COUNTER_MAX,
+};
+
 /* What the client programs did; index of the per-CPU client_counters map. */
 enum crab_client_counter {
 	CRAB_CL_SYN_MARKED = 0,

@@ -58,6 +58,14 @@ struct {
 	__type(value, struct crab_service_name);
 } service_names SEC(".maps");
 
+/* The agent's own events (enum crab_lb_agent_counter), kept here so they outlive it and status can read them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CRAB_LBA_COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} lb_agent_counters SEC(".maps");
+
 /* Packets by verdict (enum crab_lb_counter). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

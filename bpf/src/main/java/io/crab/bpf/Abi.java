@@ -27,6 +27,7 @@ public final class Abi
         public static final String LB_COUNTERS = "lb_counters";
         public static final String BACKEND_SYNS = "backend_syns";
         public static final String SERVICE_NAMES = "service_names";
+        public static final String LB_AGENT_COUNTERS = "lb_agent_counters";
 
         public static final String CLIENT_VIPS = "client_vips";
         public static final String BACKEND_CIDRS = "backend_cidrs";
@@ -40,7 +41,7 @@ public final class Abi
 
         /** Every map of lb_xdp, client_tc and server_tc, in any order. */
         public static final List<String> LB_XDP = List.of(OPT_CFG, BTF_ANCHOR, VIPS, VIP_SLOTS, BACKENDS, RR_CURSORS,
-            SYN_TABLE, LB_COUNTERS, BACKEND_SYNS, SERVICE_NAMES);
+            SYN_TABLE, LB_COUNTERS, BACKEND_SYNS, SERVICE_NAMES, LB_AGENT_COUNTERS);
         public static final List<String> CLIENT_TC = List.of(OPT_CFG, BTF_ANCHOR, CLIENT_VIPS, BACKEND_CIDRS, FLOWS,
             RFLOWS, PORTS, CLIENT_COUNTERS);
         public static final List<String> SERVER_TC = List.of(OPT_CFG, BTF_ANCHOR, ECHOES, SERVER_COUNTERS);
@@ -94,6 +95,12 @@ public final class Abi
         public static final int CRAB_LB_DROP_NO_ROUTE = 15;
         public static final int CRAB_LB_TX_REBALANCED = 16;
         public static final int CRAB_LB_COUNTER_MAX = 17;
+
+        public static final int CRAB_LBA_RELOADS = 0;
+        public static final int CRAB_LBA_RELOADS_REFUSED = 1;
+        public static final int CRAB_LBA_CHANGES = 2;
+        public static final int CRAB_LBA_PUBLICATIONS = 3;
+        public static final int CRAB_LBA_COUNTER_MAX = 4;
 
         public static final int CRAB_CL_SYN_MARKED = 0;
         public static final int CRAB_CL_SYN_UNMARKED_FULL = 1;

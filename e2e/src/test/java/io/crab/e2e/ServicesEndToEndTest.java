@@ -1,5 +1,6 @@
 package io.crab.e2e;
 
+import com.codahale.metrics.MetricRegistry;
 import io.crab.bench.cluster.CrabCluster;
 import io.crab.bench.traffic.Crr;
 import io.crab.bench.traffic.FailureKind;
@@ -113,6 +114,19 @@ class ServicesEndToEndTest
         assertTrue(cluster.lb().logText().contains("services.conf:3:"), "the refusal names file and line:\n" +
             cluster.lb().logText());
         assertSplit(400, 300, 100, 0);
+        final MetricRegistry status = cluster.lbStatus();
+        assertEquals(1, CrabCluster.gauge(status, "crab.lb.agent.reloads"), "counted");
+        assertEquals(1, CrabCluster.gauge(status, "crab.lb.agent.reloads_refused"));
+        assertEquals(1, CrabCluster.gauge(status, "crab.lb.agent.changes"));
+        assertEquals(3, CrabCluster.gauge(status, "crab.service.web.weight." + s1), "status shows the new weight");
+
+        cluster.writeServices(web(3, 1, ""));
+        awaitLog("reload: no change");
+        cluster.lb().kill();
+        cluster.restartLb();
+        assertSplit(400, 300, 100, 0);
+        assertEquals(1, CrabCluster.gauge(cluster.lbStatus(), "crab.lb.agent.reloads"),
+            "a restarted crab-lb counts on from what it took over");
     }
 
     @Test

@@ -63,8 +63,7 @@ public final class LbAgent implements Agent
     private Thread proberThread;
     private ConfigWatcher watcher;
     private long nextRefreshNs;
-    private long reloads;
-    private long refusedReloads;
+    private AgentCounters counters;
     /** What the tables were last published from: publishing again only when either changes. */
     private LbConfig publishedConfig;
     private Set<HostPort> publishedUsable;
@@ -98,6 +97,7 @@ public final class LbAgent implements Agent
             tables = new ServiceTables(datapath.object(), ctx.limits().services(), ctx.limits().backends(),
                 ctx.limits().slots());
             ctx.option().writeTo(datapath.object().map(Abi.Maps.OPT_CFG));
+            counters = new AgentCounters(datapath.object().map(Abi.Maps.LB_AGENT_COUNTERS));
             publish();
             datapath.pinMaps();
             datapath.attach("xdp", datapath.object().program("crab_lb"), p -> p.attachXdp(ifindex));
@@ -292,6 +292,7 @@ public final class LbAgent implements Agent
         if (config != publishedConfig || !usable.equals(publishedUsable))
         {
             tables.publish(config, this::usable);
+            counters.add(Abi.Consts.CRAB_LBA_PUBLICATIONS, 1);
             publishedConfig = config;
             publishedUsable = usable;
         }
@@ -310,9 +311,8 @@ public final class LbAgent implements Agent
         }
         catch (final ConfigException ex)
         {
-            refusedReloads++;
-            log.println("crab-lb: reload refused (" + refusedReloads + " so far), nothing changed: " +
-                ex.getMessage());
+            final long refused = counters.add(Abi.Consts.CRAB_LBA_RELOADS_REFUSED, 1);
+            log.println("crab-lb: reload refused (" + refused + " so far), nothing changed: " + ex.getMessage());
             log.flush();
             return 0;
         }
@@ -336,8 +336,9 @@ public final class LbAgent implements Agent
         resolved.keySet().retainAll(targets(next));
         stopProber();
         startProber();
-        reloads++;
-        changes.forEach(line -> log.println("crab-lb: reload " + reloads + ": " + line));
+        final long reload = counters.add(Abi.Consts.CRAB_LBA_RELOADS, 1);
+        counters.add(Abi.Consts.CRAB_LBA_CHANGES, changes.size());
+        changes.forEach(line -> log.println("crab-lb: reload " + reload + ": " + line));
         log.flush();
         return changes.size();
     }

@@ -24,7 +24,7 @@ import java.util.stream.Collectors;
 /**
  * {@code crab-lb status}: the services and counters of crab-lb on an interface, read from the maps it pinned, as
  * dropwizard gauges (crab.lb.packets.VERDICT; crab.lb.backend.IP[:PORT].syns and .up; crab.service.NAME.vip,
- * .policy, .backends, .syns and .weight.IP[:PORT]) printed as tables.
+ * .policy, .backends, .syns and .weight.IP[:PORT]; crab.lb.agent.EVENT) printed as tables.
  */
 public final class LbStatus
 {
@@ -45,9 +45,18 @@ public final class LbStatus
             PinnedMap backends = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKENDS).toString());
             PinnedMap packetMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.LB_COUNTERS).toString());
             PinnedMap synMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKEND_SYNS).toString());
-            PinnedMap names = Bpf.openPinnedMap(dir.resolve(Abi.Maps.SERVICE_NAMES).toString()))
+            PinnedMap names = Bpf.openPinnedMap(dir.resolve(Abi.Maps.SERVICE_NAMES).toString());
+            PinnedMap agent = Bpf.openPinnedMap(dir.resolve(Abi.Maps.LB_AGENT_COUNTERS).toString()))
         {
-            return read(vips, slots, backends, names, new Counters(packetMap), new Counters(synMap));
+            final MetricRegistry registry = read(vips, slots, backends, names, new Counters(packetMap),
+                new Counters(synMap));
+            final Counters agentCounters = new Counters(agent);
+            Counters.names("CRAB_LBA_").forEach((index, name) ->
+            {
+                final long n = agentCounters.sum(index);
+                registry.register("crab.lb.agent." + name, (Gauge<Long>)() -> n);
+            });
+            return registry;
         }
     }
 
@@ -146,6 +155,9 @@ public final class LbStatus
                 out.printf("  %-22s %-6s %s%n", backend, Integer.valueOf(1).equals(up) ? "up" : "down",
                     gauge.getValue());
             });
+        out.printf("%ncrab-lb's agent%n");
+        registry.getGauges((name, metric) -> name.startsWith("crab.lb.agent.")).forEach((name, gauge) ->
+            out.printf("  %-22s %s%n", name.substring("crab.lb.agent.".length()), gauge.getValue()));
         out.printf("%nPackets seen by the XDP program, by verdict%n");
         registry.getGauges((name, metric) -> name.startsWith("crab.lb.packets.")).forEach((name, gauge) ->
             out.printf("  %-22s %s%n", name.substring("crab.lb.packets.".length()), gauge.getValue()));
