@@ -11,6 +11,8 @@ enum crab_limits {
 	CRAB_SYN_TTL_SEC = 75,       /* covers Linux's default SYN retries (1+2+4+8+16+32 s) */
 	CRAB_FLOW_TABLE_SIZE = 65536, /* default; crab-endpoint --flow-table-size sets it at load */
 	CRAB_MAX_BACKEND_CIDRS = 1024, /* client allow-list prefixes, all VIPs together */
+	CRAB_MAGLEV_SIZE = 65537,    /* default entries of a service's Maglev table, a prime; --maglev-size */
+	CRAB_CONN_TABLE_SIZE = 262144, /* default fallback connections the LB remembers; --max-fallback-connections */
 	CRAB_MAX_TCP_HDR = 60,
 };
 
@@ -63,6 +65,17 @@ enum crab_lb_counter {
 	CRAB_LB_DROP_NO_ROUTE,         /* the FIB has no route or no resolved neighbour for the backend */
 	CRAB_LB_TX_REBALANCED,         /* retransmitted SYN whose first backend is down: balanced again */
 	CRAB_LB_COUNTER_MAX,
+};
+
+/* What the LB's TC program did with a packet that XDP passed; index of the per-CPU fallback_counters map. */
+enum crab_fallback_counter {
+	CRAB_FB_PASS_OTHER = 0,        /* not IPv4/TCP, or not parseable: the host's */
+	CRAB_FB_PASS_NOT_VIP,          /* TCP not to a service: the host's own */
+	CRAB_FB_PASS_NO_BACKEND,       /* the service has no backend that takes fallback connections */
+	CRAB_FB_NEW,                   /* an unmarked SYN placed by the service's Maglev table */
+	CRAB_FB_ADOPTED,               /* a packet of a connection the table did not know, placed by Maglev */
+	CRAB_FB_FORWARDED,             /* a packet of a known fallback connection sent on to its backend */
+	CRAB_FB_COUNTER_MAX,
 };
 
 /* What crab-lb's agent did; index of the lb_agent_counters map, which only the agent writes. */

@@ -29,17 +29,6 @@ static __always_inline int count(enum crab_lb_counter c, int verdict)
 	return verdict;
 }
 
-static __always_inline struct crab_vip *find_vip(__be32 addr, __be16 port)
-{
-	struct crab_vip_key key = { .addr = addr, .port = port };
-	struct crab_vip *vip = bpf_map_lookup_elem(&vips, &key);
-
-	if (vip)
-		return vip;
-	key.port = 0;
-	return bpf_map_lookup_elem(&vips, &key);
-}
-
 static __always_inline int backend_up(__u32 id)
 {
 	struct crab_backend *be = bpf_map_lookup_elem(&backends, &id);
@@ -151,7 +140,7 @@ int crab_lb(struct xdp_md *ctx)
 	if (!tcp->syn || tcp->ack || tcp->rst)
 		return count(CRAB_LB_PASS_NOT_SYN, XDP_PASS);
 
-	struct crab_vip *vip = find_vip(ip->daddr, tcp->dest);
+	struct crab_vip *vip = crab_find_vip(ip->daddr, tcp->dest);
 	if (!vip)
 		return count(CRAB_LB_PASS_NOT_VIP, XDP_PASS);
 

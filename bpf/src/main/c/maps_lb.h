@@ -25,6 +25,27 @@ struct {
 	__type(value, __u32);
 } vip_slots SEC(".maps");
 
+/* Maglev tables (hashing fallback): backend ids, two rows of the configured prime size per service, published
+ * like the slot tables. Sized at load (--maglev-size, --max-services); mapped into the agent, which writes a
+ * row of 65537 ids as memory rather than as 65537 system calls. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CRAB_MAX_VIPS * 2 * CRAB_MAGLEV_SIZE);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u32);
+} maglev_tables SEC(".maps");
+
+/* Fallback connections by client-to-VIP tuple: their backend, so a change of the backend set moves none of them.
+ * LRU: under pressure the oldest entries go, and their connections are placed by the Maglev table again, which
+ * gives the same backend unless the set changed meanwhile. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CRAB_CONN_TABLE_SIZE);
+	__type(key, struct crab_syn_key);
+	__type(value, struct crab_conn);
+} conn_table SEC(".maps");
+
 /* Backends by id: where a redirected SYN goes. Sized at load (--max-backends). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -74,6 +95,22 @@ struct {
 	__type(value, __u64);
 } lb_counters SEC(".maps");
 
+/* Packets the fallback program handled, by what it did (enum crab_fallback_counter). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CRAB_FB_COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} fallback_counters SEC(".maps");
+
+/* Fallback connections placed on each backend id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CRAB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} backend_fallbacks SEC(".maps");
+
 /* SYNs redirected to each backend id. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -81,5 +118,17 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } backend_syns SEC(".maps");
+
+/* The service of a VIP and port: an entry for the port, else one for every port of the address. */
+static __always_inline struct crab_vip *crab_find_vip(__be32 addr, __be16 port)
+{
+	struct crab_vip_key key = { .addr = addr, .port = port };
+	struct crab_vip *vip = bpf_map_lookup_elem(&vips, &key);
+
+	if (vip)
+		return vip;
+	key.port = 0;
+	return bpf_map_lookup_elem(&vips, &key);
+}
 
 #endif

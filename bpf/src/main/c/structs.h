@@ -27,6 +27,8 @@ struct crab_vip {
 	__u32 policy;     /* enum crab_policy */
 	__u32 slot_base;  /* first slot of the current table in vip_slots */
 	__u32 slot_count; /* slots in use; 0 = no backend ready */
+	__u32 maglev_base;  /* first entry of the current Maglev table in maglev_tables */
+	__u32 maglev_count; /* its size (the configured prime); 0 = no backend takes fallback connections */
 };
 
 /* What crab-lb status shows of a service that the data path does not need: its name. */
@@ -40,7 +42,7 @@ struct crab_backend {
 	__u16 flags;      /* enum crab_backend_flags */
 };
 
-/* The LB's memory of a SYN, so a retransmission goes to the same backend. */
+/* A client's connection to a VIP, as the LB sees it: the key of its SYN and fallback connection tables. */
 struct crab_syn_key {
 	__be32 client_addr;
 	__be32 vip_addr;
@@ -52,6 +54,13 @@ struct crab_syn_entry {
 	__u64 seen_ns;
 	__u32 backend_id;
 	__u32 seq;        /* the SYN's ISN: a new connection on the same tuple has another one */
+};
+
+/* A fallback connection: the backend the LB forwards its packets to, and its SYN's ISN (a SYN with another ISN
+ * on the same tuple is a new connection and is placed again). */
+struct crab_conn {
+	__u32 backend_id;
+	__u32 syn_seq;
 };
 
 /* Endpoint flow key, always oriented from this host: local address/port first. */

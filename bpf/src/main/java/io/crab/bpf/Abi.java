@@ -28,6 +28,10 @@ public final class Abi
         public static final String BACKEND_SYNS = "backend_syns";
         public static final String SERVICE_NAMES = "service_names";
         public static final String LB_AGENT_COUNTERS = "lb_agent_counters";
+        public static final String MAGLEV_TABLES = "maglev_tables";
+        public static final String CONN_TABLE = "conn_table";
+        public static final String FALLBACK_COUNTERS = "fallback_counters";
+        public static final String BACKEND_FALLBACKS = "backend_fallbacks";
 
         public static final String CLIENT_VIPS = "client_vips";
         public static final String BACKEND_CIDRS = "backend_cidrs";
@@ -39,9 +43,11 @@ public final class Abi
         public static final String ECHOES = "echoes";
         public static final String SERVER_COUNTERS = "server_counters";
 
-        /** Every map of lb_xdp, client_tc and server_tc, in any order. */
+        /** Every map of lb_xdp and lb_tc (the same: they share them through their pins), client_tc, server_tc. */
         public static final List<String> LB_XDP = List.of(OPT_CFG, BTF_ANCHOR, VIPS, VIP_SLOTS, BACKENDS, RR_CURSORS,
-            SYN_TABLE, LB_COUNTERS, BACKEND_SYNS, SERVICE_NAMES, LB_AGENT_COUNTERS);
+            SYN_TABLE, LB_COUNTERS, BACKEND_SYNS, SERVICE_NAMES, LB_AGENT_COUNTERS, MAGLEV_TABLES, CONN_TABLE,
+            FALLBACK_COUNTERS, BACKEND_FALLBACKS);
+        public static final List<String> LB_TC = LB_XDP;
         public static final List<String> CLIENT_TC = List.of(OPT_CFG, BTF_ANCHOR, CLIENT_VIPS, BACKEND_CIDRS, FLOWS,
             RFLOWS, PORTS, CLIENT_COUNTERS);
         public static final List<String> SERVER_TC = List.of(OPT_CFG, BTF_ANCHOR, ECHOES, SERVER_COUNTERS);
@@ -61,6 +67,8 @@ public final class Abi
         public static final int CRAB_SYN_TTL_SEC = 75;
         public static final int CRAB_FLOW_TABLE_SIZE = 65536;
         public static final int CRAB_MAX_BACKEND_CIDRS = 1024;
+        public static final int CRAB_MAGLEV_SIZE = 65537;
+        public static final int CRAB_CONN_TABLE_SIZE = 262144;
         public static final int CRAB_MAX_TCP_HDR = 60;
 
         public static final int CRAB_BACKEND_UP = 1;
@@ -95,6 +103,14 @@ public final class Abi
         public static final int CRAB_LB_DROP_NO_ROUTE = 15;
         public static final int CRAB_LB_TX_REBALANCED = 16;
         public static final int CRAB_LB_COUNTER_MAX = 17;
+
+        public static final int CRAB_FB_PASS_OTHER = 0;
+        public static final int CRAB_FB_PASS_NOT_VIP = 1;
+        public static final int CRAB_FB_PASS_NO_BACKEND = 2;
+        public static final int CRAB_FB_NEW = 3;
+        public static final int CRAB_FB_ADOPTED = 4;
+        public static final int CRAB_FB_FORWARDED = 5;
+        public static final int CRAB_FB_COUNTER_MAX = 6;
 
         public static final int CRAB_LBA_RELOADS = 0;
         public static final int CRAB_LBA_RELOADS_REFUSED = 1;
@@ -163,7 +179,9 @@ public final class Abi
         public static final int POLICY = 8;
         public static final int SLOT_BASE = 12;
         public static final int SLOT_COUNT = 16;
-        public static final int SIZE = 20;
+        public static final int MAGLEV_BASE = 20;
+        public static final int MAGLEV_COUNT = 24;
+        public static final int SIZE = 28;
 
         private Vip()
         {
@@ -217,6 +235,18 @@ public final class Abi
         public static final int SIZE = 16;
 
         private SynEntry()
+        {
+        }
+    }
+
+    /** struct crab_conn. */
+    public static final class Conn
+    {
+        public static final int BACKEND_ID = 0;
+        public static final int SYN_SEQ = 4;
+        public static final int SIZE = 8;
+
+        private Conn()
         {
         }
     }

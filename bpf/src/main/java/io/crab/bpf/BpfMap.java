@@ -90,7 +90,10 @@ public interface BpfMap
         }
     }
 
-    /** The map's memory, for array maps created with BPF_F_MMAPABLE; unmapped when the object closes. */
+    /**
+     * The map's memory, for array maps created with BPF_F_MMAPABLE; unmapped when the object closes. Element i starts
+     * at byte {@code i * align(valueSize(), 8)}.
+     */
     AtomicBuffer mmap();
 
     /** Pins the map at a path on a mounted bpffs, so other processes can open it. */

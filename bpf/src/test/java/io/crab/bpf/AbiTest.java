@@ -18,9 +18,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 @ExtendWith(KernelRequired.class)
 class AbiTest
 {
-    private static final List<String> OBJECTS = List.of("lb_xdp", "client_tc", "server_tc");
+    private static final List<String> OBJECTS = List.of("lb_xdp", "lb_tc", "client_tc", "server_tc");
     private static final List<String> ENUMS = List.of("crab_limits", "crab_policy", "crab_vip_flags",
-        "crab_backend_flags", "crab_fin_flags", "crab_flow_state", "crab_lb_counter", "crab_lb_agent_counter",
+        "crab_backend_flags", "crab_fin_flags", "crab_flow_state", "crab_lb_counter", "crab_fallback_counter",
+        "crab_lb_agent_counter",
         "crab_client_counter", "crab_server_counter");
     private static final Map<Class<?>, String> STRUCTS = Map.ofEntries(
         Map.entry(Abi.OptCfg.class, "crab_opt_cfg"),
@@ -32,13 +33,14 @@ class AbiTest
         Map.entry(Abi.SynEntry.class, "crab_syn_entry"),
         Map.entry(Abi.FlowKey.class, "crab_flow_key"),
         Map.entry(Abi.Flow.class, "crab_flow"),
+        Map.entry(Abi.Conn.class, "crab_conn"),
         Map.entry(Abi.ClientVip.class, "crab_client_vip"),
         Map.entry(Abi.CidrKey.class, "crab_cidr_key"),
         Map.entry(Abi.PortKey.class, "crab_port_key"),
         Map.entry(Abi.Rflow.class, "crab_rflow"),
         Map.entry(Abi.Echo.class, "crab_echo"));
     private static final Map<String, List<String>> MAPS = Map.of(
-        "lb_xdp", Abi.Maps.LB_XDP, "client_tc", Abi.Maps.CLIENT_TC, "server_tc", Abi.Maps.SERVER_TC);
+        "lb_xdp", Abi.Maps.LB_XDP, "lb_tc", Abi.Maps.LB_TC, "client_tc", Abi.Maps.CLIENT_TC, "server_tc", Abi.Maps.SERVER_TC);
 
     @Test
     void constantsMatchTheEnumsOfEveryObject() throws Exception

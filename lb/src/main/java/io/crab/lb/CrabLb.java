@@ -81,6 +81,14 @@ public final class CrabLb implements Callable<Integer>
         description = "Slots of one service's table: the sum of its weights (default ${DEFAULT-VALUE}).")
     int maxSlots;
 
+    @Option(names = "--maglev-size", defaultValue = "" + Abi.Consts.CRAB_MAGLEV_SIZE,
+        description = "Entries of a service's Maglev table for the hashing fallback, a prime (default ${DEFAULT-VALUE}).")
+    int maglevSize;
+
+    @Option(names = "--max-fallback-connections", defaultValue = "" + Abi.Consts.CRAB_CONN_TABLE_SIZE,
+        description = "Fallback connections the LB remembers the backend of (default ${DEFAULT-VALUE}).")
+    int maxFallbackConnections;
+
     @Option(names = "--detach", description = "Remove crab-lb from the interface: detach the XDP program and " +
         "delete its pinned state, then exit. Stopping crab-lb never does this.")
     boolean detach;
@@ -111,7 +119,7 @@ public final class CrabLb implements Callable<Integer>
             return Cli.OK;
         }
         final LbContext ctx = LbContext.of(iface, config, vips, backends, policy, redirectUnmarked,
-            LbContext.Limits.of(maxServices, maxBackends, maxSlots), !noWatch, OptionKind.of(optionKind, optionExid),
+            LbContext.Limits.of(maxServices, maxBackends, maxSlots, maglevSize, maxFallbackConnections), !noWatch, OptionKind.of(optionKind, optionExid),
             healthIntervalMs);
         final SystemNanoClock clock = new SystemNanoClock();
         final LbAgent agent = new LbAgent(ctx, clock, spec.commandLine().getErr());

@@ -7,6 +7,7 @@ import io.crab.agent.PinnedDatapath;
 import io.crab.agent.Pins;
 import io.crab.bpf.Abi;
 import io.crab.bpf.Bpf;
+import io.crab.bpf.BpfProgram;
 import io.crab.lb.config.BackendConfig;
 import io.crab.lb.config.BackendState;
 import io.crab.lb.config.LbConfig;
@@ -43,6 +44,8 @@ public final class LbAgent implements Agent
     /** Failed probes in a row before a backend gets no new connections. */
     static final int DOWN_AFTER_FAILURES = 2;
     private static final long NEIGHBOUR_REFRESH_NS = 1_000_000_000L;
+    /** After a reload adds a backend whose next hop is not resolved yet, it is looked at again this soon. */
+    private static final long NEW_NEIGHBOUR_RECHECK_NS = 20_000_000L;
     private static final long RESOLVE_TIMEOUT_NS = 2_000_000_000L;
     private static final long RESOLVE_POLL_MS = 20;
 
@@ -58,6 +61,7 @@ public final class LbAgent implements Agent
     private LbConfig config;
     private Neighbours neighbours;
     private PinnedDatapath datapath;
+    private PinnedDatapath fallback;
     private ServiceTables tables;
     private HealthProber prober;
     private Thread proberThread;
@@ -95,11 +99,15 @@ public final class LbAgent implements Agent
         try
         {
             tables = new ServiceTables(datapath.object(), ctx.limits().services(), ctx.limits().backends(),
-                ctx.limits().slots());
+                ctx.limits().slots(), ctx.limits().maglevSize());
             ctx.option().writeTo(datapath.object().map(Abi.Maps.OPT_CFG));
             counters = new AgentCounters(datapath.object().map(Abi.Maps.LB_AGENT_COUNTERS));
             publish();
             datapath.pinMaps();
+            // The fallback program shares every map through the pins just made: one set of tables, two hooks.
+            fallback = PinnedDatapath.open("lb_tc", dir, ctx.limits().mapSizes());
+            fallback.attach("tc_ingress", fallback.object().program("crab_lb_fallback"),
+                p -> p.attachTcx(ifindex, BpfProgram.TcDirection.INGRESS));
             datapath.attach("xdp", datapath.object().program("crab_lb"), p -> p.attachXdp(ifindex));
             if (ctx.watch())
             {
@@ -108,12 +116,12 @@ public final class LbAgent implements Agent
         }
         catch (final IOException ex)
         {
-            datapath.close();
+            closeDatapaths();
             throw new UncheckedIOException("watching " + ctx.source().file(), ex);
         }
         catch (final RuntimeException ex)
         {
-            datapath.close();
+            closeDatapaths();
             throw ex;
         }
         if (datapath.adopted())
@@ -329,13 +337,20 @@ public final class LbAgent implements Agent
         {
             if (!known.contains(target))
             {
-                resolved.put(target, lookUp(target));
+                final boolean now = lookUp(target);
+                resolved.put(target, now);
+                if (!now)
+                {
+                    nextRefreshNs = Math.min(nextRefreshNs, clock.nanoTime() + NEW_NEIGHBOUR_RECHECK_NS);
+                }
             }
         }
         failures.keySet().retainAll(targets(next));
         resolved.keySet().retainAll(targets(next));
         stopProber();
         startProber();
+        // Published before the change is logged: whoever reads the log line may rely on the change being live.
+        publish();
         final long reload = counters.add(Abi.Consts.CRAB_LBA_RELOADS, 1);
         counters.add(Abi.Consts.CRAB_LBA_CHANGES, changes.size());
         changes.forEach(line -> log.println("crab-lb: reload " + reload + ": " + line));
@@ -392,6 +407,15 @@ public final class LbAgent implements Agent
         if (watcher != null)
         {
             watcher.close();
+        }
+        closeDatapaths();
+    }
+
+    private void closeDatapaths()
+    {
+        if (fallback != null)
+        {
+            fallback.close();
         }
         if (datapath != null)
         {

@@ -10,6 +10,7 @@ import io.crab.lb.config.ConfigLimits;
 import io.crab.lb.config.LbConfig;
 import io.crab.lb.config.ServiceConfig;
 import io.crab.lb.config.ServicesFile;
+import io.crab.lb.policy.MaglevTable;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -30,12 +31,13 @@ public record LbContext(String iface, ConfigSource source, LbConfig initial, Lim
      * Map sizes, fixed at load: services (VIPs), backends (distinct addresses and ports over all services) and slots
      * per service table (the sum of a service's weights).
      */
-    public record Limits(int services, int backends, int slots)
+    public record Limits(int services, int backends, int slots, int maglevSize, int fallbackConnections)
     {
-        public static final Limits DEFAULT =
-            new Limits(Abi.Consts.CRAB_MAX_VIPS, Abi.Consts.CRAB_MAX_BACKENDS, Abi.Consts.CRAB_MAX_SLOTS);
+        public static final Limits DEFAULT = new Limits(Abi.Consts.CRAB_MAX_VIPS, Abi.Consts.CRAB_MAX_BACKENDS,
+            Abi.Consts.CRAB_MAX_SLOTS, Abi.Consts.CRAB_MAGLEV_SIZE, Abi.Consts.CRAB_CONN_TABLE_SIZE);
 
-        static Limits of(final int services, final int backends, final int slots)
+        static Limits of(final int services, final int backends, final int slots, final int maglevSize,
+            final int fallbackConnections)
         {
             if (services < 1 || services > 65536)
             {
@@ -50,7 +52,19 @@ public record LbContext(String iface, ConfigSource source, LbConfig initial, Lim
                 throw new ConfigException("--max-slots " + slots + ": must be 1 or more, and --max-services x 2 x " +
                     "--max-slots at most " + MAX_SLOT_ENTRIES);
             }
-            return new Limits(services, backends, slots);
+            if (maglevSize < backends || maglevSize > MaglevTable.MAX_SIZE || !MaglevTable.isPrime(maglevSize) ||
+                (long)services * 2 * maglevSize > MAX_SLOT_ENTRIES)
+            {
+                throw new ConfigException("--maglev-size " + maglevSize + ": must be a prime of at least " +
+                    "--max-backends (" + backends + ") and at most " + MaglevTable.MAX_SIZE + ", and --max-services " +
+                    "x 2 x --maglev-size at most " + MAX_SLOT_ENTRIES);
+            }
+            if (fallbackConnections < 1024 || fallbackConnections > 1 << 24)
+            {
+                throw new ConfigException("--max-fallback-connections " + fallbackConnections + ": must be 1024.." +
+                    (1 << 24));
+            }
+            return new Limits(services, backends, slots, maglevSize, fallbackConnections);
         }
 
         /** What a configuration must fit: every distinct backend may also be all of one service's. */
@@ -64,7 +78,8 @@ public record LbContext(String iface, ConfigSource source, LbConfig initial, Lim
         {
             return Map.of(Abi.Maps.VIPS, services, Abi.Maps.RR_CURSORS, services, Abi.Maps.SERVICE_NAMES, services,
                 Abi.Maps.VIP_SLOTS, services * 2 * slots, Abi.Maps.BACKENDS, backends, Abi.Maps.BACKEND_SYNS,
-                backends);
+                backends, Abi.Maps.BACKEND_FALLBACKS, backends, Abi.Maps.MAGLEV_TABLES, services * 2 * maglevSize,
+                Abi.Maps.CONN_TABLE, fallbackConnections);
         }
     }
 

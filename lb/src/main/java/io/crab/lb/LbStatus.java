@@ -24,7 +24,8 @@ import java.util.stream.Collectors;
 /**
  * {@code crab-lb status}: the services and counters of crab-lb on an interface, read from the maps it pinned, as
  * dropwizard gauges (crab.lb.packets.VERDICT; crab.lb.backend.IP[:PORT].syns and .up; crab.service.NAME.vip,
- * .policy, .backends, .syns and .weight.IP[:PORT]; crab.lb.agent.EVENT) printed as tables.
+ * .policy, .backends, .syns and .weight.IP[:PORT]; crab.lb.backend.IP[:PORT].fallbacks; crab.lb.fallback.EVENT;
+ * crab.lb.agent.EVENT) printed as tables.
  */
 public final class LbStatus
 {
@@ -46,10 +47,18 @@ public final class LbStatus
             PinnedMap packetMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.LB_COUNTERS).toString());
             PinnedMap synMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKEND_SYNS).toString());
             PinnedMap names = Bpf.openPinnedMap(dir.resolve(Abi.Maps.SERVICE_NAMES).toString());
-            PinnedMap agent = Bpf.openPinnedMap(dir.resolve(Abi.Maps.LB_AGENT_COUNTERS).toString()))
+            PinnedMap agent = Bpf.openPinnedMap(dir.resolve(Abi.Maps.LB_AGENT_COUNTERS).toString());
+            PinnedMap fallbackMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.FALLBACK_COUNTERS).toString());
+            PinnedMap placedMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKEND_FALLBACKS).toString()))
         {
             final MetricRegistry registry = read(vips, slots, backends, names, new Counters(packetMap),
-                new Counters(synMap));
+                new Counters(synMap), new Counters(placedMap));
+            final Counters fallback = new Counters(fallbackMap);
+            Counters.names("CRAB_FB_").forEach((index, name) ->
+            {
+                final long n = fallback.sum(index);
+                registry.register("crab.lb.fallback." + name, (Gauge<Long>)() -> n);
+            });
             final Counters agentCounters = new Counters(agent);
             Counters.names("CRAB_LBA_").forEach((index, name) ->
             {
@@ -61,7 +70,7 @@ public final class LbStatus
     }
 
     private static MetricRegistry read(final BpfMap vips, final BpfMap slots, final BpfMap backends,
-        final BpfMap names, final Counters packets, final Counters syns)
+        final BpfMap names, final Counters packets, final Counters syns, final Counters placed)
     {
 
         final MetricRegistry registry = new MetricRegistry();
@@ -85,6 +94,8 @@ public final class LbStatus
                 final int up = value.getShort(Abi.Backend.FLAGS) & Abi.Consts.CRAB_BACKEND_UP;
                 registry.register("crab.lb.backend." + name + ".syns", (Gauge<Long>)() -> n);
                 registry.register("crab.lb.backend." + name + ".up", (Gauge<Integer>)() -> up);
+                final long fallbacks = placed.sum(id);
+                registry.register("crab.lb.backend." + name + ".fallbacks", (Gauge<Long>)() -> fallbacks);
             }
         }
         final UnsafeBuffer next = new UnsafeBuffer(new byte[16]);
@@ -146,15 +157,19 @@ public final class LbStatus
                     registry.getGauges().get(prefix + ".backends").getValue(),
                     registry.getGauges().get(prefix + ".syns").getValue(), weights);
             });
-        out.printf("%nBackends%n  %-22s %-6s %s%n", "backend", "state", "syns");
+        out.printf("%nBackends%n  %-22s %-6s %-15s %s%n", "backend", "state", "syns redirected",
+            "fallback connections");
         registry.getGauges((name, metric) -> name.startsWith("crab.lb.backend.") && name.endsWith(".syns"))
             .forEach((name, gauge) ->
             {
                 final String backend = name.substring("crab.lb.backend.".length(), name.length() - ".syns".length());
                 final Object up = registry.getGauges().get("crab.lb.backend." + backend + ".up").getValue();
-                out.printf("  %-22s %-6s %s%n", backend, Integer.valueOf(1).equals(up) ? "up" : "down",
-                    gauge.getValue());
+                out.printf("  %-22s %-6s %-15s %s%n", backend, Integer.valueOf(1).equals(up) ? "up" : "down",
+                    gauge.getValue(), registry.getGauges().get("crab.lb.backend." + backend + ".fallbacks").getValue());
             });
+        out.printf("%nFallback (clients without crab), packets by what the TC program did%n");
+        registry.getGauges((name, metric) -> name.startsWith("crab.lb.fallback.")).forEach((name, gauge) ->
+            out.printf("  %-22s %s%n", name.substring("crab.lb.fallback.".length()), gauge.getValue()));
         out.printf("%ncrab-lb's agent%n");
         registry.getGauges((name, metric) -> name.startsWith("crab.lb.agent.")).forEach((name, gauge) ->
             out.printf("  %-22s %s%n", name.substring("crab.lb.agent.".length()), gauge.getValue()));

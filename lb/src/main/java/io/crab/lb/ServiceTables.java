@@ -7,6 +7,9 @@ import io.crab.bpf.BpfObject;
 import io.crab.lb.config.BackendConfig;
 import io.crab.lb.config.LbConfig;
 import io.crab.lb.config.ServiceConfig;
+import io.crab.lb.policy.MaglevTable;
+import org.agrona.BitUtil;
+import org.agrona.concurrent.AtomicBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteOrder;
@@ -37,6 +40,10 @@ final class ServiceTables
     private final BpfMap slots;
     private final BpfMap backends;
     private final BpfMap names;
+    /** maglev_tables, mapped: ids as native-order ints, one per element (an array's elements are 8-byte aligned). */
+    private final AtomicBuffer maglev;
+    private final int maglevStride;
+    private final int maglevSize;
     private final int maxServices;
     private final int maxBackends;
     private final int maxSlots;
@@ -54,9 +61,14 @@ final class ServiceTables
     private BitSet resting = new BitSet();
     private BitSet restingBackends = new BitSet();
 
-    ServiceTables(final BpfObject obj, final int maxServices, final int maxBackends, final int maxSlots)
+    ServiceTables(final BpfObject obj, final int maxServices, final int maxBackends, final int maxSlots,
+        final int maglevSize)
     {
         this.vips = obj.map(Abi.Maps.VIPS);
+        final BpfMap maglevMap = obj.map(Abi.Maps.MAGLEV_TABLES);
+        this.maglev = maglevMap.mmap();
+        this.maglevStride = BitUtil.align(maglevMap.valueSize(), 8);
+        this.maglevSize = maglevSize;
         this.slots = obj.map(Abi.Maps.VIP_SLOTS);
         this.backends = obj.map(Abi.Maps.BACKENDS);
         this.names = obj.map(Abi.Maps.SERVICE_NAMES);
@@ -158,7 +170,10 @@ final class ServiceTables
         final int[] current = published.get(service.vip());
         final int id = current != null ? current[0] : allocate(usedServiceIds, maxServices, "services");
         final int rowA = id * 2 * maxSlots;
-        final int base = current != null && current[1] == rowA ? rowA + maxSlots : rowA;
+        final boolean second = current != null && current[1] == rowA;
+        final int base = second ? rowA + maxSlots : rowA;
+        final int maglevBase = (id * 2 + (second ? 1 : 0)) * maglevSize;
+        final int maglevCount = writeMaglev(service, usable, maglevBase);
         final List<Integer> table = slotTable(service.backends(), usable, t -> backendIds.get(t));
         for (int slot = 0; slot < table.size(); slot++)
         {
@@ -174,8 +189,35 @@ final class ServiceTables
         value.putInt(Abi.Vip.POLICY, service.policy().code());
         value.putInt(Abi.Vip.SLOT_BASE, base);
         value.putInt(Abi.Vip.SLOT_COUNT, table.size());
+        value.putInt(Abi.Vip.MAGLEV_BASE, maglevBase);
+        value.putInt(Abi.Vip.MAGLEV_COUNT, maglevCount);
         vips.update(key, value, BpfMap.UPDATE_ANY);
         published.put(service.vip(), new int[] {id, base});
+    }
+
+    /**
+     * Builds the service's Maglev table from its backends that take fallback connections (usable, and on the VIP's
+     * own port, since the fallback leaves the packet as the client sent it) into the row at {@code base}; returns
+     * its size, or 0 when none does. Tables are published only when a service's configuration or usable backends
+     * change, so the build (milliseconds for a few backends) is not on any packet's path.
+     */
+    private int writeMaglev(final ServiceConfig service, final Predicate<BackendConfig> usable, final int base)
+    {
+        final List<BackendConfig> takers = service.backends().stream()
+            .filter(b -> usable.test(b) && (b.target().anyPort() || b.target().port() == service.vip().port()))
+            .toList();
+        if (takers.isEmpty())
+        {
+            return 0;
+        }
+        final List<MaglevTable.Member> members = takers.stream()
+            .map(b -> new MaglevTable.Member(b.target().toString(), b.weight())).toList();
+        final int[] owners = MaglevTable.build(members, maglevSize);
+        for (int slot = 0; slot < owners.length; slot++)
+        {
+            maglev.putInt((base + slot) * maglevStride, backendIds.get(takers.get(owners[slot]).target()));
+        }
+        return maglevSize;
     }
 
     /**

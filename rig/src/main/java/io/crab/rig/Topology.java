@@ -263,6 +263,25 @@ public final class Topology implements AutoCloseable
     }
 
     /**
+     * Makes every server accept connections to {@code vip} as its own, as a backend behind a direct-server-return
+     * load balancer must: the VIP on its loopback, and ARP set so that it never answers for the VIP on the bridge
+     * (arp_ignore 1) nor uses it as a source in its own requests (arp_announce 2). The LB host keeps owning it.
+     */
+    public synchronized void addVipToServers(final String vip)
+    {
+        ensureOpen();
+        for (final Host server : servers)
+        {
+            ip(server.netns(), "addr", "add", vip + "/32", "dev", "lo");
+            server.netns().run(() ->
+            {
+                Sysctl.write("/proc/sys/net/ipv4/conf/all/arp_ignore", "1");
+                Sysctl.write("/proc/sys/net/ipv4/conf/all/arp_announce", "2");
+            });
+        }
+    }
+
+    /**
      * Lowers the path MTU from the router towards a routed server, as a smaller link on the way would: the router gets
      * a route to the server with that MTU, so it drops a larger packet that may not be fragmented (DF, as TCP sends)
      * and tells the sender with ICMP "fragmentation needed". The server's own link keeps MTU 1500, so it still

@@ -18,6 +18,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.io.Writer;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -266,12 +267,12 @@ public final class CrabCluster implements AutoCloseable
             .mapToLong(g -> ((Number)g.getValue()).longValue()).sum();
     }
 
-    /** Connections each server's echo server on {@code port} accepted, by server. */
+    /** Connections each server's echo servers on {@code port} (its own address and any VIP) accepted, by server. */
     public Map<Host, Long> acceptedOnPort(final int port)
     {
         final Map<Host, Long> out = new LinkedHashMap<>();
         echoByHost.forEach((host, servers) -> servers.stream().filter(e -> e.port() == port)
-            .forEach(e -> out.put(host, e.connectionsAccepted())));
+            .forEach(e -> out.merge(host, e.connectionsAccepted(), Long::sum)));
         return out;
     }
 
@@ -285,6 +286,26 @@ public final class CrabCluster implements AutoCloseable
             onHost.remove(e);
             echoServers.remove(e);
         });
+    }
+
+    /**
+     * Lets every server take the hashing fallback's connections to {@code vip}: the VIP on its loopback (see
+     * {@link Topology#addVipToServers}) and an echo server on each of {@code ports} bound to the VIP, as an
+     * application behind a direct-server-return load balancer listens on the address clients connect to.
+     */
+    public void serveVip(final String vip, final List<Integer> ports)
+    {
+        topology.addVipToServers(vip);
+        for (final Host server : topology.servers())
+        {
+            for (final int port : ports)
+            {
+                final EchoServer echo = server.netns().call(() ->
+                    EchoServer.start(new InetSocketAddress(InetAddress.getByName(vip), port)));
+                echoServers.add(echo);
+                echoByHost.computeIfAbsent(server, h -> new ArrayList<>()).add(echo);
+            }
+        }
     }
 
     /** Starts an echo server on {@code server} at {@code port} (again). */

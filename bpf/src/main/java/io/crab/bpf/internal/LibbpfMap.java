@@ -223,7 +223,8 @@ final class LibbpfMap implements PinnedMap
     {
         if (mapped == null)
         {
-            final long length = BitUtil.align((long)valueSize * maxEntries, PAGE_SIZE);
+            // An array's elements are 8-byte aligned: element i starts at i * align(valueSize, 8).
+            final long length = BitUtil.align((long)BitUtil.align(valueSize, 8) * maxEntries, PAGE_SIZE);
             final long address = LIB.mmap(null, length, PROT_READ_WRITE, MAP_SHARED, fd, 0);
             if (address == -1L || address == 0)
             {

@@ -225,7 +225,7 @@ public final class MaglevTable
         return z ^ (z >>> 31);
     }
 
-    static boolean isPrime(final int n)
+    public static boolean isPrime(final int n)
     {
         if (n < 2)
         {

@@ -1,0 +1,90 @@
+/* lb_tc.bpf.c: the load balancer's hashing fallback, for clients that do not speak crab. XDP passes their SYNs
+ * (unmarked) and every later packet; here each one goes to the backend the connection table or, for a new
+ * connection, the service's Maglev table names. The IP packet is not changed: it is sent to the backend's MAC
+ * (direct server return, as LVS-DR does), and the backend, which has the VIP on a local interface, answers the
+ * client from the VIP directly. In TC, not XDP, so a sender's partial checksum (offload) stays valid. */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "consts.h"
+#include "structs.h"
+#include "maps_lb.h"
+#include "skb.h"
+#include "btf_anchor.h"
+
+#define AF_INET 2 /* linux/socket.h is not a uapi header */
+
+static __always_inline int count(enum crab_fallback_counter c, int verdict)
+{
+	__u32 key = c;
+	__u64 *n = bpf_map_lookup_elem(&fallback_counters, &key);
+
+	if (n)
+		*n += 1;
+	return verdict;
+}
+
+/* A hash of the connection's tuple for the Maglev table; the same on every LB, so LBs agree. */
+static __always_inline __u32 tuple_hash(const struct crab_syn_key *k)
+{
+	__u64 h = ((__u64)k->client_addr << 32 | k->vip_addr) * 0x9E3779B97F4A7C15ull;
+
+	h ^= ((__u64)k->client_port << 16 | k->vip_port) * 0xC2B2AE3D27D4EB4Full;
+	h ^= h >> 29;
+	h *= 0xBF58476D1CE4E5B9ull;
+	return (__u32)(h ^ (h >> 32));
+}
+
+/* The backend id the service's Maglev table gives the tuple; -1 when the service has none. */
+static __always_inline __s64 maglev_pick(const struct crab_vip *vip, const struct crab_syn_key *k)
+{
+	if (vip->maglev_count == 0)
+		return -1;
+	__u32 idx = vip->maglev_base + tuple_hash(k) % vip->maglev_count;
+	__u32 *id = bpf_map_lookup_elem(&maglev_tables, &idx);
+	return id ? *id : -1;
+}
+
+SEC("tc")
+int crab_lb_fallback(struct __sk_buff *skb)
+{
+	struct crab_pkt p;
+
+	if (crab_skb_parse(skb, &p))
+		return count(CRAB_FB_PASS_OTHER, TC_ACT_OK);
+	struct crab_vip *vip = crab_find_vip(p.ip.daddr, p.tcp.dest);
+	if (!vip)
+		return count(CRAB_FB_PASS_NOT_VIP, TC_ACT_OK);
+	struct crab_syn_key key = {
+		.client_addr = p.ip.saddr, .vip_addr = p.ip.daddr, .client_port = p.tcp.source, .vip_port = p.tcp.dest,
+	};
+	int syn = p.tcp.syn && !p.tcp.ack;
+	__u32 seq = bpf_ntohl(p.tcp.seq);
+	struct crab_conn *known = bpf_map_lookup_elem(&conn_table, &key);
+	__u32 id;
+	if (known && !(syn && known->syn_seq != seq)) {
+		id = known->backend_id;
+		count(CRAB_FB_FORWARDED, 0);
+	} else {
+		__s64 pick = maglev_pick(vip, &key);
+		if (pick < 0)
+			return count(CRAB_FB_PASS_NO_BACKEND, TC_ACT_OK);
+		id = (__u32)pick;
+		struct crab_conn conn = { .backend_id = id, .syn_seq = syn ? seq : 0 };
+		bpf_map_update_elem(&conn_table, &key, &conn, BPF_ANY);
+		if (syn) {
+			__u64 *placed = bpf_map_lookup_elem(&backend_fallbacks, &id);
+			if (placed)
+				*placed += 1;
+		}
+		count(syn ? CRAB_FB_NEW : CRAB_FB_ADOPTED, 0);
+	}
+	struct crab_backend *be = bpf_map_lookup_elem(&backends, &id);
+	if (!be)
+		return TC_ACT_OK;
+	struct bpf_redir_neigh nh = { .nh_family = AF_INET, .ipv4_nh = be->addr };
+	return bpf_redirect_neigh(skb->ifindex, &nh, sizeof(nh), 0);
+}
+
+char LICENSE[] SEC("license") = "GPL";
