@@ -17,7 +17,10 @@ import java.util.stream.IntStream;
  * offset and skip from two independent hashes of its key (skip in 1..size-1, and size prime, so the walk visits every
  * slot), and the members take turns: on its turn a member claims the next slot of its permutation that is still free.
  * Removing a member deletes its turns and nothing else from the sequence of turns, so the others mostly claim the
- * same slots again: that is why the table moves little when members come and go.
+ * same slots again: that is why the table moves little when members come and go. Little, not nothing: a freed slot
+ * taken early frees a later one, and so on. With 1000 equal members in 65,537 slots, removing one moves about 0.6%
+ * of the others' slots, six times its own share, and a member of weight 5 joining them moves 1.8%; a table of
+ * 655,373 slots cuts these to about 0.3% and 0.5% for twelve times the build time (80 ms on a 2-core VM).
  *
  * <p><b>Weights.</b> The paper's members take one turn each per round, which gives equal shares. Here a member of
  * weight w takes its k-th turn (k = 0, 1, ...) at virtual time (2k + 1) / 2w, and turns are taken in order of virtual
@@ -42,7 +45,8 @@ public final class MaglevTable
 
     /**
      * The largest size accepted: 4 MB of slots per service in the data path's map, and still 100 slots for each of
-     * 10,000 backends, ten times the LB's backend limit. Larger tables only cost memory and build time.
+     * 10,000 backends, ten times the LB's backend limit. A larger table would gain little for its memory and its
+     * build time, which is already about 125 ms at this size.
      */
     public static final int MAX_SIZE = 1_000_003;
 

@@ -70,7 +70,7 @@ class MaglevTableTest
         final List<Member> members = members(count, mixedWeights);
         final int[] table = MaglevTable.build(members, SIZE);
         final double bound = 1.0 / count + TOLERANCE;
-        for (final int removed : spreadIndexes(count))
+        for (final int removed : removals(count))
         {
             final List<Member> rest = new ArrayList<>(members);
             rest.remove(removed);
@@ -247,14 +247,14 @@ class MaglevTableTest
         return members;
     }
 
-    /** Up to 10 indexes spread over 0..count-1, first and last included. */
-    private static int[] spreadIndexes(final int count)
+    /** Every index up to 100 backends; above that, 25 spread over the list, first and last included. */
+    private static int[] removals(final int count)
     {
-        final int picks = Math.min(count, 10);
+        final int picks = count <= 100 ? count : 25;
         final int[] indexes = new int[picks];
         for (int i = 0; i < picks; i++)
         {
-            indexes[i] = (int)((long)i * (count - 1) / Math.max(1, picks - 1));
+            indexes[i] = (int)((long)i * (count - 1) / (picks - 1));
         }
         return indexes;
     }
