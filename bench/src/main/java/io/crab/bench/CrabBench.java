@@ -7,6 +7,7 @@ import io.crab.bench.cluster.CrabCluster;
 import io.crab.bench.hostile.HostileCommand;
 import io.crab.bench.maglev.MaglevCommand;
 import io.crab.bench.modes.BenchMode;
+import io.crab.bench.modes.CrabFallbackMode;
 import io.crab.bench.modes.CrabMode;
 import io.crab.bench.modes.DirectMode;
 import io.crab.bench.modes.HaproxyMode;
@@ -53,7 +54,7 @@ import java.util.stream.Stream;
         SoakCommand.class, HostileCommand.class, MaglevCommand.class, CrabBench.Echo.class})
 public final class CrabBench
 {
-    static final List<String> ALL_MODES = List.of("direct", "crab", "l4-dnat", "haproxy");
+    static final List<String> ALL_MODES = List.of("direct", "crab", "crab-fallback", "l4-dnat", "haproxy");
     private static final int PORT = 80;
 
     public static void main(final String... args)
@@ -69,8 +70,8 @@ public final class CrabBench
     /** Options of the traffic commands. */
     static final class TrafficOptions
     {
-        @Option(names = "--modes", split = ",", defaultValue = "direct,crab,l4-dnat,haproxy",
-            description = "Modes to compare: direct, crab, l4-dnat, haproxy (crab-fallback once it exists).")
+        @Option(names = "--modes", split = ",", defaultValue = "direct,crab,crab-fallback,l4-dnat,haproxy",
+            description = "Modes to compare: direct, crab, crab-fallback, l4-dnat, haproxy.")
         List<String> modes;
 
         @Option(names = "--payload", defaultValue = "8", description = "Request and response bytes.")
@@ -99,10 +100,6 @@ public final class CrabBench
         final PrintWriter out = spec.commandLine().getOut();
         for (final String mode : options.modes)
         {
-            if (mode.equals("crab-fallback"))
-            {
-                throw new ConfigException("--modes crab-fallback: crab has no hashing fallback yet (a later issue)");
-            }
             if (!ALL_MODES.contains(mode))
             {
                 throw new ConfigException("--modes: unknown mode '" + mode + "' (known: " + ALL_MODES + ")");
@@ -138,6 +135,8 @@ public final class CrabBench
                 Map.of(client, List.of(crabVip + ":" + PORT), plainClient, List.of()));
                 AutoCloseable stats = Bpf.enableRunTimeStats())
             {
+                // The servers take the fallback's connections too: the VIP on their loopback, an echo server on it.
+                cluster.serveVip(crabVip, List.of(PORT));
                 cluster.startLb(topology.servers().stream().map(Host::ip).toList(), "--vip", crabVip + ":" + PORT,
                     "--health-interval-ms", "60000");
                 final List<BenchMode> modes = new ArrayList<>();
@@ -205,6 +204,7 @@ public final class CrabBench
         {
             case "direct" -> new DirectMode(topology.servers().get(0), PORT);
             case "crab" -> new CrabMode(topology.lb(), crabVip, PORT);
+            case "crab-fallback" -> new CrabFallbackMode(topology.lb(), crabVip, PORT);
             case "l4-dnat" -> new L4DnatMode(topology, Topology.vip(11), PORT);
             case "haproxy" -> new HaproxyMode(topology, Topology.vip(12), PORT, work);
             default -> throw new ConfigException("--modes: unknown mode '" + name + "'");

@@ -44,6 +44,17 @@ public final class PathCheck
                 final double allowed = workload == Workload.CRR ? 1.5 : 0.1;
                 return perTransaction > allowed ? String.format("the LB saw %.2f packets per request, more than " +
                     "the SYNs", perTransaction) : OK;
+            case "crab-fallback":
+                if (lbRedirects > 0)
+                {
+                    return lbRedirects + " SYNs were redirected: the client was not a plain one";
+                }
+                // The client's packets only: SYN, ACK, request, FIN, ACK per CRR connection; the request (and
+                // some ACKs) per RR round trip. Replies through the LB would add as many again.
+                final double low = workload == Workload.CRR ? 3.5 : 0.9;
+                final double high = workload == Workload.CRR ? 7 : 1.8;
+                return perTransaction < low || perTransaction >= high ? String.format("the LB saw %.2f packets per " +
+                    "request: not every client packet and no reply", perTransaction) : OK;
             default:
                 final double expected = workload == Workload.CRR ? 3 : 0.9;
                 return perTransaction < expected ? String.format("only %.2f packets per request crossed the LB",

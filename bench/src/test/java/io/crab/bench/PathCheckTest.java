@@ -16,6 +16,21 @@ class PathCheckTest
     }
 
     @Test
+    void crabFallbackMustCarryEveryClientPacketAndNoReply()
+    {
+        assertEquals(PathCheck.OK, PathCheck.check("crab-fallback", Workload.CRR, 1000, 0, 5000, 0));
+        assertEquals("the LB saw 9.00 packets per request: not every client packet and no reply",
+            PathCheck.check("crab-fallback", Workload.CRR, 1000, 0, 9000, 0), "replies crossed the LB too");
+        assertEquals("the LB saw 1.00 packets per request: not every client packet and no reply",
+            PathCheck.check("crab-fallback", Workload.CRR, 1000, 0, 1000, 0), "only SYNs: redirected, not fallback");
+        assertEquals("1000 SYNs were redirected: the client was not a plain one",
+            PathCheck.check("crab-fallback", Workload.CRR, 1000, 0, 5000, 1000));
+        assertEquals(PathCheck.OK, PathCheck.check("crab-fallback", Workload.RR, 100000, 0, 110000, 0));
+        assertEquals("the LB saw 2.00 packets per request: not every client packet and no reply",
+            PathCheck.check("crab-fallback", Workload.RR, 1000, 0, 2000, 0));
+    }
+
+    @Test
     void directMustNotReachTheLb()
     {
         assertEquals(PathCheck.OK, PathCheck.check("direct", Workload.CRR, 1000, 0, 5, 0));

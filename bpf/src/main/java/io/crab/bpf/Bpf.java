@@ -56,6 +56,12 @@ public final class Bpf
         return Libbpf.xdpProgramStats(ifindex);
     }
 
+    /** Run time and run count of the program behind a pinned link; they count only while statistics are on. */
+    public static ProgramStats linkProgramStats(final Path pinnedLink)
+    {
+        return Libbpf.linkProgramStats(pinnedLink);
+    }
+
     /** Turns on the kernel's BPF run-time statistics until the returned handle closes. */
     public static AutoCloseable enableRunTimeStats()
     {

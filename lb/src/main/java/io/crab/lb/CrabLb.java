@@ -113,7 +113,7 @@ public final class CrabLb implements Callable<Integer>
             {
                 throw new ConfigException("--detach takes --iface only");
             }
-            final int links = PinnedDatapath.detach(Pins.dir("lb", iface));
+            final int links = PinnedDatapath.detach(LbAgent.pinDir(iface));
             out.println(links == 0 ? "crab-lb: nothing attached on " + iface :
                 "crab-lb: detached from " + iface + " and removed its pinned state");
             return Cli.OK;

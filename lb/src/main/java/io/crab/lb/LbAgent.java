@@ -80,6 +80,12 @@ public final class LbAgent implements Agent
         this.config = ctx.initial();
     }
 
+    /** Where crab-lb pins its programs and state for an interface of the calling thread's namespace. */
+    public static Path pinDir(final String iface)
+    {
+        return Pins.dir("lb", iface);
+    }
+
     /** Asks for the configuration to be read again (SIGHUP); the duty cycle does it. */
     public void requestReload()
     {
@@ -93,7 +99,7 @@ public final class LbAgent implements Agent
         neighbours = new Neighbours(ctx.iface());
         enableForwarding();
         awaitNeighbours();
-        final Path dir = Pins.dir("lb", ctx.iface());
+        final Path dir = pinDir(ctx.iface());
         checkPinnedSizes(dir);
         datapath = PinnedDatapath.open("lb_xdp", dir, ctx.limits().mapSizes());
         try

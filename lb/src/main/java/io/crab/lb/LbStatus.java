@@ -35,7 +35,7 @@ public final class LbStatus
 
     public static MetricRegistry read(final String iface)
     {
-        final Path dir = Pins.dir("lb", iface);
+        final Path dir = LbAgent.pinDir(iface);
         if (!Files.isDirectory(dir))
         {
             throw new IllegalStateException("no crab-lb is running on " + iface + " in this network namespace (no " +

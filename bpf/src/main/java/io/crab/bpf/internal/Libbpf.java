@@ -119,10 +119,44 @@ public final class Libbpf
         {
             throw new BpfException("no XDP program on ifindex " + ifindex);
         }
-        final int fd = LIB.bpf_prog_get_fd_by_id(id.getInt(0));
+        return programStats(id.getInt(0));
+    }
+
+    /** struct bpf_link_info: prog_id. */
+    private static final int LINK_INFO_SIZE = 64;
+    private static final int LINK_INFO_PROG_ID = 8;
+
+    public static ProgramStats linkProgramStats(final Path pinnedLink)
+    {
+        final int fd = LIB.bpf_obj_get(pinnedLink.toString());
         if (fd < 0)
         {
-            throw error("bpf_prog_get_fd_by_id(" + id.getInt(0) + ")", fd);
+            throw error("bpf_obj_get(" + pinnedLink + ")", fd);
+        }
+        try
+        {
+            final UnsafeBuffer info = new UnsafeBuffer(BufferUtil.allocateDirectAligned(LINK_INFO_SIZE, 8));
+            final UnsafeBuffer infoLen = new UnsafeBuffer(BufferUtil.allocateDirectAligned(8, 8));
+            infoLen.putInt(0, LINK_INFO_SIZE);
+            final int rc = LIB.bpf_obj_get_info_by_fd(fd, info.addressOffset(), infoLen.addressOffset());
+            if (rc < 0)
+            {
+                throw error("bpf_obj_get_info_by_fd(link " + pinnedLink + ")", rc);
+            }
+            return programStats(info.getInt(LINK_INFO_PROG_ID));
+        }
+        finally
+        {
+            LIB.close(fd);
+        }
+    }
+
+    private static ProgramStats programStats(final int progId)
+    {
+        final int fd = LIB.bpf_prog_get_fd_by_id(progId);
+        if (fd < 0)
+        {
+            throw error("bpf_prog_get_fd_by_id(" + progId + ")", fd);
         }
         try
         {
@@ -132,7 +166,7 @@ public final class Libbpf
             final int rc = LIB.bpf_obj_get_info_by_fd(fd, info.addressOffset(), infoLen.addressOffset());
             if (rc < 0)
             {
-                throw error("bpf_obj_get_info_by_fd(prog " + id.getInt(0) + ")", rc);
+                throw error("bpf_obj_get_info_by_fd(prog " + progId + ")", rc);
             }
             return new ProgramStats(info.getLong(PROG_INFO_RUN_TIME_NS), info.getLong(PROG_INFO_RUN_CNT));
         }
