@@ -18,7 +18,8 @@ enum crab_limits {
 
 /* Switches in struct crab_backend.flags. */
 enum crab_backend_flags {
-	CRAB_BACKEND_UP = 1,        /* healthy: a retransmitted SYN may stay on it */
+	CRAB_BACKEND_UP = 1,        /* takes redirected connections: a retransmitted SYN may stay on it */
+	CRAB_BACKEND_COMPLIANT = 2, /* echoes the option (the compliance probe); for status, not the programs */
 };
 
 /* How the LB picks a backend slot for a new connection. */

@@ -72,6 +72,7 @@ public final class Abi
         public static final int CRAB_MAX_TCP_HDR = 60;
 
         public static final int CRAB_BACKEND_UP = 1;
+        public static final int CRAB_BACKEND_COMPLIANT = 2;
 
         public static final int CRAB_POLICY_RR = 0;
         public static final int CRAB_POLICY_RANDOM = 1;

@@ -139,6 +139,33 @@ class FallbackEndToEndTest
         }
     }
 
+    @Test
+    void aBackendThatDoesNotEchoTheOptionGetsOnlyFallbackConnections() throws Exception
+    {
+        cluster.startLbWithServices(service(List.of(0, 1, 2), List.of()), "--health-interval-ms", "100");
+        final Host silent = topology.servers().get(2);
+        cluster.detachEndpoint(silent);
+        try
+        {
+            awaitLog("backend " + silent.ip() + " does not echo the option");
+            final String prefix = "crab.lb.backend." + silent.ip();
+            final MetricRegistry before = cluster.lbStatus();
+            assertEquals(0, CrabCluster.gauge(before, prefix + ".compliant"), "status shows it");
+            assertEquals(300, crr(crabClient, 300).transactions());
+            assertEquals(300, crr(plainClient, 300).transactions());
+            final MetricRegistry after = cluster.lbStatus();
+            assertEquals(0, CrabCluster.gauge(after, prefix + ".syns") - CrabCluster.gauge(before, prefix + ".syns"),
+                "no redirected connection for a backend that would not echo");
+            assertTrue(CrabCluster.gauge(after, prefix + ".fallbacks") -
+                CrabCluster.gauge(before, prefix + ".fallbacks") > 50, "but its share of the fallback's");
+        }
+        finally
+        {
+            cluster.restartEndpoint(silent);
+        }
+        awaitLog("backend " + silent.ip() + " echoes the option again");
+    }
+
     /** Service web on the VIP over the servers at {@code indexes}, those at {@code draining} draining. */
     private static List<String> service(final List<Integer> indexes, final List<Integer> draining)
     {

@@ -57,6 +57,8 @@ public final class LbAgent implements Agent
         new ManyToOneConcurrentArrayQueue<>(1024);
     /** Per backend (address and port as configured): probe failures in a row, and next hop resolved. */
     private final Map<HostPort, int[]> failures = new HashMap<>();
+    /** Per backend: probes in a row that it accepted but did not echo the option. */
+    private final Map<HostPort, int[]> silences = new HashMap<>();
     private final Map<HostPort, Boolean> resolved = new HashMap<>();
     private LbConfig config;
     private Neighbours neighbours;
@@ -71,6 +73,7 @@ public final class LbAgent implements Agent
     /** What the tables were last published from: publishing again only when either changes. */
     private LbConfig publishedConfig;
     private Set<HostPort> publishedUsable;
+    private Set<HostPort> publishedSilent;
 
     public LbAgent(final LbContext ctx, final NanoClock clock, final PrintWriter log)
     {
@@ -256,12 +259,12 @@ public final class LbAgent implements Agent
                 if (port != 0)
                 {
                     targets.putIfAbsent(b.target(), new HealthProber.Target(b.target(),
-                        new InetSocketAddress(b.target().address(), port)));
+                        new InetSocketAddress(b.target().address(), port), service.vip().address()));
                 }
             }
         }
-        prober = new HealthProber(new ArrayList<>(targets.values()), ctx.healthIntervalNs() / 1_000_000L,
-            healthResults);
+        prober = new HealthProber(new ArrayList<>(targets.values()), ctx.option(),
+            ctx.healthIntervalNs() / 1_000_000L, healthResults);
         proberThread = new Thread(prober, "crab-lb-health");
         proberThread.setDaemon(true);
         proberThread.start();
@@ -303,9 +306,12 @@ public final class LbAgent implements Agent
     {
         final Set<HostPort> usable = new LinkedHashSet<>();
         config.services().forEach(s -> s.backends().stream().filter(this::usable).forEach(b -> usable.add(b.target())));
-        if (config != publishedConfig || !usable.equals(publishedUsable))
+        final Set<HostPort> silent = new LinkedHashSet<>();
+        usable.stream().filter(t -> !compliant(t)).forEach(silent::add);
+        if (config != publishedConfig || !usable.equals(publishedUsable) || !silent.equals(publishedSilent))
         {
-            tables.publish(config, this::usable);
+            tables.publish(config, this::usable, this::compliant);
+            publishedSilent = silent;
             counters.add(Abi.Consts.CRAB_LBA_PUBLICATIONS, 1);
             publishedConfig = config;
             publishedUsable = usable;
@@ -352,6 +358,7 @@ public final class LbAgent implements Agent
             }
         }
         failures.keySet().retainAll(targets(next));
+        silences.keySet().retainAll(targets(next));
         resolved.keySet().retainAll(targets(next));
         stopProber();
         startProber();
@@ -380,6 +387,26 @@ public final class LbAgent implements Agent
                 " is down: new connections go to the others"));
             log.flush();
         }
+        if (result.up())
+        {
+            final int[] silent = silences.computeIfAbsent(result.backend(), t -> new int[1]);
+            final boolean wasCompliant = silent[0] < DOWN_AFTER_FAILURES;
+            silent[0] = result.echoes() ? 0 : silent[0] + 1;
+            final boolean compliant = silent[0] < DOWN_AFTER_FAILURES;
+            if (compliant != wasCompliant)
+            {
+                log.println("crab-lb: backend " + result.backend() + (compliant ? " echoes the option again: it " +
+                    "takes redirected connections" : " does not echo the option: it takes only fallback connections"));
+                log.flush();
+            }
+        }
+    }
+
+    /** A backend takes redirected connections while it echoes the option (until two probes in a row say not). */
+    private boolean compliant(final HostPort backend)
+    {
+        final int[] silent = silences.get(backend);
+        return silent == null || silent[0] < DOWN_AFTER_FAILURES;
     }
 
     /** Counts backends whose neighbour entry appeared or went since the last look. */

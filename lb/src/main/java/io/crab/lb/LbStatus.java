@@ -24,7 +24,7 @@ import java.util.stream.Collectors;
 /**
  * {@code crab-lb status}: the services and counters of crab-lb on an interface, read from the maps it pinned, as
  * dropwizard gauges (crab.lb.packets.VERDICT; crab.lb.backend.IP[:PORT].syns and .up; crab.service.NAME.vip,
- * .policy, .backends, .syns and .weight.IP[:PORT]; crab.lb.backend.IP[:PORT].fallbacks; crab.lb.fallback.EVENT;
+ * .policy, .backends, .syns and .weight.IP[:PORT]; crab.lb.backend.IP[:PORT].fallbacks and .compliant; crab.lb.fallback.EVENT;
  * crab.lb.agent.EVENT) printed as tables.
  */
 public final class LbStatus
@@ -94,6 +94,8 @@ public final class LbStatus
                 final int up = value.getShort(Abi.Backend.FLAGS) & Abi.Consts.CRAB_BACKEND_UP;
                 registry.register("crab.lb.backend." + name + ".syns", (Gauge<Long>)() -> n);
                 registry.register("crab.lb.backend." + name + ".up", (Gauge<Integer>)() -> up);
+                final int compliant = (value.getShort(Abi.Backend.FLAGS) & Abi.Consts.CRAB_BACKEND_COMPLIANT) != 0 ? 1 : 0;
+                registry.register("crab.lb.backend." + name + ".compliant", (Gauge<Integer>)() -> compliant);
                 final long fallbacks = placed.sum(id);
                 registry.register("crab.lb.backend." + name + ".fallbacks", (Gauge<Long>)() -> fallbacks);
             }
@@ -157,15 +159,17 @@ public final class LbStatus
                     registry.getGauges().get(prefix + ".backends").getValue(),
                     registry.getGauges().get(prefix + ".syns").getValue(), weights);
             });
-        out.printf("%nBackends%n  %-22s %-6s %-15s %s%n", "backend", "state", "syns redirected",
+        out.printf("%nBackends%n  %-22s %-6s %-8s %-15s %s%n", "backend", "state", "echoes", "syns redirected",
             "fallback connections");
         registry.getGauges((name, metric) -> name.startsWith("crab.lb.backend.") && name.endsWith(".syns"))
             .forEach((name, gauge) ->
             {
                 final String backend = name.substring("crab.lb.backend.".length(), name.length() - ".syns".length());
                 final Object up = registry.getGauges().get("crab.lb.backend." + backend + ".up").getValue();
-                out.printf("  %-22s %-6s %-15s %s%n", backend, Integer.valueOf(1).equals(up) ? "up" : "down",
-                    gauge.getValue(), registry.getGauges().get("crab.lb.backend." + backend + ".fallbacks").getValue());
+                final Object echoes = registry.getGauges().get("crab.lb.backend." + backend + ".compliant").getValue();
+                out.printf("  %-22s %-6s %-8s %-15s %s%n", backend, Integer.valueOf(1).equals(up) ? "up" : "down",
+                    Integer.valueOf(1).equals(echoes) ? "yes" : "no", gauge.getValue(),
+                    registry.getGauges().get("crab.lb.backend." + backend + ".fallbacks").getValue());
             });
         out.printf("%nFallback (clients without crab), packets by what the TC program did%n");
         registry.getGauges((name, metric) -> name.startsWith("crab.lb.fallback.")).forEach((name, gauge) ->

@@ -114,12 +114,14 @@ final class ServiceTables
     }
 
     /**
-     * Makes the maps say what {@code config} says, with only the backends {@code usable} accepts (healthy, next
-     * hop resolved, not draining) in the slot tables; a draining or failed backend keeps its entry, without the up
-     * flag, so nothing new goes to it.
+     * Makes the maps say what {@code config} says. The fallback's Maglev tables hold the backends {@code usable}
+     * accepts (healthy, next hop resolved, not draining); the redirect slot tables only those of them that are also
+     * {@code compliant} (they echo the option). A draining or failed backend keeps its entry, without the up flag,
+     * so nothing new goes to it.
      */
-    void publish(final LbConfig config, final Predicate<BackendConfig> usable)
+    void publish(final LbConfig config, final Predicate<BackendConfig> usable, final Predicate<HostPort> compliant)
     {
+        final Predicate<BackendConfig> redirectable = b -> usable.test(b) && compliant.test(b.target());
         final BitSet freedServices = new BitSet();
         final BitSet freedBackends = new BitSet();
         final Set<HostPort> targets = new LinkedHashSet<>();
@@ -131,14 +133,14 @@ final class ServiceTables
         for (final HostPort target : targets)
         {
             final boolean up = config.services().stream().flatMap(s -> s.backends().stream())
-                .anyMatch(b -> b.target().equals(target) && usable.test(b));
-            writeBackend(backendIds.get(target), target, up);
+                .anyMatch(b -> b.target().equals(target) && redirectable.test(b));
+            writeBackend(backendIds.get(target), target, up, compliant.test(target));
         }
         final Set<HostPort> configured = new LinkedHashSet<>();
         for (final ServiceConfig service : config.services())
         {
             configured.add(service.vip());
-            writeService(service, usable);
+            writeService(service, usable, redirectable);
         }
         for (final HostPort vip : new ArrayList<>(published.keySet()))
         {
@@ -153,7 +155,7 @@ final class ServiceTables
         {
             if (!targets.contains(e.getKey()))
             {
-                writeBackend(e.getValue(), e.getKey(), false);
+                writeBackend(e.getValue(), e.getKey(), false, false);
                 backendIds.remove(e.getKey());
                 freedBackends.set(e.getValue());
             }
@@ -165,7 +167,8 @@ final class ServiceTables
         restingBackends = freedBackends;
     }
 
-    private void writeService(final ServiceConfig service, final Predicate<BackendConfig> usable)
+    private void writeService(final ServiceConfig service, final Predicate<BackendConfig> usable,
+        final Predicate<BackendConfig> redirectable)
     {
         final int[] current = published.get(service.vip());
         final int id = current != null ? current[0] : allocate(usedServiceIds, maxServices, "services");
@@ -174,7 +177,7 @@ final class ServiceTables
         final int base = second ? rowA + maxSlots : rowA;
         final int maglevBase = (id * 2 + (second ? 1 : 0)) * maglevSize;
         final int maglevCount = writeMaglev(service, usable, maglevBase);
-        final List<Integer> table = slotTable(service.backends(), usable, t -> backendIds.get(t));
+        final List<Integer> table = slotTable(service.backends(), redirectable, t -> backendIds.get(t));
         for (int slot = 0; slot < table.size(); slot++)
         {
             slotKey.putInt(0, base + slot);
@@ -242,13 +245,14 @@ final class ServiceTables
         return table;
     }
 
-    private void writeBackend(final int id, final HostPort target, final boolean up)
+    private void writeBackend(final int id, final HostPort target, final boolean up, final boolean compliant)
     {
         slotKey.putInt(0, id);
         value.setMemory(0, value.capacity(), (byte)0);
         value.putBytes(Abi.Backend.ADDR, target.address().getAddress());
         value.putShort(Abi.Backend.PORT, (short)target.port(), ByteOrder.BIG_ENDIAN);
-        value.putShort(Abi.Backend.FLAGS, (short)(up ? Abi.Consts.CRAB_BACKEND_UP : 0));
+        value.putShort(Abi.Backend.FLAGS, (short)((up ? Abi.Consts.CRAB_BACKEND_UP : 0) |
+            (compliant ? Abi.Consts.CRAB_BACKEND_COMPLIANT : 0)));
         backends.update(slotKey, value, BpfMap.UPDATE_ANY);
     }
 

@@ -192,6 +192,17 @@ public final class CrabCluster implements AutoCloseable
         detach(topology.lb(), () -> CrabLb.run(discard(), discard(), "--iface", topology.lb().iface(), "--detach"));
     }
 
+    /**
+     * Stops a host's crab-endpoint and removes it from the host ({@code --detach}): its programs and state go, as on
+     * a host that never ran crab. {@link #restartEndpoint} brings it back.
+     */
+    public void detachEndpoint(final Host host)
+    {
+        endpoints.get(host).close();
+        final String role = host.role() == Host.Role.SERVER ? "server" : "client";
+        detach(host, () -> CrabEndpoint.run(discard(), discard(), role, "--iface", host.iface(), "--detach"));
+    }
+
     /** The crab-endpoint running on a host. */
     public Daemon endpoint(final Host host)
     {
