@@ -100,16 +100,20 @@ public final class Demo implements Callable<Integer>
 
     private void run(final PrintWriter out, final Path logs) throws Exception
     {
-        out.println("crab demo: building 2 clients, 1 load balancer, 3 servers in network namespaces...");
-        try (Topology topology = Topology.builder().clients(2).servers(3).build())
+        out.println("crab demo: building 3 clients (c3 without crab), 1 load balancer, 3 servers in network " +
+            "namespaces...");
+        try (Topology topology = Topology.builder().clients(3).servers(3).build())
         {
             final String vip = Topology.vip(1);
             final Map<Host, List<String>> clientVips = new LinkedHashMap<>();
-            topology.clients().forEach(c -> clientVips.put(c, List.of(vip + ":" + PORT)));
-            out.println("starting echo servers, crab-endpoint on every host and crab-lb (logs in " + logs + ")...");
+            topology.clients().forEach(c -> clientVips.put(c, c == topology.clients().get(2) ? List.of() :
+                List.of(vip + ":" + PORT)));
+            out.println("starting echo servers, crab-endpoint on every host but c3 and crab-lb from a services file " +
+                "(logs in " + logs + ")...");
             try (CrabCluster cluster = CrabCluster.start(topology, logs, List.of(PORT), clientVips))
             {
-                cluster.startLb(topology.servers().stream().map(Host::ip).toList(), "--vip", vip + ":" + PORT);
+                cluster.serveVip(vip, List.of(PORT));
+                cluster.startLbWithServices(services(topology, vip, 1));
                 final Host client = topology.clients().get(0);
                 final InetSocketAddress direct = new InetSocketAddress(topology.servers().get(0).ip(), PORT);
                 final InetSocketAddress viaVip = new InetSocketAddress(vip, PORT);
@@ -121,6 +125,10 @@ public final class Demo implements Callable<Integer>
                 final List<LoadResult> spread = spread(topology, viaVip);
 
                 final List<String> lines = new ArrayList<>();
+                out.printf("fallback: %d connections from c3, which has no crab, through the VIP...%n", spreadCount);
+                lines.add(fallback(cluster, topology.clients().get(2), viaVip));
+                out.println("reload: the services file rewritten with s1 at weight 3, while crab-lb runs...");
+                lines.add(reload(cluster, topology, client, vip, viaVip));
                 try (DemoConnections open = DemoConnections.open(client, viaVip, openCount))
                 {
                     out.printf("restarts: %d connections open from %s through the VIP; killing crab-lb (SIGKILL) " +
@@ -134,6 +142,58 @@ public final class Demo implements Callable<Integer>
                 report(out, topology, cluster, vip, latency, spread, lines);
             }
         }
+    }
+
+    /** Service web on the VIP over the three servers, s1 with {@code firstWeight}. */
+    private static List<String> services(final Topology topology, final String vip, final int firstWeight)
+    {
+        final List<String> lines = new ArrayList<>(List.of("service web", "  vip " + vip + ":" + PORT));
+        for (int i = 0; i < topology.servers().size(); i++)
+        {
+            lines.add("  backend " + topology.servers().get(i).ip() + " weight " + (i == 0 ? firstWeight : 1));
+        }
+        return lines;
+    }
+
+    /** A client without crab through the VIP: the hashing fallback; one report line. */
+    private String fallback(final CrabCluster cluster, final Host plain, final InetSocketAddress viaVip)
+    {
+        final MetricRegistry before = cluster.lbStatus();
+        final LoadResult crr = Workload.CRR.run(LoadSpec.to(viaVip).withPayloadBytes(payload)
+            .withMaxTransactions(spreadCount).withDuration(Duration.ofSeconds(60))
+            .withThreadFactory(plain.netns().threadFactory("demo-plain")));
+        final MetricRegistry after = cluster.lbStatus();
+        final String perBackend = after.getGauges((n, m) -> n.startsWith("crab.lb.backend.") &&
+            n.endsWith(".fallbacks")).entrySet().stream().map(e -> CrabCluster.gauge(after, e.getKey()) -
+            CrabCluster.gauge(before, e.getKey())).map(String::valueOf).collect(Collectors.joining("/"));
+        final double lbPackets = (double)(CrabCluster.lbPackets(after) - CrabCluster.lbPackets(before)) /
+            Math.max(1, crr.transactions());
+        return String.format("fallback: c3 (no crab) made %d/%d connections through the VIP, p50 %.1f µs; the LB " +
+            "placed them by Maglev hashing %s over the backends and saw %.1f packets per connection (the client's " +
+            "only: the backends answered directly)", crr.transactions(), spreadCount, crr.p50Us(), perBackend,
+            lbPackets);
+    }
+
+    /** Rewrites the services file and measures the new split; one report line. */
+    private String reload(final CrabCluster cluster, final Topology topology, final Host client, final String vip,
+        final InetSocketAddress viaVip) throws InterruptedException
+    {
+        final long start = System.nanoTime();
+        cluster.writeServices(services(topology, vip, 3));
+        while (!cluster.lb().logText().contains("reload 1:") && System.nanoTime() - start < 5_000_000_000L)
+        {
+            Thread.sleep(10);
+        }
+        final long appliedMs = (System.nanoTime() - start) / 1_000_000;
+        final MetricRegistry before = cluster.lbStatus();
+        final LoadResult crr = Workload.CRR.run(LoadSpec.to(viaVip).withPayloadBytes(payload).withMaxTransactions(500)
+            .withDuration(Duration.ofSeconds(60)).withThreadFactory(client.netns().threadFactory("demo-reload")));
+        final MetricRegistry after = cluster.lbStatus();
+        final String split = topology.servers().stream().map(h -> "crab.lb.backend." + h.ip() + ".syns")
+            .map(n -> String.valueOf(CrabCluster.gauge(after, n) - CrabCluster.gauge(before, n)))
+            .collect(Collectors.joining("/"));
+        return String.format("reload: s1's weight 1 -> 3 written to the services file; applied %d ms later; the next " +
+            "%d connections split %s over s1/s2/s3 (3:1:1)", appliedMs, crr.transactions(), split);
     }
 
     /** Kills and restarts the daemons with connections open; one report line. */
@@ -245,7 +305,7 @@ public final class Demo implements Callable<Integer>
     {
         final List<Thread> threads = new ArrayList<>();
         final List<LoadResult> results = new ArrayList<>();
-        for (final Host c : topology.clients())
+        for (final Host c : topology.clients().subList(0, 2))
         {
             final Thread t = new Thread(() ->
             {
@@ -280,7 +340,7 @@ public final class Demo implements Callable<Integer>
         out.printf("%nLatency from %s (µs), %d-byte request/response, one connection at a time, %d rounds merged%n",
             topology.clients().get(0).name(), payload, rounds);
         out.print(LatencyReport.of(latency).withBaseline(MODE_DIRECT).text());
-        out.printf("%nSpread phase (both clients at once through the VIP):%n");
+        out.printf("%nSpread phase (both crab clients at once through the VIP):%n");
         spread.forEach(r -> out.printf("  %s%n", r));
         out.println();
         lines.forEach(out::println);
@@ -294,7 +354,7 @@ public final class Demo implements Callable<Integer>
         out.printf("%nThe LB's XDP program saw %d packets in all (%d SYNs redirected) for the %d+ connections that " +
             "went through the VIP:%nevery other packet of those connections went straight between client and " +
             "server.%n", packets, redirected, connections);
-        for (final Host c : topology.clients())
+        for (final Host c : topology.clients().subList(0, 2))
         {
             out.printf("%nclient endpoint %s:%n", c.name());
             printCounters(out, CrabCluster.endpointCounters(c, EndpointAgent.Role.CLIENT));
