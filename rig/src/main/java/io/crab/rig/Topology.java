@@ -549,11 +549,12 @@ public final class Topology implements AutoCloseable
     /**
      * A veth hands each packet to the receiving stack on the CPU that sent it, so two packets of one connection can
      * be processed by a server at the same time on two CPUs, which a NIC's receive-side scaling never does (a flow
-     * hashes to one queue). The kernel's lockless socket lookup can then miss a connection while another CPU swaps
-     * its request socket for the full socket, and the server resets it: measured at about 1 in 5,000 connections
-     * when every client packet comes through the LB (the hashing fallback) at 9,000 connections per second, none
-     * with this. Receive packet steering over every CPU gives the servers what RSS gives a real host: each flow on
-     * one CPU. sysfs shows the namespace it was mounted in, hence a shell inside the namespace.
+     * hashes to one queue). The server then sometimes resets a connection, most likely because the kernel's
+     * lockless socket lookup misses it while another CPU swaps its request socket for the full socket: measured at
+     * about 1 in 5,000 connections when every client packet comes through the LB (the hashing fallback) at 9,000
+     * connections per second, none with this. Receive packet steering over every CPU gives the servers what RSS
+     * gives a real host: each flow on one CPU. sysfs shows the namespace it was mounted in, hence a shell inside
+     * the namespace.
      */
     private static void steerFlowsLikeRss(final Netns netns)
     {
