@@ -383,6 +383,8 @@ public final class LbAgent implements Agent
         final boolean healthy = count[0] < DOWN_AFTER_FAILURES;
         if (healthy != wasHealthy)
         {
+            // Published before logged, as reloads are: whoever reads the line may rely on the change being live.
+            publish();
             log.println("crab-lb: backend " + result.backend() + (healthy ? " is up" :
                 " is down: new connections go to the others"));
             log.flush();
@@ -395,6 +397,7 @@ public final class LbAgent implements Agent
             final boolean compliant = silent[0] < DOWN_AFTER_FAILURES;
             if (compliant != wasCompliant)
             {
+                publish();
                 log.println("crab-lb: backend " + result.backend() + (compliant ? " echoes the option again: it " +
                     "takes redirected connections" : " does not echo the option: it takes only fallback connections"));
                 log.flush();
