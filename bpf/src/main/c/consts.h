@@ -20,6 +20,8 @@ enum crab_limits {
 enum crab_backend_flags {
 	CRAB_BACKEND_UP = 1,        /* takes redirected connections: a retransmitted SYN may stay on it */
 	CRAB_BACKEND_COMPLIANT = 2, /* echoes the option (the compliance probe); for status, not the programs */
+	CRAB_BACKEND_SERVING = 4,   /* configured and answering health probes, draining or not: the fallback keeps
+	                             * its connections there whatever SYN arrives for their tuples */
 };
 
 /* How the LB picks a backend slot for a new connection. */

@@ -46,6 +46,13 @@ static __always_inline __s64 maglev_pick(const struct crab_vip *vip, const struc
 	return id ? *id : -1;
 }
 
+static __always_inline int backend_serves(__u32 id)
+{
+	struct crab_backend *be = bpf_map_lookup_elem(&backends, &id);
+
+	return be && (be->flags & CRAB_BACKEND_SERVING);
+}
+
 SEC("tc")
 int crab_lb_fallback(struct __sk_buff *skb)
 {
@@ -60,10 +67,13 @@ int crab_lb_fallback(struct __sk_buff *skb)
 		.client_addr = p.ip.saddr, .vip_addr = p.ip.daddr, .client_port = p.tcp.source, .vip_port = p.tcp.dest,
 	};
 	int syn = p.tcp.syn && !p.tcp.ack;
-	__u32 seq = bpf_ntohl(p.tcp.seq);
 	struct crab_conn *known = bpf_map_lookup_elem(&conn_table, &key);
 	__u32 id;
-	if (known && !(syn && known->syn_seq != seq)) {
+	/* A SYN for a known tuple is a retransmission, the client reusing the port, or a forgery (anyone can send one
+	 * with a guessed port): it keeps the connection where it is while that backend serves, so a forged SYN cannot
+	 * move a live connection; the backend's stack answers it as RFC 5961 says. Only a connection whose backend is
+	 * down or gone is placed again. */
+	if (known && !(syn && !backend_serves(known->backend_id))) {
 		id = known->backend_id;
 		count(CRAB_FB_FORWARDED, 0);
 	} else {
@@ -71,7 +81,7 @@ int crab_lb_fallback(struct __sk_buff *skb)
 		if (pick < 0)
 			return count(CRAB_FB_PASS_NO_BACKEND, TC_ACT_OK);
 		id = (__u32)pick;
-		struct crab_conn conn = { .backend_id = id, .syn_seq = syn ? seq : 0 };
+		struct crab_conn conn = { .backend_id = id };
 		bpf_map_update_elem(&conn_table, &key, &conn, BPF_ANY);
 		if (syn) {
 			__u64 *placed = bpf_map_lookup_elem(&backend_fallbacks, &id);

@@ -56,11 +56,9 @@ struct crab_syn_entry {
 	__u32 seq;        /* the SYN's ISN: a new connection on the same tuple has another one */
 };
 
-/* A fallback connection: the backend the LB forwards its packets to, and its SYN's ISN (a SYN with another ISN
- * on the same tuple is a new connection and is placed again). */
+/* A fallback connection: the backend the LB forwards its packets to. */
 struct crab_conn {
 	__u32 backend_id;
-	__u32 syn_seq;
 };
 
 /* Endpoint flow key, always oriented from this host: local address/port first. */

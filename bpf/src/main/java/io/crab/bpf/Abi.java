@@ -73,6 +73,7 @@ public final class Abi
 
         public static final int CRAB_BACKEND_UP = 1;
         public static final int CRAB_BACKEND_COMPLIANT = 2;
+        public static final int CRAB_BACKEND_SERVING = 4;
 
         public static final int CRAB_POLICY_RR = 0;
         public static final int CRAB_POLICY_RANDOM = 1;
@@ -244,8 +245,7 @@ public final class Abi
     public static final class Conn
     {
         public static final int BACKEND_ID = 0;
-        public static final int SYN_SEQ = 4;
-        public static final int SIZE = 8;
+        public static final int SIZE = 4;
 
         private Conn()
         {

@@ -161,7 +161,7 @@ final class Connections implements AutoCloseable
         idle.forEach(Connections::closeQuietly);
     }
 
-    private static void closeQuietly(final Socket s)
+    static void closeQuietly(final Socket s)
     {
         try
         {

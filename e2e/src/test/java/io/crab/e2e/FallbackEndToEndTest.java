@@ -5,8 +5,10 @@ import io.crab.bench.cluster.CrabCluster;
 import io.crab.bench.traffic.Crr;
 import io.crab.bench.traffic.LoadResult;
 import io.crab.bench.traffic.LoadSpec;
+import io.crab.bpf.frames.Frames;
 import io.crab.bpf.testing.KernelRequired;
 import io.crab.rig.Host;
+import io.crab.rig.PacketSocket;
 import io.crab.rig.Topology;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -16,10 +18,13 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -164,6 +169,56 @@ class FallbackEndToEndTest
             cluster.restartEndpoint(silent);
         }
         awaitLog("backend " + silent.ip() + " echoes the option again");
+    }
+
+    /**
+     * An off-path attacker on a third host (s4, outside the service) sprays SYNs for the tuples of live fallback connections (guessing their
+     * ports is cheap), with the client's address and random ISNs, while their backend drains and Maglev would place
+     * a new connection elsewhere. Were a SYN to place its tuple again, the connection's next packets would reach
+     * another backend and be reset.
+     */
+    @Test
+    void forgedSynsForTheTuplesOfLiveConnectionsMoveNoneOfThem() throws Exception
+    {
+        cluster.startLbWithServices(service(List.of(0, 1, 2), List.of()), "--health-interval-ms", "60000");
+        final Host attacker = topology.servers().get(3);
+        final List<Socket> live = new ArrayList<>();
+        try (PacketSocket raw = PacketSocket.open(attacker))
+        {
+            for (int i = 0; i < 30; i++)
+            {
+                live.add(Connections.connect(plainClient, TARGET));
+                Connections.assertEchoes(live.get(i));
+            }
+            cluster.writeServices(service(List.of(0, 1, 2), List.of(0)));
+            awaitLog("active -> draining");
+            final long placedBefore = CrabCluster.gauge(cluster.lbStatus(), "crab.lb.fallback.new");
+            final Random random = new Random(7);
+            for (final Socket s : live)
+            {
+                for (int i = 0; i < 20; i++)
+                {
+                    final Frames.Tcp syn = new Frames.Tcp();
+                    syn.srcMac = Frames.mac(attacker.mac());
+                    syn.dstMac = Frames.mac(topology.lb().mac());
+                    syn.srcIp = Frames.ip(plainClient.ip());
+                    syn.dstIp = Frames.ip(VIP);
+                    syn.srcPort = s.getLocalPort();
+                    syn.seq = random.nextInt() & 0xffffffffL;
+                    raw.send(syn.build());
+                }
+            }
+            for (final Socket s : live)
+            {
+                Connections.assertEchoes(s);
+            }
+            assertEquals(placedBefore, CrabCluster.gauge(cluster.lbStatus(), "crab.lb.fallback.new"),
+                "no forged SYN placed a tuple again");
+        }
+        finally
+        {
+            live.forEach(Connections::closeQuietly);
+        }
     }
 
     /** Service web on the VIP over the servers at {@code indexes}, those at {@code draining} draining. */

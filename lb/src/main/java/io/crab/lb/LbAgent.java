@@ -74,6 +74,7 @@ public final class LbAgent implements Agent
     private LbConfig publishedConfig;
     private Set<HostPort> publishedUsable;
     private Set<HostPort> publishedSilent;
+    private Set<HostPort> publishedServing;
 
     public LbAgent(final LbContext ctx, final NanoClock clock, final PrintWriter log)
     {
@@ -308,10 +309,14 @@ public final class LbAgent implements Agent
         config.services().forEach(s -> s.backends().stream().filter(this::usable).forEach(b -> usable.add(b.target())));
         final Set<HostPort> silent = new LinkedHashSet<>();
         usable.stream().filter(t -> !compliant(t)).forEach(silent::add);
-        if (config != publishedConfig || !usable.equals(publishedUsable) || !silent.equals(publishedSilent))
+        final Set<HostPort> serving = new LinkedHashSet<>();
+        targets(config).stream().filter(this::serving).forEach(serving::add);
+        if (config != publishedConfig || !usable.equals(publishedUsable) || !silent.equals(publishedSilent) ||
+            !serving.equals(publishedServing))
         {
-            tables.publish(config, this::usable, this::compliant);
+            tables.publish(config, this::usable, this::compliant, this::serving);
             publishedSilent = silent;
+            publishedServing = serving;
             counters.add(Abi.Consts.CRAB_LBA_PUBLICATIONS, 1);
             publishedConfig = config;
             publishedUsable = usable;
@@ -430,9 +435,15 @@ public final class LbAgent implements Agent
     /** A backend takes new connections while it is active, healthy and its next hop resolved. */
     private boolean usable(final BackendConfig backend)
     {
-        final int[] count = failures.get(backend.target());
         return backend.state() == BackendState.ACTIVE && Boolean.TRUE.equals(resolved.get(backend.target())) &&
-            (count == null || count[0] < DOWN_AFTER_FAILURES);
+            serving(backend.target());
+    }
+
+    /** A backend serves while it answers its health probes (until two in a row fail), draining or not. */
+    private boolean serving(final HostPort backend)
+    {
+        final int[] count = failures.get(backend);
+        return count == null || count[0] < DOWN_AFTER_FAILURES;
     }
 
     /** Stops probing and watching, and lets go of the data path, which stays attached and pinned for the next run. */

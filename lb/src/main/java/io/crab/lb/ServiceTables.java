@@ -117,9 +117,11 @@ final class ServiceTables
      * Makes the maps say what {@code config} says. The fallback's Maglev tables hold the backends {@code usable}
      * accepts (healthy, next hop resolved, not draining); the redirect slot tables only those of them that are also
      * {@code compliant} (they echo the option). A draining or failed backend keeps its entry, without the up flag,
-     * so nothing new goes to it.
+     * so nothing new goes to it. One that is {@code serving} (answers its health probes, draining or not) keeps
+     * its fallback connections even against a SYN for their tuple.
      */
-    void publish(final LbConfig config, final Predicate<BackendConfig> usable, final Predicate<HostPort> compliant)
+    void publish(final LbConfig config, final Predicate<BackendConfig> usable, final Predicate<HostPort> compliant,
+        final Predicate<HostPort> serving)
     {
         final Predicate<BackendConfig> redirectable = b -> usable.test(b) && compliant.test(b.target());
         final BitSet freedServices = new BitSet();
@@ -134,7 +136,7 @@ final class ServiceTables
         {
             final boolean up = config.services().stream().flatMap(s -> s.backends().stream())
                 .anyMatch(b -> b.target().equals(target) && redirectable.test(b));
-            writeBackend(backendIds.get(target), target, up, compliant.test(target));
+            writeBackend(backendIds.get(target), target, up, compliant.test(target), serving.test(target));
         }
         final Set<HostPort> configured = new LinkedHashSet<>();
         for (final ServiceConfig service : config.services())
@@ -155,7 +157,7 @@ final class ServiceTables
         {
             if (!targets.contains(e.getKey()))
             {
-                writeBackend(e.getValue(), e.getKey(), false, false);
+                writeBackend(e.getValue(), e.getKey(), false, false, false);
                 backendIds.remove(e.getKey());
                 freedBackends.set(e.getValue());
             }
@@ -245,14 +247,15 @@ final class ServiceTables
         return table;
     }
 
-    private void writeBackend(final int id, final HostPort target, final boolean up, final boolean compliant)
+    private void writeBackend(final int id, final HostPort target, final boolean up, final boolean compliant,
+        final boolean serving)
     {
         slotKey.putInt(0, id);
         value.setMemory(0, value.capacity(), (byte)0);
         value.putBytes(Abi.Backend.ADDR, target.address().getAddress());
         value.putShort(Abi.Backend.PORT, (short)target.port(), ByteOrder.BIG_ENDIAN);
         value.putShort(Abi.Backend.FLAGS, (short)((up ? Abi.Consts.CRAB_BACKEND_UP : 0) |
-            (compliant ? Abi.Consts.CRAB_BACKEND_COMPLIANT : 0)));
+            (compliant ? Abi.Consts.CRAB_BACKEND_COMPLIANT : 0) | (serving ? Abi.Consts.CRAB_BACKEND_SERVING : 0)));
         backends.update(slotKey, value, BpfMap.UPDATE_ANY);
     }
 

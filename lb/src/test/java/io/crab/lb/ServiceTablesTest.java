@@ -56,7 +56,7 @@ class ServiceTablesTest
     void aPublicationSwitchesTheServiceToItsOtherRowsWithTheNewTables()
     {
         tables.publish(config(backend("198.18.0.101", BackendState.ACTIVE), backend("198.18.0.102",
-            BackendState.ACTIVE), backend("198.18.0.103", BackendState.ACTIVE)), b -> true, t -> true);
+            BackendState.ACTIVE), backend("198.18.0.103", BackendState.ACTIVE)), b -> true, t -> true, t -> true);
         final int[] first = vipEntry();
         final Map<String, Integer> shares = maglevShares(first);
         assertEquals(3, shares.size(), "every backend owns part of the table: " + shares);
@@ -64,7 +64,7 @@ class ServiceTablesTest
 
         tables.publish(config(backend("198.18.0.101", BackendState.DRAINING), backend("198.18.0.102",
             BackendState.ACTIVE), backend("198.18.0.103", BackendState.ACTIVE), backend("198.18.0.104",
-            BackendState.ACTIVE)), b -> b.state() == BackendState.ACTIVE, t -> true);
+            BackendState.ACTIVE)), b -> b.state() == BackendState.ACTIVE, t -> true, t -> true);
         final int[] second = vipEntry();
         assertNotEquals(first[1], second[1], "the other slot row");
         assertNotEquals(first[2], second[2], "the other Maglev row");
