@@ -70,6 +70,19 @@ final class BaseFrames
             return data(ack, ACK | PSH);
         }));
 
+    /**
+     * What a client without crab sends the LB's fallback: SYNs (without the marker) and data to the VIP, some for
+     * the connections the fixture knows, to the VIP without backends, and to no VIP.
+     */
+    static final List<Base> LB_FALLBACK = List.of(
+        new Base("SYN to the all-ports VIP", (c, r) -> lbSyn(c, r, Pool.VIP_ALL_PORTS, anyPort(r), false)),
+        new Base("ACK to the all-ports VIP", (c, r) -> data(lbSyn(c, r, Pool.VIP_ALL_PORTS, Pool.VIP_PORT, false),
+            ACK | PSH)),
+        new Base("FIN to the all-ports VIP", (c, r) -> data(lbSyn(c, r, Pool.VIP_ALL_PORTS, Pool.VIP_PORT, false),
+            ACK | FIN)),
+        new Base("SYN to the VIP without backends", (c, r) -> lbSyn(c, r, Pool.VIP_NO_BACKEND, Pool.VIP_PORT, false)),
+        new Base("SYN to no VIP", (c, r) -> lbSyn(c, r, Pool.NOT_A_VIP, Pool.VIP_PORT, false)));
+
     /** What the client sends: SYNs to VIPs, data on redirected flows, SYNs that collide with them. */
     static final List<Base> CLIENT_EGRESS = List.of(
         new Base("SYN to a VIP", (c, r) ->

@@ -110,6 +110,43 @@ final class Fixture implements AutoCloseable
     }
 
     /**
+     * lb_tc, the hashing fallback: the all-ports VIP with a one-entry Maglev table naming DIP1, the VIP without
+     * backends with none, and two known connections: one on DIP2, which serves, one on a backend that went down.
+     */
+    static Fixture lbFallback()
+    {
+        final Fixture f = new Fixture("lb_tc", Abi.Maps.FALLBACK_COUNTERS, null);
+        try
+        {
+            final int serving = Abi.Consts.CRAB_BACKEND_UP | Abi.Consts.CRAB_BACKEND_SERVING;
+            f.backend(0, Pool.DIP1, 0, serving);
+            f.backend(1, Pool.DIP2, 0, serving);
+            f.backend(BACKEND_WENT_DOWN, Pool.DIP2, 0, BACKEND_DOWN);
+            f.fallbackVip(Pool.VIP_ALL_PORTS, 0, 0);
+            f.fallbackVip(Pool.VIP_NO_BACKEND, 1);
+            final BpfMap connTable = f.obj.map(Abi.Maps.CONN_TABLE);
+            final int[] backendOfPort = {BACKEND_WENT_DOWN, 1};
+            for (int i = 0; i < LB_PORTS_OF_A_DOWN_BACKEND.length; i++)
+            {
+                final UnsafeBuffer k = zeroed();
+                k.putBytes(Abi.SynKey.CLIENT_ADDR, Pool.CLIENT);
+                k.putBytes(Abi.SynKey.VIP_ADDR, Pool.VIP_ALL_PORTS);
+                k.putShort(Abi.SynKey.CLIENT_PORT, (short)LB_PORTS_OF_A_DOWN_BACKEND[i], ByteOrder.BIG_ENDIAN);
+                k.putShort(Abi.SynKey.VIP_PORT, (short)Pool.VIP_PORT, ByteOrder.BIG_ENDIAN);
+                final UnsafeBuffer v = zeroed();
+                v.putInt(Abi.Conn.BACKEND_ID, backendOfPort[i], ByteOrder.nativeOrder());
+                f.state.add(new Entry(connTable, k, v, -1, 0));
+            }
+            return f;
+        }
+        catch (final RuntimeException ex)
+        {
+            f.close();
+            throw ex;
+        }
+    }
+
+    /**
      * client_tc with both client VIPs (all of 198.18.0.0/24 allowed as backends of the first, only DIP1 of the
      * second), and the pending and redirected flows of {@link Pool} with their reverse entries and port claims.
      */
@@ -281,6 +318,24 @@ final class Fixture implements AutoCloseable
         value.putInt(Abi.Vip.POLICY, policy);
         value.putInt(Abi.Vip.SLOT_BASE, vipId * Abi.Consts.CRAB_MAX_SLOTS);
         value.putInt(Abi.Vip.SLOT_COUNT, backendIds.length);
+        obj.map(Abi.Maps.VIPS).update(key, value, BpfMap.UPDATE_ANY);
+    }
+
+    /** A fallback VIP (every port) whose Maglev table, its own row, holds {@code backendIds}. */
+    private void fallbackVip(final byte[] addr, final int vipId, final int... backendIds)
+    {
+        final int base = vipId * Abi.Consts.CRAB_MAGLEV_SIZE;
+        for (int i = 0; i < backendIds.length; i++)
+        {
+            key.putInt(0, base + i);
+            value.putInt(0, backendIds[i]);
+            obj.map(Abi.Maps.MAGLEV_TABLES).update(key, value, BpfMap.UPDATE_ANY);
+        }
+        vipKey(addr, 0);
+        value.setMemory(0, BUFFER_SIZE, (byte)0);
+        value.putInt(Abi.Vip.VIP_ID, vipId);
+        value.putInt(Abi.Vip.MAGLEV_BASE, base);
+        value.putInt(Abi.Vip.MAGLEV_COUNT, backendIds.length);
         obj.map(Abi.Maps.VIPS).update(key, value, BpfMap.UPDATE_ANY);
     }
 

@@ -43,8 +43,8 @@ public final class HostileCommand implements Callable<Integer>
     long seed;
 
     @Option(names = "--program", paramLabel = "NAME", split = ",",
-        description = "Only these programs: crab_lb, crab_client_egress, crab_client_ingress, crab_server_ingress,"
-            + " crab_server_egress (default: all).")
+        description = "Only these programs: crab_lb, crab_lb_fallback, crab_client_egress, crab_client_ingress,"
+            + " crab_server_ingress, crab_server_egress (default: all).")
     List<String> programs = new ArrayList<>();
 
     @Option(names = "--index", paramLabel = "I",

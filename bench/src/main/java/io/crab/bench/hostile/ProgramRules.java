@@ -34,7 +34,7 @@ import static io.crab.bpf.Abi.Consts.CRAB_SV_SYN_OPTION_SEEN;
 /**
  * What each program may do with a frame beyond the checks every program gets ({@link FrameCheck}): which counters
  * it raises, which of them account for a changed or a dropped frame, and the LB's promises about what it passes and
- * transmits. The five definitions come first: when a C program gains a counter or a path, its definition here is
+ * transmits. The six definitions come first: when a C program gains a counter or a path, its definition here is
  * the one place to update, and a counter that rises without a rule naming it is reported as such.
  */
 final class ProgramRules
@@ -69,10 +69,27 @@ final class ProgramRules
         verdicts.put(CRAB_LB_PASS_MALFORMED, Set.of(Hook.XDP_PASS, Hook.XDP_DROP));
         return rules
             .exactlyOneCounterPerFrame()
-            .counterFixesVerdict(verdicts)
+            .counterFixesVerdict(Hook.XDP, verdicts)
             .passedFramesUntouched()
             .transmitsOnlySynsWithGoodChecksums()
             .transmittedSynsCarryOneRedirectNamingTheVip(Pool.DIP1, Pool.DIP1_MAC, Pool.DIP2, Pool.DIP2_MAC);
+    }
+
+    /**
+     * crab_lb_fallback (lb_tc.bpf.c): sends a client's packet on to a backend unchanged, or passes it unchanged to
+     * the LB's stack; every run counts once (the backend lookup after a pick cannot fail for ids the LB writes).
+     */
+    static ProgramRules lbFallback()
+    {
+        final ProgramRules rules = new ProgramRules("CRAB_FB_");
+        final Map<Integer, Set<Integer>> verdicts = new HashMap<>();
+        rules.names.forEach((index, name) -> verdicts.put(index,
+            Set.of(name.startsWith("pass_") ? Hook.TC_ACT_OK : Hook.TC_ACT_REDIRECT)));
+        return rules
+            .exactlyOneCounterPerFrame()
+            .counterFixesVerdict(Hook.TC, verdicts)
+            .changesCountedByOneOf()
+            .dropsCountedByOneOf();
     }
 
     /**
@@ -222,12 +239,12 @@ final class ProgramRules
         });
     }
 
-    private ProgramRules counterFixesVerdict(final Map<Integer, Set<Integer>> verdicts)
+    private ProgramRules counterFixesVerdict(final Hook hook, final Map<Integer, Set<Integer>> verdicts)
     {
         final String text = "the counter raised says the verdict: " + verdicts.entrySet().stream()
             .sorted(Map.Entry.comparingByKey())
             .map(e -> counterName(e.getKey()) + " " + e.getValue().stream().sorted()
-                .map(Hook.XDP::verdictName).collect(Collectors.joining("/")))
+                .map(hook::verdictName).collect(Collectors.joining("/")))
             .collect(Collectors.joining(", "));
         return add(text, (o, failures) ->
         {

@@ -8,6 +8,8 @@ import java.util.function.Supplier;
 enum Target
 {
     CRAB_LB("crab_lb", Hook.XDP, Fixture::lb, BaseFrames.LB, ProgramRules::lb),
+    CRAB_LB_FALLBACK("crab_lb_fallback", Hook.TC, Fixture::lbFallback, BaseFrames.LB_FALLBACK,
+        ProgramRules::lbFallback),
     CRAB_CLIENT_EGRESS("crab_client_egress", Hook.TC, Fixture::client, BaseFrames.CLIENT_EGRESS,
         ProgramRules::clientEgress),
     CRAB_CLIENT_INGRESS("crab_client_ingress", Hook.TC, Fixture::client, BaseFrames.CLIENT_INGRESS,

@@ -32,6 +32,8 @@ class HostileInputTest
         Target.CRAB_LB, List.of("tx_redirect", "tx_retransmit", "tx_rebalanced", "drop_no_route", "pass_bad_csum",
             "pass_unmarked", "pass_bad_option", "pass_no_room", "pass_syn_data", "pass_no_backend", "pass_malformed",
             "pass_fragment", "pass_ip_options"),
+        Target.CRAB_LB_FALLBACK, List.of("new", "adopted", "forwarded", "pass_no_backend", "pass_not_vip",
+            "pass_other"),
         Target.CRAB_CLIENT_EGRESS, List.of("syn_marked", "syn_unmarked_odd", "syn_unmarked_port_busy",
             "egress_rewritten", "flow_reset", "syn_collision_dropped", "tuple_handed_over"),
         Target.CRAB_CLIENT_INGRESS, List.of("redirect_accepted", "redirect_refused", "redirect_late",
@@ -84,7 +86,7 @@ class HostileInputTest
 
         assertEquals(0, code, err.toString());
         final String markdown = Files.readString(dir.resolve(HostileCommand.MARKDOWN_FILE));
-        assertTrue(markdown.contains("**Violations: 0** in 15000 frames."), markdown);
+        assertTrue(markdown.contains("**Violations: 0** in 18000 frames."), markdown);
         assertTrue(markdown.contains("crab-bench hostile --frames-per-program 3000 --seed 5 --out"), markdown);
         for (final Target target : Target.values())
         {
