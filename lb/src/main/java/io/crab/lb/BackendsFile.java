@@ -2,10 +2,8 @@ package io.crab.lb;
 
 import io.crab.agent.ConfigException;
 import io.crab.agent.HostPort;
+import io.crab.lb.config.ConfigFile;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -30,19 +28,7 @@ public final class BackendsFile
 
     public static List<Backend> read(final Path file)
     {
-        final List<String> lines;
-        try
-        {
-            lines = Files.readAllLines(file);
-        }
-        catch (final NoSuchFileException ex)
-        {
-            throw new ConfigException(file + ": no such file");
-        }
-        catch (final IOException ex)
-        {
-            throw new ConfigException(file + ": cannot be read: " + ex.getMessage());
-        }
+        final List<String> lines = ConfigFile.lines(file);
         final List<Backend> backends = new ArrayList<>();
         final Set<HostPort> seen = new HashSet<>();
         for (int i = 0; i < lines.size(); i++)

@@ -241,20 +241,11 @@ final class BaseFrames
         return syn;
     }
 
+    /** The backend's SYN-ACK as it leaves the backend, towards its gateway. */
     private static Frames.Tcp serverSynAck(final Pool.Flow flow)
     {
-        final Frames.Tcp synAck = new Frames.Tcp();
+        final Frames.Tcp synAck = synAckFrom(flow, LINUX_SYNACK_OPTIONS.clone());
         synAck.dstMac = Pool.LB_MAC;
-        synAck.srcMac = flow.dipMac();
-        synAck.srcIp = flow.dip();
-        synAck.dstIp = Pool.CLIENT;
-        synAck.srcPort = flow.dipPort();
-        synAck.dstPort = flow.clientPort();
-        synAck.seq = Pool.SERVER_ISN;
-        synAck.ack = flow.isn() + 1;
-        synAck.flags = SYN | ACK;
-        synAck.window = 65160;
-        synAck.options = LINUX_SYNACK_OPTIONS.clone();
         return synAck;
     }
 

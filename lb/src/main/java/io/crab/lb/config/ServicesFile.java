@@ -5,10 +5,6 @@ import io.crab.agent.HostPort;
 import io.crab.lb.BackendsFile;
 import io.crab.lb.Policy;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -63,22 +59,7 @@ public final class ServicesFile
     /** Reads and validates the whole file; a {@link ConfigException} names the first problem, nothing is kept. */
     public static LbConfig read(final Path file, final ConfigLimits limits)
     {
-        final byte[] bytes;
-        try
-        {
-            bytes = Files.readAllBytes(file);
-        }
-        catch (final NoSuchFileException ex)
-        {
-            throw new ConfigException(file + ": no such file");
-        }
-        catch (final IOException ex)
-        {
-            throw new ConfigException(file + ": cannot be read: " + ex.getMessage());
-        }
-        // Bytes that are not UTF-8 become U+FFFD, which no keyword, name or address accepts: the line is reported.
-        final List<String> lines = new String(bytes, StandardCharsets.UTF_8).lines().toList();
-        return new ServicesFile(file, limits).parse(lines);
+        return new ServicesFile(file, limits).parse(ConfigFile.lines(file));
     }
 
     private LbConfig parse(final List<String> lines)
