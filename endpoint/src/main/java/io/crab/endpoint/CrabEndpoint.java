@@ -7,7 +7,10 @@ import io.crab.agent.DutyCycleErrors;
 import io.crab.agent.PinnedDatapath;
 import io.crab.bpf.Abi;
 import io.crab.agent.OptionKind;
+import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.SleepingIdleStrategy;
 import org.agrona.concurrent.SleepingMillisIdleStrategy;
+import org.agrona.concurrent.SystemEpochClock;
 import org.agrona.concurrent.SystemNanoClock;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -16,6 +19,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -61,13 +65,26 @@ public final class CrabEndpoint
     {
         final SystemNanoClock clock = new SystemNanoClock();
         final PrintWriter err = spec.commandLine().getErr();
-        final EndpointAgent agent = new EndpointAgent(ctx, clock, err);
+        final EndpointAgent agent = new EndpointAgent(ctx, clock, SystemEpochClock.INSTANCE, err);
         final String role = ctx.role().name().toLowerCase();
-        new AgentMain().run(agent, new SleepingMillisIdleStrategy(50),
+        new AgentMain().run(agent, idleStrategy(ctx),
             new DutyCycleErrors("crab-endpoint " + role, err, clock), "crab-endpoint " + role + " ready on " +
                 ctx.iface() + (ctx.vips().isEmpty() ? "" : " for VIPs " + ctx.vips()) + ", option " + ctx.option(),
             spec.commandLine().getOut());
         return Cli.OK;
+    }
+
+    /**
+     * The flow sweep runs every 250 ms and the server has nothing else to do, so the agent sleeps 50 ms between
+     * cycles; a reporting server wakes a quarter period at most (1 ms at most), so its reports keep their rate.
+     */
+    static IdleStrategy idleStrategy(final EndpointContext ctx)
+    {
+        if (ctx.reporting() == null)
+        {
+            return new SleepingMillisIdleStrategy(50);
+        }
+        return new SleepingIdleStrategy(Math.min(1_000_000L, 1_000_000_000L / ctx.reporting().hz() / 4));
     }
 
     /** {@code --detach}: removes the role's programs and state from the interface; never done on stop. */
@@ -93,14 +110,40 @@ public final class CrabEndpoint
         @Mixin
         Common common = new Common();
 
+        @Option(names = "--report-to", paramLabel = "LB_ADDR:PORT", description = "Report this host's load (the " +
+            "connections of each listening port) to crab-lb's feedback port. Repeatable; without it, no reports.")
+        List<String> reportTo;
+
+        @Option(names = "--report-hz", paramLabel = "N", description = "Reports per second, " + LoadReporting.MIN_HZ +
+            ".." + LoadReporting.MAX_HZ + " (default " + LoadReporting.DEFAULT_HZ + ").")
+        Integer reportHz;
+
+        @Option(names = "--report-from", paramLabel = "ADDR", description = "Source address of the reports " +
+            "(default: the kernel's pick by route). crab-lb takes reports only from its backends' addresses.")
+        String reportFrom;
+
+        @Option(names = "--feedback-key", paramLabel = "FILE", description = "Sign reports with this shared " +
+            "secret (16 bytes or more; the file must be readable by its owner only), as crab-lb's --feedback-key.")
+        Path feedbackKey;
+
+        @Option(names = "--load-socket", paramLabel = "PATH", description = "Unix socket where applications " +
+            "write 'PORT QUEUE_LENGTH' lines; their queues are added to their ports' load.")
+        Path loadSocket;
+
         @Override
         public Integer call() throws Exception
         {
             if (common.detach)
             {
+                if (reportTo != null || reportHz != null || reportFrom != null || feedbackKey != null ||
+                    loadSocket != null)
+                {
+                    throw new ConfigException("--detach takes --iface only");
+                }
                 return detach(spec, EndpointAgent.Role.SERVER, common.iface);
             }
-            return serve(spec, EndpointContext.server(common.iface, common.option()));
+            return serve(spec, EndpointContext.server(common.iface, common.option(), reportTo, reportHz, reportFrom,
+                feedbackKey, loadSocket));
         }
     }
 

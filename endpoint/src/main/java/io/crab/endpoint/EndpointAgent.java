@@ -12,6 +12,7 @@ import io.crab.bpf.BpfProgram.TcDirection;
 import org.agrona.ExpandableArrayBuffer;
 import org.agrona.collections.LongHashSet;
 import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.EpochClock;
 import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -25,7 +26,8 @@ import java.util.Map;
  * A host's side of connection redirect. As a server it echoes the option of redirected SYNs; as a client it
  * marks SYNs to its VIPs and rewrites redirected connections. The agent puts its programs on pinned TCX links
  * (adopting those of an earlier run, so a restart breaks no connection) and is the one user-space writer of its
- * maps: it configures the VIPs and, as a client, removes flows whose socket is gone.
+ * maps: it configures the VIPs and, as a client, removes flows whose socket is gone. A server told to report its
+ * load sends the reports from this duty cycle ({@link LoadReporter}).
  */
 public final class EndpointAgent implements Agent
 {
@@ -49,6 +51,8 @@ public final class EndpointAgent implements Agent
     private final EndpointContext ctx;
     private final NanoClock clock;
     private final PrintWriter log;
+    /** A server's load reports, sent from this agent's duty cycle; null when it reports nothing. */
+    private final LoadReporter reporter;
     private final UnsafeBuffer key = new UnsafeBuffer(new byte[Abi.FlowKey.SIZE]);
     private final UnsafeBuffer walkKeys = new UnsafeBuffer(new byte[WALK_BATCH * Abi.FlowKey.SIZE]);
     private final UnsafeBuffer walkValues = new UnsafeBuffer(new byte[WALK_BATCH * Abi.Flow.SIZE]);
@@ -70,11 +74,13 @@ public final class EndpointAgent implements Agent
     private LongHashSet missingLastSweep = new LongHashSet();
     private LongHashSet missingThisSweep = new LongHashSet();
 
-    public EndpointAgent(final EndpointContext ctx, final NanoClock clock, final PrintWriter log)
+    public EndpointAgent(final EndpointContext ctx, final NanoClock clock, final EpochClock wallClock,
+        final PrintWriter log)
     {
         this.ctx = ctx;
         this.clock = clock;
         this.log = log;
+        this.reporter = ctx.reporting() == null ? null : new LoadReporter(ctx.reporting(), clock, wallClock, log);
     }
 
     /** Where this role's programs and state are pinned for an interface of the calling thread's namespace. */
@@ -118,6 +124,17 @@ public final class EndpointAgent implements Agent
             log.println(roleName() + ": took over the programs and state pinned in " + dir);
             log.flush();
         }
+        if (reporter != null)
+        {
+            // Here, on the agent's thread: its sock_diag socket observes this namespace for good.
+            reporter.open();
+            final LoadReporting reporting = ctx.reporting();
+            log.println(roleName() + ": reporting the load of each listening port to " + reporting.destinations() +
+                " at " + reporting.hz() + " Hz" + (reporting.key() == null ? ", unauthenticated" : ", signed") +
+                (reporting.loadSocket() == null ? "" : ", with the queues applications write to " +
+                    reporting.loadSocket()));
+            log.flush();
+        }
         nextSweepNs = clock.nanoTime() + SWEEP_INTERVAL_NS;
     }
 
@@ -145,8 +162,12 @@ public final class EndpointAgent implements Agent
     @Override
     public int doWork()
     {
+        if (ctx.role() == Role.SERVER)
+        {
+            return reporter == null ? 0 : reporter.doWork();
+        }
         final long now = clock.nanoTime();
-        if (ctx.role() != Role.CLIENT || now < nextSweepNs)
+        if (now < nextSweepNs)
         {
             return 0;
         }
@@ -282,6 +303,10 @@ public final class EndpointAgent implements Agent
     @Override
     public void onClose()
     {
+        if (reporter != null)
+        {
+            reporter.close();
+        }
         if (socketDiag != null)
         {
             socketDiag.close();

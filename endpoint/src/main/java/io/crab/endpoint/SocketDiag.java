@@ -12,8 +12,8 @@ import org.agrona.concurrent.UnsafeBuffer;
 import java.nio.ByteOrder;
 
 /**
- * The IPv4 TCP sockets of one network namespace that are in chosen states, from the kernel's sock_diag netlink
- * interface (what {@code ss} uses). The kernel tests each socket's state as it walks its tables and sends only the
+ * The TCP sockets of one network namespace that are in chosen states, from the kernel's sock_diag netlink
+ * interface (what {@code ss} uses): the flow sweep's IPv4 tuples, and the load reporter's ports. The kernel tests each socket's state as it walks its tables and sends only the
  * matching ones, in binary. The tens of thousands of TIME_WAIT sockets of a busy client are thus skipped in the
  * kernel, at about a tenth of the cost of /proc/net/tcp, which formats every one of them as text to be parsed.
  * <p>
@@ -82,6 +82,7 @@ final class SocketDiag implements AutoCloseable
 
     /** struct inet_diag_msg, from the start of a reply message's payload; ports and addresses in network order. */
     static final int MSG_FAMILY = 0;
+    static final int MSG_STATE = 1;
     static final int MSG_SPORT = 4;
     static final int MSG_DPORT = 6;
     static final int MSG_SRC = 8;
@@ -91,6 +92,7 @@ final class SocketDiag implements AutoCloseable
     private static final int V4_MAPPED_ADDR = 12;
 
     private final UnsafeBuffer request = new UnsafeBuffer(BufferUtil.allocateDirectAligned(REQUEST_SIZE, 8));
+    private final KeyCollector keyCollector = new KeyCollector(null);
     private UnsafeBuffer reply;
     private int fd;
     private int sequence;
@@ -145,21 +147,43 @@ final class SocketDiag implements AutoCloseable
      */
     void dump(final int states, final LongHashSet keys)
     {
+        keys.clear();
+        keyCollector.keys = keys;
+        dump(states, keyCollector);
+    }
+
+    /**
+     * Hands {@code sink} every TCP socket, IPv4 and IPv6, whose state is in {@code states}, as {@link #dump(int,
+     * LongHashSet)} walks them; failures close this the same way.
+     */
+    void dump(final int states, final SocketSink sink)
+    {
         if (fd < 0)
         {
             throw new IllegalStateException("sock_diag socket is closed");
         }
-        keys.clear();
         try
         {
-            dumpFamily(AF_INET, states, keys);
-            dumpFamily(AF_INET6, states, keys);
+            dumpFamily(AF_INET, states, sink);
+            dumpFamily(AF_INET6, states, sink);
         }
         catch (final RuntimeException ex)
         {
             close();
             throw ex;
         }
+    }
+
+    /** The TCP state of the socket whose inet_diag_msg starts at {@code socket}. */
+    static int state(final DirectBuffer datagram, final int socket)
+    {
+        return datagram.getByte(socket + MSG_STATE) & 0xff;
+    }
+
+    /** The local port, in host order, of the socket whose inet_diag_msg starts at {@code socket}. */
+    static int localPort(final DirectBuffer datagram, final int socket)
+    {
+        return datagram.getShort(socket + MSG_SPORT, ByteOrder.BIG_ENDIAN) & 0xffff;
     }
 
     /**
@@ -183,7 +207,7 @@ final class SocketDiag implements AutoCloseable
         }
     }
 
-    private void dumpFamily(final int family, final int states, final LongHashSet keys)
+    private void dumpFamily(final int family, final int states, final SocketSink sink)
     {
         // The reply's messages carry the request's sequence number: anything else read here is not part of it.
         final int requestSequence = ++sequence;
@@ -196,7 +220,7 @@ final class SocketDiag implements AutoCloseable
         {
             // In two steps: receiving may replace the buffer.
             final int length = receive();
-            done = addSockets(reply, length, requestSequence, keys);
+            done = forEachSocket(reply, length, requestSequence, sink);
         }
     }
 
@@ -246,11 +270,11 @@ final class SocketDiag implements AutoCloseable
     }
 
     /**
-     * Adds the key of each IPv4 socket of one reply datagram to {@code keys}, skipping the messages of other
-     * requests than {@code requestSequence}. Returns whether the datagram ends the dump.
+     * Hands {@code sink} each socket of one reply datagram, skipping the messages of other requests than
+     * {@code requestSequence}. Returns whether the datagram ends the dump.
      */
-    static boolean addSockets(
-        final DirectBuffer datagram, final int length, final int requestSequence, final LongHashSet keys)
+    static boolean forEachSocket(
+        final DirectBuffer datagram, final int length, final int requestSequence, final SocketSink sink)
     {
         int offset = 0;
         while (offset + NLMSG_HDRLEN <= length)
@@ -283,7 +307,7 @@ final class SocketDiag implements AutoCloseable
                 }
                 if (type == SOCK_DIAG_BY_FAMILY && payloadLength >= MSG_SIZE)
                 {
-                    addSocket(datagram, payload, keys);
+                    sink.onSocket(datagram, payload);
                 }
             }
             offset += BitUtil.align(messageLength, NLMSG_ALIGNTO);
@@ -291,29 +315,46 @@ final class SocketDiag implements AutoCloseable
         return false;
     }
 
-    private static void addSocket(final DirectBuffer datagram, final int socket, final LongHashSet keys)
+    /** Receives the sockets of a dump, each as the offset of its inet_diag_msg in a reply datagram. */
+    interface SocketSink
     {
-        final int family = datagram.getByte(socket + MSG_FAMILY);
-        final int localAddr;
-        final int remoteAddr;
-        if (family == AF_INET)
+        void onSocket(DirectBuffer datagram, int socket);
+    }
+
+    /** Adds the {@link #key} of each IPv4 socket it is handed to {@link #keys}; IPv6 ones are left out. */
+    static final class KeyCollector implements SocketSink
+    {
+        LongHashSet keys;
+
+        KeyCollector(final LongHashSet keys)
         {
-            localAddr = datagram.getInt(socket + MSG_SRC, ByteOrder.BIG_ENDIAN);
-            remoteAddr = datagram.getInt(socket + MSG_DST, ByteOrder.BIG_ENDIAN);
+            this.keys = keys;
         }
-        else if (family == AF_INET6 &&
-            isIpv4Mapped(datagram, socket + MSG_SRC) && isIpv4Mapped(datagram, socket + MSG_DST))
+
+        @Override
+        public void onSocket(final DirectBuffer datagram, final int socket)
         {
-            localAddr = datagram.getInt(socket + MSG_SRC + V4_MAPPED_ADDR, ByteOrder.BIG_ENDIAN);
-            remoteAddr = datagram.getInt(socket + MSG_DST + V4_MAPPED_ADDR, ByteOrder.BIG_ENDIAN);
+            final int family = datagram.getByte(socket + MSG_FAMILY);
+            final int localAddr;
+            final int remoteAddr;
+            if (family == AF_INET)
+            {
+                localAddr = datagram.getInt(socket + MSG_SRC, ByteOrder.BIG_ENDIAN);
+                remoteAddr = datagram.getInt(socket + MSG_DST, ByteOrder.BIG_ENDIAN);
+            }
+            else if (family == AF_INET6 &&
+                isIpv4Mapped(datagram, socket + MSG_SRC) && isIpv4Mapped(datagram, socket + MSG_DST))
+            {
+                localAddr = datagram.getInt(socket + MSG_SRC + V4_MAPPED_ADDR, ByteOrder.BIG_ENDIAN);
+                remoteAddr = datagram.getInt(socket + MSG_DST + V4_MAPPED_ADDR, ByteOrder.BIG_ENDIAN);
+            }
+            else
+            {
+                return;
+            }
+            keys.add(key(localAddr, localPort(datagram, socket), remoteAddr,
+                datagram.getShort(socket + MSG_DPORT, ByteOrder.BIG_ENDIAN) & 0xffff));
         }
-        else
-        {
-            return;
-        }
-        keys.add(key(
-            localAddr, datagram.getShort(socket + MSG_SPORT, ByteOrder.BIG_ENDIAN) & 0xffff,
-            remoteAddr, datagram.getShort(socket + MSG_DPORT, ByteOrder.BIG_ENDIAN) & 0xffff));
     }
 
     /** ::ffff:a.b.c.d is 80 zero bits, 16 one bits, then the IPv4 address. */

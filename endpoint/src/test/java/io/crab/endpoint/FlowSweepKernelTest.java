@@ -9,6 +9,7 @@ import io.crab.endpoint.ScratchNamespace.Connection;
 import io.crab.endpoint.ScratchNamespace.Stack;
 import io.crab.rig.Shell;
 import org.agrona.collections.LongHashSet;
+import org.agrona.concurrent.SystemEpochClock;
 import org.agrona.concurrent.SystemNanoClock;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
@@ -63,7 +64,7 @@ class FlowSweepKernelTest
             Shell.run("ip", "-n", name, "addr", "add", "192.0.2.1/24", "dev", IFACE);
             final EndpointAgent agent = new EndpointAgent(EndpointContext.client(IFACE, OptionKind.DEFAULT,
                 List.of("198.19.0.1"), List.of(), EndpointContext.MIN_FLOW_TABLE_SIZE), new SystemNanoClock(),
-                new PrintWriter(Writer.nullWriter()));
+                SystemEpochClock.INSTANCE, new PrintWriter(Writer.nullWriter()));
             namespace.netns().run(agent::onStart);
             try (ServerSocketChannel listener = namespace.listen(Stack.DUAL_STACK);
                 Connection live = namespace.connect(Stack.DUAL_STACK, listener);

@@ -19,7 +19,7 @@ import static io.crab.endpoint.SocketDiag.NLMSG_LEN;
 import static io.crab.endpoint.SocketDiag.NLMSG_SEQ;
 import static io.crab.endpoint.SocketDiag.NLMSG_TYPE;
 import static io.crab.endpoint.SocketDiag.SOCK_DIAG_BY_FAMILY;
-import static io.crab.endpoint.SocketDiag.addSockets;
+import static io.crab.endpoint.SocketDiag.forEachSocket;
 import static io.crab.endpoint.SocketDiag.key;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -41,6 +41,7 @@ class SocketDiagParseTest
 
     private final UnsafeBuffer datagram = new UnsafeBuffer(new byte[4096]);
     private final LongHashSet keys = new LongHashSet();
+    private final SocketDiag.KeyCollector collector = new SocketDiag.KeyCollector(keys);
     private int length;
 
     @Test
@@ -63,7 +64,7 @@ class SocketDiagParseTest
         addSocket(SEQUENCE, AF_INET6, ipv4Mapped(LOCAL), 40003, ipv6(2), 80);
         addStatus(SEQUENCE, NLMSG_DONE, 0);
 
-        assertTrue(addSockets(datagram, length, SEQUENCE, keys), "the datagram ends the dump");
+        assertTrue(forEachSocket(datagram, length, SEQUENCE, collector), "the datagram ends the dump");
         assertTrue(keys.contains(KEY), "AF_INET");
         assertTrue(keys.contains(key(LOCAL, 40001, REMOTE, 80)), "IPv4-mapped AF_INET6: how Java's sockets appear");
         assertEquals(2, keys.size(), "a real IPv6 socket, or half of one, is none of crab's business: " + keys);
@@ -74,7 +75,7 @@ class SocketDiagParseTest
     {
         addSocket(SEQUENCE, AF_INET, ipv4(LOCAL), 40000, ipv4(REMOTE), 80);
 
-        assertFalse(addSockets(datagram, length, SEQUENCE, keys));
+        assertFalse(forEachSocket(datagram, length, SEQUENCE, collector));
         assertTrue(keys.contains(KEY));
     }
 
@@ -85,7 +86,7 @@ class SocketDiagParseTest
         addStatus(SEQUENCE - 1, NLMSG_DONE, 0);
         addStatus(SEQUENCE - 1, NLMSG_ERROR, -22);
 
-        assertFalse(addSockets(datagram, length, SEQUENCE, keys));
+        assertFalse(forEachSocket(datagram, length, SEQUENCE, collector));
         assertTrue(keys.isEmpty());
     }
 
@@ -95,7 +96,7 @@ class SocketDiagParseTest
         addStatus(SEQUENCE, NLMSG_ERROR, -22);
 
         final SocketDiagException ex =
-            assertThrows(SocketDiagException.class, () -> addSockets(datagram, length, SEQUENCE, keys));
+            assertThrows(SocketDiagException.class, () -> forEachSocket(datagram, length, SEQUENCE, collector));
         assertEquals(22, ex.errno(), ex.getMessage());
     }
 
@@ -106,7 +107,7 @@ class SocketDiagParseTest
         addStatus(SEQUENCE, NLMSG_DONE, -16);
 
         final SocketDiagException ex =
-            assertThrows(SocketDiagException.class, () -> addSockets(datagram, length, SEQUENCE, keys));
+            assertThrows(SocketDiagException.class, () -> forEachSocket(datagram, length, SEQUENCE, collector));
         assertEquals(16, ex.errno(), ex.getMessage());
     }
 
@@ -115,7 +116,7 @@ class SocketDiagParseTest
     {
         addSocket(SEQUENCE, AF_INET, ipv4(LOCAL), 40000, ipv4(REMOTE), 80);
 
-        assertThrows(SocketDiagException.class, () -> addSockets(datagram, length - 4, SEQUENCE, keys));
+        assertThrows(SocketDiagException.class, () -> forEachSocket(datagram, length - 4, SEQUENCE, collector));
     }
 
     private void addSocket(

@@ -1,0 +1,251 @@
+package io.crab.endpoint;
+
+import io.crab.agent.feedback.LoadReport;
+import org.agrona.collections.IntIntConsumer;
+import org.agrona.collections.Long2LongHashMap;
+import org.agrona.collections.LongLongConsumer;
+import org.agrona.concurrent.EpochClock;
+import org.agrona.concurrent.NanoClock;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * A server's load reports to crab-lb ({@code --report-to}): every period, the load of each listening port (its
+ * connections, {@link PortLoads}, plus what applications say of their queues, {@link AppQueues}), one complete
+ * report per datagram to each LB. Complete, not a delta, so a lost report or a restarted LB costs one period; sent
+ * from a non-blocking socket, so an unreachable LB costs a counted error, never the duty cycle. Driven by the
+ * endpoint agent's duty cycle, on its thread: it opens its sock_diag socket there, in the namespace it measures.
+ */
+final class LoadReporter implements AutoCloseable
+{
+    private final LoadReporting settings;
+    private final NanoClock clock;
+    private final EpochClock wallClock;
+    private final PrintWriter log;
+    private final long periodNs;
+    private final LoadReport.Writer writer;
+    private final ByteBuffer datagram;
+    private final PortLoads portLoads = new PortLoads();
+    /** This period's load by port. */
+    private final Long2LongHashMap loads = new Long2LongHashMap(-1);
+    private final IntIntConsumer addToLoads = this::addLoad;
+    private final LongLongConsumer addToRanked = this::rank;
+    /** load << 16 | port of each port, sorted when there are more than a report holds. */
+    private long[] ranked = new long[LoadReport.MAX_ENTRIES];
+    private SocketDiag socketDiag;
+    private DatagramChannel channel;
+    private AppQueues appQueues;
+    private long nextReportNs;
+    private int portCount;
+    private boolean loggedTooManyPorts;
+    private long reportsSent;
+    private long sendErrors;
+
+    LoadReporter(final LoadReporting settings, final NanoClock clock, final EpochClock wallClock,
+        final PrintWriter log)
+    {
+        this.settings = settings;
+        this.clock = clock;
+        this.wallClock = wallClock;
+        this.log = log;
+        this.periodNs = 1_000_000_000L / settings.hz();
+        this.writer = new LoadReport.Writer(settings.key());
+        this.datagram = ByteBuffer.wrap(writer.bytes());
+    }
+
+    /** Opens its sockets on the calling thread, which must be in the namespace to measure. */
+    void open()
+    {
+        socketDiag = SocketDiag.open();
+        try
+        {
+            channel = DatagramChannel.open(StandardProtocolFamily.INET);
+            channel.configureBlocking(false);
+            if (settings.from() != null)
+            {
+                channel.bind(new InetSocketAddress(settings.from(), 0));
+            }
+        }
+        catch (final IOException ex)
+        {
+            close();
+            throw new UncheckedIOException("--report-from " + settings.from() + ": " + ex.getMessage(), ex);
+        }
+        if (settings.loadSocket() != null)
+        {
+            try
+            {
+                appQueues = AppQueues.open(settings.loadSocket(), log);
+            }
+            catch (final RuntimeException ex)
+            {
+                close();
+                throw ex;
+            }
+        }
+        nextReportNs = clock.nanoTime();
+    }
+
+    /** Reads the applications' queues, and reports when a period has passed. */
+    int doWork()
+    {
+        int work = appQueues == null ? 0 : appQueues.poll();
+        final long now = clock.nanoTime();
+        if (now - nextReportNs < 0)
+        {
+            return work;
+        }
+        // On the period's grid, so the rate holds; after a stall (a paused VM) the next report is a period away.
+        nextReportNs += periodNs;
+        if (now - nextReportNs >= 0)
+        {
+            nextReportNs = now + periodNs;
+        }
+        measure();
+        send(encode());
+        return work + 1;
+    }
+
+    /** This period's load of every listening port and of every port an application reports a queue for. */
+    private void measure()
+    {
+        if (socketDiag == null)
+        {
+            socketDiag = SocketDiag.open();
+        }
+        loads.clear();
+        try
+        {
+            portLoads.measure(socketDiag);
+        }
+        catch (final RuntimeException ex)
+        {
+            // The dump closed it; the next period opens another, on this same thread.
+            socketDiag = null;
+            throw ex;
+        }
+        portLoads.forEachListening(addToLoads);
+        if (appQueues != null)
+        {
+            appQueues.forEach(addToLoads);
+        }
+    }
+
+    private void addLoad(final int port, final int load)
+    {
+        loads.put(port, Math.max(loads.get(port), 0) + load);
+    }
+
+    /** Writes the report: every port, or the most loaded ones when there are more than it holds. */
+    private int encode()
+    {
+        portCount = 0;
+        loads.forEachLong(addToRanked);
+        writer.begin(wallClock.time() * 1000L);
+        if (portCount > LoadReport.MAX_ENTRIES)
+        {
+            Arrays.sort(ranked, 0, portCount);
+            if (!loggedTooManyPorts)
+            {
+                loggedTooManyPorts = true;
+                log.println("crab-endpoint server: " + portCount + " ports have a load, more than a report holds (" +
+                    LoadReport.MAX_ENTRIES + "): reporting the most loaded ones (logged once)");
+                log.flush();
+            }
+        }
+        for (int i = portCount - 1; i >= Math.max(0, portCount - LoadReport.MAX_ENTRIES); i--)
+        {
+            writer.add((int)(ranked[i] & 0xffff), ranked[i] >>> 16);
+        }
+        return writer.finish();
+    }
+
+    private void rank(final long port, final long load)
+    {
+        if (portCount == ranked.length)
+        {
+            ranked = Arrays.copyOf(ranked, ranked.length * 2);
+        }
+        ranked[portCount++] = Math.min(load, LoadReport.MAX_LOAD) << 16 | port;
+    }
+
+    /** Sends the report to every LB; a failure is counted and the others still get theirs. */
+    private void send(final int length)
+    {
+        IOException failure = null;
+        InetSocketAddress failedTo = null;
+        final List<InetSocketAddress> destinations = settings.destinations();
+        for (int i = 0; i < destinations.size(); i++)
+        {
+            final InetSocketAddress lb = destinations.get(i);
+            datagram.clear().limit(length);
+            try
+            {
+                if (channel.send(datagram, lb) == 0)
+                {
+                    sendErrors++;
+                }
+                else
+                {
+                    reportsSent++;
+                }
+            }
+            catch (final IOException ex)
+            {
+                sendErrors++;
+                if (failure == null)
+                {
+                    failure = ex;
+                    failedTo = lb;
+                }
+            }
+        }
+        if (failure != null)
+        {
+            throw new UncheckedIOException("sending a load report to " + failedTo + " (" + sendErrors +
+                " reports not sent so far): " + failure.getMessage(), failure);
+        }
+    }
+
+    long reportsSent()
+    {
+        return reportsSent;
+    }
+
+    long sendErrors()
+    {
+        return sendErrors;
+    }
+
+    @Override
+    public void close()
+    {
+        if (appQueues != null)
+        {
+            appQueues.close();
+        }
+        if (socketDiag != null)
+        {
+            socketDiag.close();
+        }
+        if (channel != null)
+        {
+            try
+            {
+                channel.close();
+            }
+            catch (final IOException ex)
+            {
+                // nothing to flush on a datagram socket
+            }
+        }
+    }
+}
