@@ -16,6 +16,7 @@ struct crab_btf_anchor {
 	enum crab_lb_counter lb_counter;
 	enum crab_fallback_counter fallback_counter;
 	enum crab_lb_agent_counter lb_agent_counter;
+	enum crab_feedback_counter feedback_counter;
 	enum crab_client_counter client_counter;
 	enum crab_server_counter server_counter;
 };

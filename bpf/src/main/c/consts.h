@@ -93,6 +93,25 @@ enum crab_lb_agent_counter {
 	CRAB_LBA_COUNTER_MAX,
 };
 
+/* What crab-lb's feedback receiver made of the servers' load reports; index of the feedback_counters map, which
+ * only the receiver writes. A refused report changes nothing. */
+enum crab_feedback_counter {
+	CRAB_FBK_ACCEPTED = 0,         /* reports applied */
+	CRAB_FBK_REFUSED_SOURCE,       /* from an address that is no configured backend's */
+	CRAB_FBK_TRUNCATED,            /* shorter than the header */
+	CRAB_FBK_BAD_MAGIC,
+	CRAB_FBK_BAD_VERSION,
+	CRAB_FBK_COUNT_MISMATCH,       /* length not what the entry count says */
+	CRAB_FBK_MISSING_MAC,          /* flagged authenticated without its MAC */
+	CRAB_FBK_UNAUTHENTICATED,      /* not authenticated, and crab-lb has a key */
+	CRAB_FBK_BAD_MAC,
+	CRAB_FBK_OLD_TIMESTAMP,        /* not newer than the sender's last accepted report: replayed or reordered */
+	CRAB_FBK_CLOCK_SKEW,           /* with a key: more than 5 s off crab-lb's wall clock */
+	CRAB_FBK_LOADS_SET,            /* backend loads set from accepted reports */
+	CRAB_FBK_STALE_REBASED,        /* backend loads rebased because their reports stopped */
+	CRAB_FBK_COUNTER_MAX,
+};
+
 /* What the client programs did; index of the per-CPU client_counters map. */
 enum crab_client_counter {
 	CRAB_CL_SYN_MARKED = 0,

@@ -113,6 +113,16 @@ struct {
 	__type(value, __u64);
 } lb_agent_counters SEC(".maps");
 
+/* The feedback receiver's verdicts on load reports (enum crab_feedback_counter), kept here beside the agent's so they
+ * outlive it and status can read them; a map of its own, because each map has one writer and the receiver runs on
+ * a thread of its own. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CRAB_FBK_COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} feedback_counters SEC(".maps");
+
 /* Packets by verdict (enum crab_lb_counter). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -28,6 +28,7 @@ public final class Abi
         public static final String BACKEND_SYNS = "backend_syns";
         public static final String SERVICE_NAMES = "service_names";
         public static final String LB_AGENT_COUNTERS = "lb_agent_counters";
+        public static final String FEEDBACK_COUNTERS = "feedback_counters";
         public static final String MAGLEV_TABLES = "maglev_tables";
         public static final String CONN_TABLE = "conn_table";
         public static final String FALLBACK_COUNTERS = "fallback_counters";
@@ -49,7 +50,7 @@ public final class Abi
         /** Every map of lb_xdp and lb_tc (the same: they share them through their pins), client_tc, server_tc. */
         public static final List<String> LB_XDP = List.of(OPT_CFG, BTF_ANCHOR, VIPS, VIP_SLOTS, BACKENDS, RR_CURSORS,
             SYN_TABLE, LB_COUNTERS, BACKEND_SYNS, SERVICE_NAMES, LB_AGENT_COUNTERS, MAGLEV_TABLES, CONN_TABLE,
-            FALLBACK_COUNTERS, BACKEND_FALLBACKS, VIP_MEMBERS, BACKEND_ASSIGNED, BACKEND_LOADS);
+            FALLBACK_COUNTERS, BACKEND_FALLBACKS, VIP_MEMBERS, BACKEND_ASSIGNED, BACKEND_LOADS, FEEDBACK_COUNTERS);
         public static final List<String> LB_TC = LB_XDP;
         public static final List<String> CLIENT_TC = List.of(OPT_CFG, BTF_ANCHOR, CLIENT_VIPS, BACKEND_CIDRS, FLOWS,
             RFLOWS, PORTS, CLIENT_COUNTERS);
@@ -125,6 +126,21 @@ public final class Abi
         public static final int CRAB_LBA_CHANGES = 2;
         public static final int CRAB_LBA_PUBLICATIONS = 3;
         public static final int CRAB_LBA_COUNTER_MAX = 4;
+
+        public static final int CRAB_FBK_ACCEPTED = 0;
+        public static final int CRAB_FBK_REFUSED_SOURCE = 1;
+        public static final int CRAB_FBK_TRUNCATED = 2;
+        public static final int CRAB_FBK_BAD_MAGIC = 3;
+        public static final int CRAB_FBK_BAD_VERSION = 4;
+        public static final int CRAB_FBK_COUNT_MISMATCH = 5;
+        public static final int CRAB_FBK_MISSING_MAC = 6;
+        public static final int CRAB_FBK_UNAUTHENTICATED = 7;
+        public static final int CRAB_FBK_BAD_MAC = 8;
+        public static final int CRAB_FBK_OLD_TIMESTAMP = 9;
+        public static final int CRAB_FBK_CLOCK_SKEW = 10;
+        public static final int CRAB_FBK_LOADS_SET = 11;
+        public static final int CRAB_FBK_STALE_REBASED = 12;
+        public static final int CRAB_FBK_COUNTER_MAX = 13;
 
         public static final int CRAB_CL_SYN_MARKED = 0;
         public static final int CRAB_CL_SYN_UNMARKED_FULL = 1;
