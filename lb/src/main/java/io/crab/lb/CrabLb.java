@@ -8,6 +8,7 @@ import io.crab.agent.PinnedDatapath;
 import io.crab.agent.Pins;
 import io.crab.agent.OptionKind;
 import org.agrona.concurrent.SleepingMillisIdleStrategy;
+import org.agrona.concurrent.SystemEpochClock;
 import org.agrona.concurrent.SystemNanoClock;
 import io.crab.bpf.Abi;
 import picocli.CommandLine.Command;
@@ -90,6 +91,16 @@ public final class CrabLb implements Callable<Integer>
         description = "Fallback connections the LB remembers the backend of (default ${DEFAULT-VALUE}).")
     int maxFallbackConnections;
 
+    @Option(names = "--feedback-port", defaultValue = "" + LbContext.Feedback.DEFAULT_PORT, paramLabel = "PORT",
+        description = "UDP port for the servers' load reports (crab-endpoint server --report-to), which jsq and " +
+            "p2c use; 0 takes none (default ${DEFAULT-VALUE}).")
+    int feedbackPort;
+
+    @Option(names = "--feedback-key", paramLabel = "FILE", description = "Take only reports signed with this " +
+        "shared secret (16 bytes or more; the file must be readable by its owner only), as the servers' " +
+        "--feedback-key.")
+    Path feedbackKey;
+
     @Option(names = "--detach", description = "Remove crab-lb from the interface: detach the XDP program and " +
         "delete its pinned state, then exit. Stopping crab-lb never does this.")
     boolean detach;
@@ -121,9 +132,9 @@ public final class CrabLb implements Callable<Integer>
         }
         final LbContext ctx = LbContext.of(iface, config, vips, backends, policy, redirectUnmarked,
             LbContext.Limits.of(maxServices, maxBackends, maxSlots, maglevSize, maxFallbackConnections), !noWatch, OptionKind.of(optionKind, optionExid),
-            healthIntervalMs);
+            healthIntervalMs, LbContext.Feedback.of(feedbackPort, feedbackKey));
         final SystemNanoClock clock = new SystemNanoClock();
-        final LbAgent agent = new LbAgent(ctx, clock, spec.commandLine().getErr());
+        final LbAgent agent = new LbAgent(ctx, clock, SystemEpochClock.INSTANCE, spec.commandLine().getErr());
         Signal.handle(new Signal("HUP"), signal -> agent.requestReload());
         final String services = ctx.initial().services().stream()
             .map(s -> s.name() + " " + s.vip() + " (" + s.backends().size() + " backends, " +

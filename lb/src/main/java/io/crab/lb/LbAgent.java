@@ -13,7 +13,10 @@ import io.crab.lb.config.BackendState;
 import io.crab.lb.config.LbConfig;
 import io.crab.lb.config.ServiceConfig;
 import io.crab.lb.config.ConfigDiff;
+import io.crab.agent.DutyCycleErrors;
 import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.EpochClock;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.NanoClock;
 
@@ -51,6 +54,7 @@ public final class LbAgent implements Agent
 
     private final LbContext ctx;
     private final NanoClock clock;
+    private final EpochClock wallClock;
     private final PrintWriter log;
     private final AtomicBoolean reloadRequested = new AtomicBoolean();
     private final ManyToOneConcurrentArrayQueue<HealthProber.Result> healthResults =
@@ -65,6 +69,9 @@ public final class LbAgent implements Agent
     private PinnedDatapath datapath;
     private PinnedDatapath fallback;
     private ServiceTables tables;
+    /** The servers' load reports, on a thread of their own; handed each publication's backend ids. */
+    private FeedbackReceiver feedback;
+    private AgentRunner feedbackRunner;
     private HealthProber prober;
     private Thread proberThread;
     private ConfigWatcher watcher;
@@ -76,10 +83,11 @@ public final class LbAgent implements Agent
     private Set<HostPort> publishedSilent;
     private Set<HostPort> publishedServing;
 
-    public LbAgent(final LbContext ctx, final NanoClock clock, final PrintWriter log)
+    public LbAgent(final LbContext ctx, final NanoClock clock, final EpochClock wallClock, final PrintWriter log)
     {
         this.ctx = ctx;
         this.clock = clock;
+        this.wallClock = wallClock;
         this.log = log;
         this.config = ctx.initial();
     }
@@ -111,7 +119,11 @@ public final class LbAgent implements Agent
             tables = new ServiceTables(datapath.object(), ctx.limits().services(), ctx.limits().backends(),
                 ctx.limits().slots(), ctx.limits().maglevSize());
             ctx.option().writeTo(datapath.object().map(Abi.Maps.OPT_CFG));
-            counters = new AgentCounters(datapath.object().map(Abi.Maps.LB_AGENT_COUNTERS));
+            counters = new AgentCounters(datapath.object().map(Abi.Maps.LB_AGENT_COUNTERS),
+                Abi.Consts.CRAB_LBA_COUNTER_MAX);
+            feedback = new FeedbackReceiver(ctx.feedback(), new BackendLoads(datapath.object(), clock),
+                new AgentCounters(datapath.object().map(Abi.Maps.FEEDBACK_COUNTERS), Abi.Consts.CRAB_FBK_COUNTER_MAX),
+                clock, wallClock);
             publish();
             datapath.pinMaps();
             // The fallback program shares every map through the pins just made: one set of tables, two hooks.
@@ -140,7 +152,21 @@ public final class LbAgent implements Agent
             log.flush();
         }
         startProber();
+        startFeedback();
         nextRefreshNs = clock.nanoTime() + NEIGHBOUR_REFRESH_NS;
+    }
+
+    /** Starts the load-report receiver's thread; the tables it follows were published already. */
+    private void startFeedback()
+    {
+        feedbackRunner = new AgentRunner(feedback.idleStrategy(),
+            new DutyCycleErrors("crab-lb feedback receiver", log, clock), null, feedback);
+        AgentRunner.startOnThread(feedbackRunner);
+        final LbContext.Feedback settings = ctx.feedback();
+        log.println(settings.port() == 0 ? "crab-lb: takes no load reports (--feedback-port 0)" :
+            "crab-lb: takes load reports from the backends on UDP port " + settings.port() +
+                (settings.key() == null ? ", unauthenticated" : ", signed with --feedback-key"));
+        log.flush();
     }
 
     /** The LB's state holds no connection, but sizes cannot change under a running program: say how to resize. */
@@ -315,6 +341,7 @@ public final class LbAgent implements Agent
             !serving.equals(publishedServing))
         {
             tables.publish(config, this::usable, this::compliant, this::serving);
+            feedback.publish(tables.backendIds());
             publishedSilent = silent;
             publishedServing = serving;
             counters.add(Abi.Consts.CRAB_LBA_PUBLICATIONS, 1);
@@ -450,6 +477,14 @@ public final class LbAgent implements Agent
     @Override
     public void onClose()
     {
+        if (feedbackRunner != null)
+        {
+            feedbackRunner.close();
+        }
+        else if (feedback != null)
+        {
+            feedback.onClose();
+        }
         stopProber();
         if (watcher != null)
         {

@@ -3,6 +3,7 @@ package io.crab.lb;
 import io.crab.agent.ConfigException;
 import io.crab.agent.HostPort;
 import io.crab.agent.OptionKind;
+import io.crab.agent.feedback.FeedbackKey;
 import io.crab.bpf.Abi;
 import io.crab.lb.config.BackendConfig;
 import io.crab.lb.config.BackendState;
@@ -19,11 +20,34 @@ import java.util.Map;
 /**
  * Everything crab-lb is told, validated in one place before anything touches the kernel: the interface, where the
  * services come from (a services file, or the {@code --vip}/{@code --backends} shorthand, both read again on
- * reload), the map sizes, the option and the probe interval.
+ * reload), the map sizes, the option, the probe interval and the servers' load reports.
  */
 public record LbContext(String iface, ConfigSource source, LbConfig initial, Limits limits, boolean watch,
-    OptionKind option, long healthIntervalNs)
+    OptionKind option, long healthIntervalNs, Feedback feedback)
 {
+    /**
+     * Where the servers' load reports arrive ({@code --feedback-port}, 0: nowhere, jsq and p2c then count only what
+     * the LB gave each backend) and the key they must be signed with ({@code --feedback-key}; null: none).
+     */
+    public record Feedback(int port, FeedbackKey key)
+    {
+        public static final int DEFAULT_PORT = 4750;
+        public static final Feedback DEFAULT = new Feedback(DEFAULT_PORT, null);
+
+        public static Feedback of(final int port, final Path keyFile)
+        {
+            if (port < 0 || port > 65535)
+            {
+                throw new ConfigException("--feedback-port " + port + ": must be 1..65535, or 0 for no reports");
+            }
+            if (port == 0 && keyFile != null)
+            {
+                throw new ConfigException("--feedback-key needs a --feedback-port (0 takes no reports)");
+            }
+            return new Feedback(port, keyFile == null ? null : FeedbackKey.read(keyFile, "--feedback-key"));
+        }
+    }
+
     /** Most entries the slot tables may have in all, so a typo in a size cannot ask the kernel for gigabytes. */
     static final long MAX_SLOT_ENTRIES = 1L << 26;
 
@@ -97,7 +121,7 @@ public record LbContext(String iface, ConfigSource source, LbConfig initial, Lim
 
     public static LbContext of(final String iface, final Path configFile, final List<String> vipTexts,
         final Path backendsFile, final Policy policy, final boolean redirectUnmarked, final Limits limits,
-        final boolean watch, final OptionKind option, final long healthIntervalMs)
+        final boolean watch, final OptionKind option, final long healthIntervalMs, final Feedback feedback)
     {
         if (iface == null || iface.isBlank())
         {
@@ -160,7 +184,8 @@ public record LbContext(String iface, ConfigSource source, LbConfig initial, Lim
                 }
             };
         }
-        return new LbContext(iface, source, source.load(), limits, watch, option, healthIntervalMs * 1_000_000L);
+        return new LbContext(iface, source, source.load(), limits, watch, option, healthIntervalMs * 1_000_000L,
+            feedback);
     }
 
     /** The shorthand's checks: the services file checks the same limits line by line as it reads. */

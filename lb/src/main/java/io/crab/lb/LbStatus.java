@@ -25,7 +25,8 @@ import java.util.stream.Collectors;
  * {@code crab-lb status}: the services and counters of crab-lb on an interface, read from the maps it pinned, as
  * dropwizard gauges (crab.lb.packets.VERDICT; crab.lb.backend.IP[:PORT].syns and .up; crab.service.NAME.vip,
  * .policy, .backends, .syns and .weight.IP[:PORT]; crab.lb.backend.IP[:PORT].fallbacks and .compliant; crab.lb.fallback.EVENT;
- * crab.lb.agent.EVENT) printed as tables.
+ * crab.lb.agent.EVENT; crab.lb.backend.IP[:PORT].load, .estimate and .report_age_ms; crab.lb.feedback.EVENT) printed
+ * as tables.
  */
 public final class LbStatus
 {
@@ -49,10 +50,20 @@ public final class LbStatus
             PinnedMap names = Bpf.openPinnedMap(dir.resolve(Abi.Maps.SERVICE_NAMES).toString());
             PinnedMap agent = Bpf.openPinnedMap(dir.resolve(Abi.Maps.LB_AGENT_COUNTERS).toString());
             PinnedMap fallbackMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.FALLBACK_COUNTERS).toString());
-            PinnedMap placedMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKEND_FALLBACKS).toString()))
+            PinnedMap placedMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKEND_FALLBACKS).toString());
+            PinnedMap loads = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKEND_LOADS).toString());
+            PinnedMap assigned = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKEND_ASSIGNED).toString());
+            PinnedMap feedbackMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.FEEDBACK_COUNTERS).toString()))
         {
             final MetricRegistry registry = read(vips, slots, backends, names, new Counters(packetMap),
                 new Counters(synMap), new Counters(placedMap));
+            readLoads(registry, backends, loads, assigned, System.nanoTime());
+            final Counters feedback = new Counters(feedbackMap);
+            Counters.names("CRAB_FBK_").forEach((index, name) ->
+            {
+                final long n = feedback.sum(index);
+                registry.register("crab.lb.feedback." + name, (Gauge<Long>)() -> n);
+            });
             final Counters fallback = new Counters(fallbackMap);
             Counters.names("CRAB_FB_").forEach((index, name) ->
             {
@@ -142,6 +153,38 @@ public final class LbStatus
         return registry;
     }
 
+    /**
+     * Each backend's load as the load-aware policies see it: the last reported load, the estimate (that plus the
+     * connections given since) and how long ago the report was applied, against {@code nowNs} (CLOCK_MONOTONIC, as
+     * the receiver stamps it); -1 when no report ever came.
+     */
+    private static void readLoads(final MetricRegistry registry, final BpfMap backends, final BpfMap loads,
+        final BpfMap assigned, final long nowNs)
+    {
+        final UnsafeBuffer key = new UnsafeBuffer(new byte[4]);
+        final UnsafeBuffer backend = new UnsafeBuffer(new byte[Abi.Backend.SIZE]);
+        final UnsafeBuffer load = new UnsafeBuffer(new byte[Abi.BackendLoad.SIZE]);
+        final UnsafeBuffer count = new UnsafeBuffer(new byte[8]);
+        for (int id = 0; id < backends.maxEntries(); id++)
+        {
+            key.putInt(0, id);
+            if (!backends.lookup(key, backend) || backend.getInt(Abi.Backend.ADDR) == 0 || !loads.lookup(key, load))
+            {
+                continue;
+            }
+            final int port = backend.getShort(Abi.Backend.PORT, ByteOrder.BIG_ENDIAN) & 0xffff;
+            final String name = "crab.lb.backend." + address(backend, Abi.Backend.ADDR) + (port == 0 ? "" : ":" + port);
+            final long given = assigned.lookup(key, count) ? count.getLong(0) : 0;
+            final long reported = load.getLong(Abi.BackendLoad.LOAD);
+            final long estimate = Math.max(0, load.getLong(Abi.BackendLoad.BASE) + given);
+            final long reportedNs = load.getLong(Abi.BackendLoad.REPORTED_NS);
+            final long ageMs = reportedNs == 0 ? -1 : (nowNs - reportedNs) / 1_000_000L;
+            registry.register(name + ".load", (Gauge<Long>)() -> reported);
+            registry.register(name + ".estimate", (Gauge<Long>)() -> estimate);
+            registry.register(name + ".report_age_ms", (Gauge<Long>)() -> ageMs);
+        }
+    }
+
     public static void print(final MetricRegistry registry, final String iface, final PrintWriter out)
     {
         out.printf("crab-lb on %s%n%nServices%n  %-16s %-22s %-7s %-9s %-15s %s%n", iface, "service", "vip", "policy",
@@ -159,21 +202,29 @@ public final class LbStatus
                     registry.getGauges().get(prefix + ".backends").getValue(),
                     registry.getGauges().get(prefix + ".syns").getValue(), weights);
             });
-        out.printf("%nBackends%n  %-22s %-6s %-8s %-15s %s%n", "backend", "state", "echoes", "syns redirected",
-            "fallback connections");
+        out.printf("%nBackends%n  %-22s %-6s %-8s %-15s %-20s %-13s %-8s %s%n", "backend", "state", "echoes",
+            "syns redirected", "fallback connections", "load reported", "estimate", "report age");
         registry.getGauges((name, metric) -> name.startsWith("crab.lb.backend.") && name.endsWith(".syns"))
             .forEach((name, gauge) ->
             {
                 final String backend = name.substring("crab.lb.backend.".length(), name.length() - ".syns".length());
                 final Object up = registry.getGauges().get("crab.lb.backend." + backend + ".up").getValue();
                 final Object echoes = registry.getGauges().get("crab.lb.backend." + backend + ".compliant").getValue();
-                out.printf("  %-22s %-6s %-8s %-15s %s%n", backend, Integer.valueOf(1).equals(up) ? "up" : "down",
-                    Integer.valueOf(1).equals(echoes) ? "yes" : "no", gauge.getValue(),
-                    registry.getGauges().get("crab.lb.backend." + backend + ".fallbacks").getValue());
+                final Gauge<?> age = registry.getGauges().get("crab.lb.backend." + backend + ".report_age_ms");
+                final long ageMs = age == null ? -1 : ((Number)age.getValue()).longValue();
+                out.printf("  %-22s %-6s %-8s %-15s %-20s %-13s %-8s %s%n", backend,
+                    Integer.valueOf(1).equals(up) ? "up" : "down", Integer.valueOf(1).equals(echoes) ? "yes" : "no",
+                    gauge.getValue(), registry.getGauges().get("crab.lb.backend." + backend + ".fallbacks").getValue(),
+                    ageMs < 0 ? "-" : registry.getGauges().get("crab.lb.backend." + backend + ".load").getValue(),
+                    age == null ? "-" : registry.getGauges().get("crab.lb.backend." + backend + ".estimate").getValue(),
+                    ageMs < 0 ? "never" : ageMs + " ms");
             });
         out.printf("%nFallback (clients without crab), packets by what the TC program did%n");
         registry.getGauges((name, metric) -> name.startsWith("crab.lb.fallback.")).forEach((name, gauge) ->
             out.printf("  %-22s %s%n", name.substring("crab.lb.fallback.".length()), gauge.getValue()));
+        out.printf("%nLoad reports from the servers, by what the feedback receiver made of them%n");
+        registry.getGauges((name, metric) -> name.startsWith("crab.lb.feedback.")).forEach((name, gauge) ->
+            out.printf("  %-22s %s%n", name.substring("crab.lb.feedback.".length()), gauge.getValue()));
         out.printf("%ncrab-lb's agent%n");
         registry.getGauges((name, metric) -> name.startsWith("crab.lb.agent.")).forEach((name, gauge) ->
             out.printf("  %-22s %s%n", name.substring("crab.lb.agent.".length()), gauge.getValue()));

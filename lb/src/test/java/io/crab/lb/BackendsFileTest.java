@@ -60,20 +60,25 @@ class BackendsFileTest
     {
         final Path ports = write("198.18.0.101:8080\n");
         final ConfigException wildcard = assertThrows(ConfigException.class, () -> LbContext.of("eth0",
-            null, List.of("198.19.0.1"), ports, Policy.RR, false, LIMITS, true, OptionKind.DEFAULT, 1000));
+            null, List.of("198.19.0.1"), ports, Policy.RR, false, LIMITS, true, OptionKind.DEFAULT, 1000,
+            LbContext.Feedback.DEFAULT));
         assertEquals(ports + ":1: backend 198.18.0.101:8080 names a port but VIP 198.19.0.1 balances every port; " +
             "give the VIP a port to redirect ports", wildcard.getMessage());
 
         final Path heavy = write("198.18.0.101 weight=100\n198.18.0.102 weight=100\n198.18.0.103 weight=100\n");
         assertThrows(ConfigException.class, () -> LbContext.of("eth0", null, List.of("198.19.0.1"), heavy,
-            Policy.RR, false, LIMITS, true, OptionKind.DEFAULT, 1000), "weights over the 256 slots of a VIP");
+            Policy.RR, false, LIMITS, true, OptionKind.DEFAULT, 1000,
+            LbContext.Feedback.DEFAULT), "weights over the 256 slots of a VIP");
         final Path ok = write("198.18.0.101\n");
         assertThrows(ConfigException.class, () -> LbContext.of("eth0", null, List.of("198.19.0.1", "198.19.0.1"),
-            ok, Policy.RR, false, LIMITS, true, OptionKind.DEFAULT, 1000));
+            ok, Policy.RR, false, LIMITS, true, OptionKind.DEFAULT, 1000,
+            LbContext.Feedback.DEFAULT));
         assertThrows(ConfigException.class, () -> LbContext.of(null, null, List.of("198.19.0.1"), ok, Policy.RR,
-            false, LIMITS, true, OptionKind.DEFAULT, 1000));
+            false, LIMITS, true, OptionKind.DEFAULT, 1000,
+            LbContext.Feedback.DEFAULT));
         final ConfigException both = assertThrows(ConfigException.class, () -> LbContext.of("eth0", ok,
-            List.of("198.19.0.1"), ok, Policy.RR, false, LIMITS, true, OptionKind.DEFAULT, 1000));
+            List.of("198.19.0.1"), ok, Policy.RR, false, LIMITS, true, OptionKind.DEFAULT, 1000,
+            LbContext.Feedback.DEFAULT));
         assertEquals("--config replaces --vip and --backends: give one or the other", both.getMessage());
         assertThrows(ConfigException.class, () -> LbContext.Limits.of(0, 10, 10, 65537, 4096));
         assertThrows(ConfigException.class, () -> LbContext.Limits.of(65536, 10, 65536, 65537, 4096),

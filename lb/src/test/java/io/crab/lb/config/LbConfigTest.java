@@ -27,7 +27,8 @@ class LbConfigTest
         final Path backendsFile = dir.resolve("backends.txt");
         Files.writeString(backendsFile, "# pool\n198.18.0.101\n198.18.0.102 weight=3\n");
         final LbContext ctx = LbContext.of("eth0", null, List.of("198.19.0.1:80", "198.19.0.2"), backendsFile,
-            Policy.HASH, true, LbContext.Limits.DEFAULT, true, OptionKind.DEFAULT, 1000);
+            Policy.HASH, true, LbContext.Limits.DEFAULT, true, OptionKind.DEFAULT, 1000,
+            LbContext.Feedback.DEFAULT);
 
         final LbConfig config = ctx.initial();
 
