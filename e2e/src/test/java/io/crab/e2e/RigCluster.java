@@ -19,10 +19,19 @@ record RigCluster(Topology topology, CrabCluster cluster) implements AutoCloseab
     static RigCluster start(final Topology.Builder builder, final Path logs, final List<Integer> ports,
         final Function<Topology, Map<Host, List<String>>> clientVips)
     {
+        return start(builder, logs, ports, clientVips, t -> List.of());
+    }
+
+    /** {@link #start} with more arguments for every server endpoint, chosen from the built hosts. */
+    static RigCluster start(final Topology.Builder builder, final Path logs, final List<Integer> ports,
+        final Function<Topology, Map<Host, List<String>>> clientVips,
+        final Function<Topology, List<String>> serverArgs)
+    {
         final Topology topology = builder.build();
         try
         {
-            return new RigCluster(topology, CrabCluster.start(topology, logs, ports, clientVips.apply(topology)));
+            return new RigCluster(topology, CrabCluster.start(topology, logs, ports, clientVips.apply(topology),
+                List.of(), serverArgs.apply(topology)));
         }
         catch (final RuntimeException ex)
         {

@@ -63,6 +63,16 @@ public final class CrabCluster implements AutoCloseable
     public static CrabCluster start(final Topology topology, final Path logDir, final List<Integer> echoPorts,
         final Map<Host, List<String>> clientVips, final List<String> clientArgs)
     {
+        return start(topology, logDir, echoPorts, clientVips, clientArgs, List.of());
+    }
+
+    /**
+     * {@link #start} with more arguments for every client endpoint and for every server endpoint, e.g. the servers'
+     * {@code --report-to LB_ADDR:PORT}.
+     */
+    public static CrabCluster start(final Topology topology, final Path logDir, final List<Integer> echoPorts,
+        final Map<Host, List<String>> clientVips, final List<String> clientArgs, final List<String> serverArgs)
+    {
         final CrabCluster cluster = new CrabCluster(topology, logDir);
         try
         {
@@ -76,8 +86,10 @@ public final class CrabCluster implements AutoCloseable
                     cluster.echoServers.add(echo);
                     cluster.echoByHost.computeIfAbsent(server, h -> new ArrayList<>()).add(echo);
                 }
+                final List<String> args = new ArrayList<>(List.of("server", "--iface", server.iface()));
+                args.addAll(serverArgs);
                 cluster.endpoints.put(server, Daemon.start(topology, server, "endpoint", CrabEndpoint.class, logDir,
-                    List.of("server", "--iface", server.iface())));
+                    args));
             }
             for (final Map.Entry<Host, List<String>> client : clientVips.entrySet())
             {
