@@ -210,8 +210,9 @@ final class LoadReporter implements AutoCloseable
         }
         if (failure != null)
         {
-            throw new UncheckedIOException("sending a load report to " + failedTo + " (" + sendErrors +
-                " reports not sent so far): " + failure.getMessage(), failure);
+            // The same message every time, so the duty cycle's error handler logs it once per 10 s, with a count.
+            throw new UncheckedIOException("sending a load report to " + failedTo + ": " + failure.getMessage(),
+                failure);
         }
     }
 
