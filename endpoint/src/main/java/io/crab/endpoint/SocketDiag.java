@@ -87,6 +87,8 @@ final class SocketDiag implements AutoCloseable
     static final int MSG_DPORT = 6;
     static final int MSG_SRC = 8;
     static final int MSG_DST = 24;
+    /** idiag_rqueue, in host order: for a listener, its accept queue's length. */
+    static final int MSG_RQUEUE = 56;
     static final int MSG_SIZE = 72;
     /** Where an IPv4-mapped IPv6 address (::ffff:a.b.c.d) holds the IPv4 address. */
     private static final int V4_MAPPED_ADDR = 12;

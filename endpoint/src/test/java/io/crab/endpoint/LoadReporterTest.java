@@ -121,6 +121,55 @@ class LoadReporterTest
     }
 
     @Test
+    void betweenConnectionDumpsTheAcceptQueueIsReadFromTheListeners() throws Exception
+    {
+        final ServerSocketChannel listener = listen(Stack.IPV4);
+        final int port = port(listener);
+        for (int i = 0; i < 3; i++)
+        {
+            sockets.add(namespace.connect(Stack.IPV4, listener));
+        }
+        sockets.add(connectOnly(listener));
+        final PortLoads loads = new PortLoads();
+        final Map<Integer, Integer> seen = new TreeMap<>();
+        try (SocketDiag socketDiag = namespace.netns().call(SocketDiag::open))
+        {
+            loads.measureConnections(socketDiag);
+            loads.forEachListening(seen::put);
+            assertEquals(Map.of(port, 4), seen, "3 in service, 1 queued");
+
+            sockets.add(connectOnly(listener));
+            sockets.add(connectOnly(listener));
+            loads.measureQueues(socketDiag);
+            loads.forEachListening(seen::put);
+            assertEquals(Map.of(port, 6), seen, "the listener's queue grew by 2, seen without a connection dump");
+
+            sockets.add(namespace.netns().call(listener::accept));
+            loads.measureQueues(socketDiag);
+            loads.forEachListening(seen::put);
+            assertEquals(Map.of(port, 5), seen, "one accepted left the queue; in service counts at the next dump");
+            loads.measureConnections(socketDiag);
+            loads.forEachListening(seen::put);
+            assertEquals(Map.of(port, 6), seen);
+        }
+    }
+
+    @Test
+    void theNamespacesTcpSocketCountFollowsConnectionsOfBothFamilies() throws Exception
+    {
+        try (TcpSocketCount count = namespace.netns().call(TcpSocketCount::open))
+        {
+            final long before = count.read();
+            assertEquals(0, before, "an empty namespace");
+            final ServerSocketChannel ipv4 = listen(Stack.IPV4);
+            final ServerSocketChannel dualStack = listen(Stack.DUAL_STACK);
+            sockets.add(namespace.connect(Stack.IPV4, ipv4));
+            sockets.add(namespace.connect(Stack.DUAL_STACK, dualStack));
+            assertEquals(6, count.read(), "2 listeners and both ends of 2 connections, one of them AF_INET6");
+        }
+    }
+
+    @Test
     void reportsComeEveryPeriodSignedAndStrictlyLater() throws Exception
     {
         final ServerSocketChannel listener = listen(Stack.IPV4);
@@ -210,7 +259,8 @@ class LoadReporterTest
         final ByteBuffer received = ByteBuffer.allocate(2048);
         final com.sun.management.ThreadMXBean threads =
             (com.sun.management.ThreadMXBean)ManagementFactory.getThreadMXBean();
-        long allocated = 0;
+        // A steady allocation per report shows in every round; a one-off (the JIT swapping code) in one at most.
+        long allocated = Long.MAX_VALUE;
         for (int round = 0; round < 10; round++)
         {
             final long before = threads.getCurrentThreadAllocatedBytes();
@@ -219,14 +269,14 @@ class LoadReporterTest
                 clock.advance(PERIOD_NS);
                 reporter.doWork();
             }
-            allocated = threads.getCurrentThreadAllocatedBytes() - before;
+            allocated = Math.min(allocated, threads.getCurrentThreadAllocatedBytes() - before);
             do
             {
                 received.clear();
             }
             while (lb.receive(received) != null);
         }
-        assertEquals(0, allocated, "bytes allocated by 300 reports");
+        assertEquals(0, allocated, "bytes allocated by 300 reports, the least of 10 rounds");
     }
 
     private void start(final FeedbackKey key, final Path loadSocket) throws Exception
