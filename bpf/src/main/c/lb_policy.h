@@ -76,6 +76,17 @@ static __always_inline __s64 crab_pick_p2c(const struct crab_vip *vip)
 	return a->backend_id;
 }
 
+/* Murmur3's finalizer: every input bit flips about half of the output bits, so `% n` sees them all. */
+static __always_inline __u32 crab_mix32(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
 /* A slot of the service's weighted slot table, by rr (a global cursor), random or hash of the client's tuple. */
 static __always_inline __s64 crab_pick_slot(const struct crab_vip *vip, const struct crab_syn_key *sk,
 					    __u64 *cursor)
@@ -86,8 +97,9 @@ static __always_inline __s64 crab_pick_slot(const struct crab_vip *vip, const st
 	if (vip->policy == CRAB_POLICY_RANDOM) {
 		slot = bpf_get_prandom_u32() % n;
 	} else if (vip->policy == CRAB_POLICY_HASH) {
-		__u32 h = sk->client_addr * 2654435761u ^ ((__u32)sk->client_port << 16 | sk->vip_port) * 2246822519u;
-		slot = (h ^ (h >> 15)) % n;
+		/* The ports mixed first, then with the address: one client's connections spread over every slot. */
+		__u32 ports = crab_mix32((__u32)sk->client_port << 16 | sk->vip_port);
+		slot = crab_mix32(sk->client_addr ^ ports) % n;
 	} else {
 		slot = __sync_fetch_and_add(cursor, 1) % n;
 	}

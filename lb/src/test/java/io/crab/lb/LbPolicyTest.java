@@ -227,6 +227,22 @@ class LbPolicyTest
         assertEquals(1, backendOfNextSyn(), "jsq reads the loads reported under rr");
     }
 
+    @Test
+    void hashSpreadsOneClientsConnectionsOverEveryBackend()
+    {
+        final int[] weights = new int[16];
+        Arrays.fill(weights, 1);
+        publish(Policy.HASH, weights);
+        final int[] shares = shares(800, 16);
+        for (int b = 0; b < 16; b++)
+        {
+            assertTrue(shares[b] >= 25 && shares[b] <= 75, "about 50 each: " + Arrays.toString(shares));
+        }
+        final Frames.Tcp newConnection = syn(20000);
+        newConnection.seq = 77;
+        assertEquals(backendOf(run(syn(20000))), backendOf(run(newConnection)), "the same tuple, the same backend");
+    }
+
     /** One service of backends {@code BACKEND_IP:1000+i} with the given weights, all usable, and track their ids. */
     private void publish(final Policy policy, final int... weights)
     {
