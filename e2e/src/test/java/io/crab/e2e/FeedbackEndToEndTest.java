@@ -196,7 +196,7 @@ class FeedbackEndToEndTest
         if (seen[0] < 0)
         {
             fail(what + ": the load of " + backend + " is " + seen[1] + " after " + withinMs + " ms\n" +
-                cluster.lb().logText());
+                cluster.lb().logText() + "\n" + cluster.endpoint(backend).logText());
         }
         return seen[0];
     }
