@@ -23,6 +23,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -63,6 +64,16 @@ public final class CrabCluster implements AutoCloseable
     public static CrabCluster start(final Topology topology, final Path logDir, final List<Integer> echoPorts,
         final Map<Host, List<String>> clientVips, final List<String> clientArgs)
     {
+        return start(topology, logDir, echoPorts, clientVips, clientArgs, List.of());
+    }
+
+    /**
+     * {@link #start} with more arguments for every client endpoint and for every server endpoint (e.g. where it
+     * reports its load). With no {@code echoPorts} the servers run no echo server: the caller starts its own.
+     */
+    public static CrabCluster start(final Topology topology, final Path logDir, final List<Integer> echoPorts,
+        final Map<Host, List<String>> clientVips, final List<String> clientArgs, final List<String> serverArgs)
+    {
         final CrabCluster cluster = new CrabCluster(topology, logDir);
         try
         {
@@ -76,8 +87,10 @@ public final class CrabCluster implements AutoCloseable
                     cluster.echoServers.add(echo);
                     cluster.echoByHost.computeIfAbsent(server, h -> new ArrayList<>()).add(echo);
                 }
+                final List<String> args = new ArrayList<>(List.of("server", "--iface", server.iface()));
+                args.addAll(serverArgs);
                 cluster.endpoints.put(server, Daemon.start(topology, server, "endpoint", CrabEndpoint.class, logDir,
-                    List.of("server", "--iface", server.iface())));
+                    args));
             }
             for (final Map.Entry<Host, List<String>> client : clientVips.entrySet())
             {
@@ -132,6 +145,48 @@ public final class CrabCluster implements AutoCloseable
             throw new UncheckedIOException(ex);
         }
         return file;
+    }
+
+    /**
+     * Replaces the services file and has the running crab-lb read it at once (SIGHUP), as an operator would, then
+     * waits until crab-lb has logged the outcome: applied (it publishes before it logs), or with no change. Returns
+     * the reload's log lines; throws if crab-lb refused the file or said nothing within {@code timeout}.
+     */
+    public List<String> reloadServices(final List<String> serviceLines, final Duration timeout)
+    {
+        final int seen = lb.logText().length();
+        writeServices(serviceLines);
+        lb.hangUp();
+        final long deadline = System.nanoTime() + timeout.toNanos();
+        while (true)
+        {
+            final String fresh = lb.logText().substring(seen);
+            // Whole lines only: the daemon may be half-way through writing one.
+            final List<String> reload = fresh.substring(0, fresh.lastIndexOf('\n') + 1).lines()
+                .filter(line -> line.startsWith("crab-lb: reload")).toList();
+            if (reload.stream().anyMatch(line -> line.startsWith("crab-lb: reload refused")))
+            {
+                throw new IllegalStateException("crab-lb refused the services file: " + reload);
+            }
+            if (!reload.isEmpty())
+            {
+                return reload;
+            }
+            if (System.nanoTime() - deadline >= 0)
+            {
+                throw new IllegalStateException("crab-lb did not log a reload within " + timeout + " of SIGHUP:\n" +
+                    fresh);
+            }
+            try
+            {
+                Thread.sleep(10);
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted waiting for crab-lb's reload", ex);
+            }
+        }
     }
 
     /** Writes the backends file and starts crab-lb on the LB with these arguments added. */
