@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Maps a positive value (latency in µs) to a y pixel between {@code bottom} and {@code top}, logarithmically, from
+ * Maps a positive value (a latency) to a y pixel between {@code bottom} and {@code top}, logarithmically, from
  * a 1-2-5 step at or below the lowest value; the charts share it so their axes read alike.
  *
  * @param min    the value at {@code bottom}
