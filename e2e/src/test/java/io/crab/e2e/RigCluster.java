@@ -19,10 +19,16 @@ record RigCluster(Topology topology, CrabCluster cluster) implements AutoCloseab
     static RigCluster start(final Topology.Builder builder, final Path logs, final List<Integer> ports,
         final Function<Topology, Map<Host, List<String>>> clientVips)
     {
+        return start(builder, topology -> CrabCluster.start(topology, logs, ports, clientVips.apply(topology)));
+    }
+
+    /** Builds the topology and starts crab on it as {@code crab} says; the topology is removed if that fails. */
+    static RigCluster start(final Topology.Builder builder, final Function<Topology, CrabCluster> crab)
+    {
         final Topology topology = builder.build();
         try
         {
-            return new RigCluster(topology, CrabCluster.start(topology, logs, ports, clientVips.apply(topology)));
+            return new RigCluster(topology, crab.apply(topology));
         }
         catch (final RuntimeException ex)
         {
