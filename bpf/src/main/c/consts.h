@@ -14,6 +14,7 @@ enum crab_limits {
 	CRAB_MAGLEV_SIZE = 65537,    /* default entries of a service's Maglev table, a prime; --maglev-size */
 	CRAB_CONN_TABLE_SIZE = 262144, /* default fallback connections the LB remembers; --max-fallback-connections */
 	CRAB_MAX_TCP_HDR = 60,
+	CRAB_LOAD_SCAN = 64,         /* backends jsq compares per SYN: exact up to this many, a rotating window above */
 };
 
 /* Switches in struct crab_backend.flags. */
@@ -29,6 +30,8 @@ enum crab_policy {
 	CRAB_POLICY_RR = 0,
 	CRAB_POLICY_RANDOM = 1,
 	CRAB_POLICY_HASH = 2,
+	CRAB_POLICY_JSQ = 3,         /* join-shortest-queue: the least loaded backend for its weight */
+	CRAB_POLICY_P2C = 4,         /* power of two choices: the less loaded of two backends drawn at random */
 };
 
 /* Per-VIP switches in struct crab_vip.flags. */

@@ -9,6 +9,7 @@
 #include "consts.h"
 #include "structs.h"
 #include "maps_lb.h"
+#include "lb_policy.h"
 #include "tcp_opts.h"
 #include "csum.h"
 #include "btf_anchor.h"
@@ -36,43 +37,26 @@ static __always_inline int backend_up(__u32 id)
 	return be && (be->flags & CRAB_BACKEND_UP);
 }
 
-/* Picks a slot of the VIP by its policy. The SYN table keeps a retransmitted SYN on its first backend while
- * that backend is up; once the agent marked it down, the retransmission is balanced again. */
-static __always_inline __u32 *pick_backend_id(struct crab_vip *vip, struct crab_syn_key *sk, __u32 seq,
-					      enum crab_lb_counter *tx_counter)
+/* A backend for the SYN by the service's policy. The SYN table keeps a retransmitted SYN on its first backend
+ * while that backend is up; once the agent marked it down, the retransmission is balanced again. */
+static __always_inline __s64 pick_backend_id(struct crab_vip *vip, struct crab_syn_key *sk, __u32 seq,
+					     enum crab_lb_counter *tx_counter)
 {
 	__u64 now = bpf_ktime_get_ns();
 	struct crab_syn_entry *seen = bpf_map_lookup_elem(&syn_table, sk);
-	__u32 n = vip->slot_count;
-	__u32 slot;
 
 	*tx_counter = CRAB_LB_TX_REDIRECT;
 	if (seen && seen->seq == seq && now - seen->seen_ns < SYN_TTL_NS) {
 		if (backend_up(seen->backend_id)) {
 			*tx_counter = CRAB_LB_TX_RETRANSMIT;
-			return &seen->backend_id;
+			return seen->backend_id;
 		}
 		*tx_counter = CRAB_LB_TX_REBALANCED;
 	}
-	if (n == 0)
-		return 0;
-	if (vip->policy == CRAB_POLICY_RANDOM) {
-		slot = bpf_get_prandom_u32() % n;
-	} else if (vip->policy == CRAB_POLICY_HASH) {
-		__u32 h = sk->client_addr * 2654435761u ^ ((__u32)sk->client_port << 16 | sk->vip_port) * 2246822519u;
-		slot = (h ^ (h >> 15)) % n;
-	} else {
-		__u32 row = vip->vip_id;
-		__u64 *cursor = bpf_map_lookup_elem(&rr_cursors, &row);
-		if (!cursor)
-			return 0;
-		slot = __sync_fetch_and_add(cursor, 1) % n;
-	}
-	__u32 idx = vip->slot_base + slot;
-	__u32 *id = bpf_map_lookup_elem(&vip_slots, &idx);
-	if (!id)
-		return 0;
-	struct crab_syn_entry entry = { .seen_ns = now, .backend_id = *id, .seq = seq };
+	__s64 id = crab_pick(vip, sk);
+	if (id < 0)
+		return -1;
+	struct crab_syn_entry entry = { .seen_ns = now, .backend_id = id, .seq = seq };
 	bpf_map_update_elem(&syn_table, sk, &entry, BPF_ANY);
 	return id;
 }
@@ -171,10 +155,10 @@ int crab_lb(struct xdp_md *ctx)
 		.client_addr = ip->saddr, .vip_addr = ip->daddr, .client_port = tcp->source, .vip_port = tcp->dest,
 	};
 	enum crab_lb_counter tx_counter;
-	__u32 *backend_id = pick_backend_id(vip, &sk, tcp->seq, &tx_counter);
-	if (!backend_id)
+	__s64 backend_id = pick_backend_id(vip, &sk, tcp->seq, &tx_counter);
+	if (backend_id < 0)
 		return count(CRAB_LB_PASS_NO_BACKEND, XDP_PASS);
-	__u32 bid = *backend_id;
+	__u32 bid = backend_id;
 	struct crab_backend *be = bpf_map_lookup_elem(&backends, &bid);
 	if (!be)
 		return count(CRAB_LB_PASS_NO_BACKEND, XDP_PASS);

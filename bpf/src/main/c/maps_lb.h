@@ -25,6 +25,15 @@ struct {
 	__type(value, __u32);
 } vip_slots SEC(".maps");
 
+/* Member tables of the load-aware policies (jsq, p2c): each usable backend of a service once, with its weight,
+ * in the same rows as vip_slots (a service's slot_base indexes both) and published with them. Sized at load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CRAB_MAX_VIPS * 2 * CRAB_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct crab_member);
+} vip_members SEC(".maps");
+
 /* Maglev tables (hashing fallback): backend ids, two rows of the configured prime size per service, published
  * like the slot tables. Sized at load (--maglev-size, --max-services); mapped into the agent, which writes a
  * row of 65537 ids as memory rather than as 65537 system calls. */
@@ -62,6 +71,23 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } rr_cursors SEC(".maps");
+
+/* New connections each backend id was given by jsq or p2c, ever: the one map the XDP program writes for them
+ * (atomically, shared by every CPU). Sized at load (--max-backends). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CRAB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} backend_assigned SEC(".maps");
+
+/* Each backend id's load from its server's reports; written only by crab-lb's feedback receiver. Sized at load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CRAB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct crab_backend_load);
+} backend_loads SEC(".maps");
 
 /* Recent SYNs: a retransmitted SYN goes to the backend its first copy went to. */
 struct {

@@ -29,6 +29,22 @@ struct crab_vip {
 	__u32 slot_count; /* slots in use; 0 = no backend ready */
 	__u32 maglev_base;  /* first entry of the current Maglev table in maglev_tables */
 	__u32 maglev_count; /* its size (the configured prime); 0 = no backend takes fallback connections */
+	__u32 member_count; /* entries of vip_members[slot_base ..]: each usable backend once, for jsq and p2c */
+};
+
+/* A backend of a service as the load-aware policies see it: once, with its weight in that service. */
+struct crab_member {
+	__u32 backend_id;
+	__u32 weight;
+};
+
+/* A backend's load as its last report left it. The policies estimate the load now as base + backend_assigned[id],
+ * that is the reported load plus the SYNs assigned since: base is the load minus the assigned count at the time
+ * the report was applied, one 64-bit word, so a SYN never reads half of an update. */
+struct crab_backend_load {
+	__s64 base;
+	__u64 load;        /* the reported load itself, for crab-lb status */
+	__u64 reported_ns; /* CLOCK_MONOTONIC when it was applied; 0 = never (status shows the report's age) */
 };
 
 /* What crab-lb status shows of a service that the data path does not need: its name. */

@@ -32,6 +32,9 @@ public final class Abi
         public static final String CONN_TABLE = "conn_table";
         public static final String FALLBACK_COUNTERS = "fallback_counters";
         public static final String BACKEND_FALLBACKS = "backend_fallbacks";
+        public static final String VIP_MEMBERS = "vip_members";
+        public static final String BACKEND_ASSIGNED = "backend_assigned";
+        public static final String BACKEND_LOADS = "backend_loads";
 
         public static final String CLIENT_VIPS = "client_vips";
         public static final String BACKEND_CIDRS = "backend_cidrs";
@@ -46,7 +49,7 @@ public final class Abi
         /** Every map of lb_xdp and lb_tc (the same: they share them through their pins), client_tc, server_tc. */
         public static final List<String> LB_XDP = List.of(OPT_CFG, BTF_ANCHOR, VIPS, VIP_SLOTS, BACKENDS, RR_CURSORS,
             SYN_TABLE, LB_COUNTERS, BACKEND_SYNS, SERVICE_NAMES, LB_AGENT_COUNTERS, MAGLEV_TABLES, CONN_TABLE,
-            FALLBACK_COUNTERS, BACKEND_FALLBACKS);
+            FALLBACK_COUNTERS, BACKEND_FALLBACKS, VIP_MEMBERS, BACKEND_ASSIGNED, BACKEND_LOADS);
         public static final List<String> LB_TC = LB_XDP;
         public static final List<String> CLIENT_TC = List.of(OPT_CFG, BTF_ANCHOR, CLIENT_VIPS, BACKEND_CIDRS, FLOWS,
             RFLOWS, PORTS, CLIENT_COUNTERS);
@@ -70,6 +73,7 @@ public final class Abi
         public static final int CRAB_MAGLEV_SIZE = 65537;
         public static final int CRAB_CONN_TABLE_SIZE = 262144;
         public static final int CRAB_MAX_TCP_HDR = 60;
+        public static final int CRAB_LOAD_SCAN = 64;
 
         public static final int CRAB_BACKEND_UP = 1;
         public static final int CRAB_BACKEND_COMPLIANT = 2;
@@ -78,6 +82,8 @@ public final class Abi
         public static final int CRAB_POLICY_RR = 0;
         public static final int CRAB_POLICY_RANDOM = 1;
         public static final int CRAB_POLICY_HASH = 2;
+        public static final int CRAB_POLICY_JSQ = 3;
+        public static final int CRAB_POLICY_P2C = 4;
 
         public static final int CRAB_VIP_REDIRECT_UNMARKED = 1;
 
@@ -183,9 +189,35 @@ public final class Abi
         public static final int SLOT_COUNT = 16;
         public static final int MAGLEV_BASE = 20;
         public static final int MAGLEV_COUNT = 24;
-        public static final int SIZE = 28;
+        public static final int MEMBER_COUNT = 28;
+        public static final int SIZE = 32;
 
         private Vip()
+        {
+        }
+    }
+
+    /** struct crab_member. */
+    public static final class Member
+    {
+        public static final int BACKEND_ID = 0;
+        public static final int WEIGHT = 4;
+        public static final int SIZE = 8;
+
+        private Member()
+        {
+        }
+    }
+
+    /** struct crab_backend_load. */
+    public static final class BackendLoad
+    {
+        public static final int BASE = 0;
+        public static final int LOAD = 8;
+        public static final int REPORTED_NS = 16;
+        public static final int SIZE = 24;
+
+        private BackendLoad()
         {
         }
     }

@@ -27,6 +27,8 @@ class AbiTest
         Map.entry(Abi.OptCfg.class, "crab_opt_cfg"),
         Map.entry(Abi.VipKey.class, "crab_vip_key"),
         Map.entry(Abi.Vip.class, "crab_vip"),
+        Map.entry(Abi.Member.class, "crab_member"),
+        Map.entry(Abi.BackendLoad.class, "crab_backend_load"),
         Map.entry(Abi.ServiceName.class, "crab_service_name"),
         Map.entry(Abi.Backend.class, "crab_backend"),
         Map.entry(Abi.SynKey.class, "crab_syn_key"),

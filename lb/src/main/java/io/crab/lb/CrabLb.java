@@ -47,8 +47,9 @@ public final class CrabLb implements Callable<Integer>
         "SIGHUP and whenever it changes.")
     Path backends;
 
-    @Option(names = "--policy", defaultValue = "rr", description = "rr (global round-robin), random or hash.",
-        converter = PolicyConverter.class)
+    @Option(names = "--policy", defaultValue = "rr", converter = PolicyConverter.class,
+        description = "rr (global round-robin), random, hash, jsq (join-shortest-queue) or p2c (power of two " +
+            "choices); jsq and p2c use the servers' load reports.")
     Policy policy;
 
     @Option(names = "--redirect-unmarked", description = "Redirect SYNs without the client marker too " +

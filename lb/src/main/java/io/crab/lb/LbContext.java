@@ -76,10 +76,13 @@ public record LbContext(String iface, ConfigSource source, LbConfig initial, Lim
         /** The sizes of the LB object's maps that these limits set. */
         Map<String, Integer> mapSizes()
         {
-            return Map.of(Abi.Maps.VIPS, services, Abi.Maps.RR_CURSORS, services, Abi.Maps.SERVICE_NAMES, services,
-                Abi.Maps.VIP_SLOTS, services * 2 * slots, Abi.Maps.BACKENDS, backends, Abi.Maps.BACKEND_SYNS,
-                backends, Abi.Maps.BACKEND_FALLBACKS, backends, Abi.Maps.MAGLEV_TABLES, services * 2 * maglevSize,
-                Abi.Maps.CONN_TABLE, fallbackConnections);
+            return Map.ofEntries(Map.entry(Abi.Maps.VIPS, services), Map.entry(Abi.Maps.RR_CURSORS, services),
+                Map.entry(Abi.Maps.SERVICE_NAMES, services), Map.entry(Abi.Maps.VIP_SLOTS, services * 2 * slots),
+                Map.entry(Abi.Maps.VIP_MEMBERS, services * 2 * slots), Map.entry(Abi.Maps.BACKENDS, backends),
+                Map.entry(Abi.Maps.BACKEND_SYNS, backends), Map.entry(Abi.Maps.BACKEND_FALLBACKS, backends),
+                Map.entry(Abi.Maps.BACKEND_ASSIGNED, backends), Map.entry(Abi.Maps.BACKEND_LOADS, backends),
+                Map.entry(Abi.Maps.MAGLEV_TABLES, services * 2 * maglevSize),
+                Map.entry(Abi.Maps.CONN_TABLE, fallbackConnections));
         }
     }
 

@@ -2,10 +2,15 @@ package io.crab.lb;
 
 import io.crab.bpf.Abi;
 
-/** How the LB picks a backend for a new connection; values are enum crab_policy. */
+/**
+ * How the LB picks a backend for a new connection; values are enum crab_policy. rr, random and hash pick from the
+ * weighted slot table; jsq and p2c compare the backends' loads (their servers' reports plus what the LB gave them
+ * since) per unit of weight.
+ */
 public enum Policy
 {
-    RR(Abi.Consts.CRAB_POLICY_RR), RANDOM(Abi.Consts.CRAB_POLICY_RANDOM), HASH(Abi.Consts.CRAB_POLICY_HASH);
+    RR(Abi.Consts.CRAB_POLICY_RR), RANDOM(Abi.Consts.CRAB_POLICY_RANDOM), HASH(Abi.Consts.CRAB_POLICY_HASH),
+    JSQ(Abi.Consts.CRAB_POLICY_JSQ), P2C(Abi.Consts.CRAB_POLICY_P2C);
 
     private final int code;
 

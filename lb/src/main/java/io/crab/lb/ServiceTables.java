@@ -25,9 +25,10 @@ import java.util.function.Predicate;
 import java.util.function.ToIntFunction;
 
 /**
- * The LB's service maps as its one writer keeps them: an id per service and per backend, and two slot rows per
- * service. A new table is written into the service's idle row and then published by one update of the service's
- * VIP entry (its slot_base and slot_count), so a SYN reads the old table or the new one, never a mix. Ids a
+ * The LB's service maps as its one writer keeps them: an id per service and per backend, and two rows per service,
+ * each a slot table and, in the same row of vip_members, each backend once with its weight for the load-aware
+ * policies. A new table is written into the service's idle row and then published by one update of the service's
+ * VIP entry (its slot_base and counts), so a SYN reads the old table or the new one, never a mix. Ids a
  * published table or a remembered SYN may still name are not handed to another service or backend in the same
  * publication: a freed id waits one publication before it is used again.
  * <p>
@@ -38,6 +39,7 @@ final class ServiceTables
 {
     private final BpfMap vips;
     private final BpfMap slots;
+    private final BpfMap members;
     private final BpfMap backends;
     private final BpfMap names;
     /** maglev_tables, mapped: ids as native-order ints, one per element (an array's elements are 8-byte aligned). */
@@ -70,6 +72,7 @@ final class ServiceTables
         this.maglevStride = BitUtil.align(maglevMap.valueSize(), 8);
         this.maglevSize = maglevSize;
         this.slots = obj.map(Abi.Maps.VIP_SLOTS);
+        this.members = obj.map(Abi.Maps.VIP_MEMBERS);
         this.backends = obj.map(Abi.Maps.BACKENDS);
         this.names = obj.map(Abi.Maps.SERVICE_NAMES);
         this.maxServices = maxServices;
@@ -111,6 +114,12 @@ final class ServiceTables
                 usedBackendIds.set(id);
             }
         }
+    }
+
+    /** Backend ids by target as last published, for the feedback receiver; a copy. */
+    Map<HostPort, Integer> backendIds()
+    {
+        return Map.copyOf(backendIds);
     }
 
     /**
@@ -186,6 +195,14 @@ final class ServiceTables
             slotValue.putInt(0, table.get(slot));
             slots.update(slotKey, slotValue, BpfMap.UPDATE_ANY);
         }
+        final List<BackendConfig> memberList = service.backends().stream().filter(redirectable).toList();
+        for (int i = 0; i < memberList.size(); i++)
+        {
+            slotKey.putInt(0, base + i);
+            slotValue.putInt(Abi.Member.BACKEND_ID, backendIds.get(memberList.get(i).target()));
+            slotValue.putInt(Abi.Member.WEIGHT, memberList.get(i).weight());
+            members.update(slotKey, slotValue, BpfMap.UPDATE_ANY);
+        }
         writeName(id, service.name());
         vipKey(service.vip());
         value.setMemory(0, value.capacity(), (byte)0);
@@ -196,6 +213,7 @@ final class ServiceTables
         value.putInt(Abi.Vip.SLOT_COUNT, table.size());
         value.putInt(Abi.Vip.MAGLEV_BASE, maglevBase);
         value.putInt(Abi.Vip.MAGLEV_COUNT, maglevCount);
+        value.putInt(Abi.Vip.MEMBER_COUNT, memberList.size());
         vips.update(key, value, BpfMap.UPDATE_ANY);
         published.put(service.vip(), new int[] {id, base});
     }

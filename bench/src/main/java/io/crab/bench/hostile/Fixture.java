@@ -81,9 +81,9 @@ final class Fixture implements AutoCloseable
             f.backend(2, Pool.DIP1, Pool.BACKEND_PORT, Abi.Consts.CRAB_BACKEND_UP);
             f.backend(BACKEND_UNRESOLVED, Pool.DIP_UNRESOLVED, 0, Abi.Consts.CRAB_BACKEND_UP);
             f.backend(BACKEND_WENT_DOWN, Pool.DIP2, 0, BACKEND_DOWN);
-            f.lbVip(Pool.VIP_ALL_PORTS, 0, 0, 0, Abi.Consts.CRAB_POLICY_RR, 0, 1);
+            f.lbVip(Pool.VIP_ALL_PORTS, 0, 0, 0, Abi.Consts.CRAB_POLICY_JSQ, 0, 1);
             f.lbVip(Pool.VIP_PORT_80, Pool.VIP_PORT, 1, 0, Abi.Consts.CRAB_POLICY_HASH, 2);
-            f.lbVip(Pool.VIP_UNMARKED, 0, 2, Abi.Consts.CRAB_VIP_REDIRECT_UNMARKED, Abi.Consts.CRAB_POLICY_RANDOM, 1);
+            f.lbVip(Pool.VIP_UNMARKED, 0, 2, Abi.Consts.CRAB_VIP_REDIRECT_UNMARKED, Abi.Consts.CRAB_POLICY_P2C, 1);
             f.lbVip(Pool.VIP_NO_BACKEND, 0, 3, 0, Abi.Consts.CRAB_POLICY_RR);
             f.lbVip(Pool.VIP_NO_ROUTE, 0, 4, 0, Abi.Consts.CRAB_POLICY_RR, BACKEND_UNRESOLVED);
             final BpfMap synTable = f.obj.map(Abi.Maps.SYN_TABLE);
@@ -310,6 +310,8 @@ final class Fixture implements AutoCloseable
             key.putInt(0, vipId * Abi.Consts.CRAB_MAX_SLOTS + slot);
             value.putInt(0, backendIds[slot]);
             obj.map(Abi.Maps.VIP_SLOTS).update(key, value, BpfMap.UPDATE_ANY);
+            value.putInt(Abi.Member.WEIGHT, 1);
+            obj.map(Abi.Maps.VIP_MEMBERS).update(key, value, BpfMap.UPDATE_ANY);
         }
         vipKey(addr, port);
         value.setMemory(0, BUFFER_SIZE, (byte)0);
@@ -318,6 +320,7 @@ final class Fixture implements AutoCloseable
         value.putInt(Abi.Vip.POLICY, policy);
         value.putInt(Abi.Vip.SLOT_BASE, vipId * Abi.Consts.CRAB_MAX_SLOTS);
         value.putInt(Abi.Vip.SLOT_COUNT, backendIds.length);
+        value.putInt(Abi.Vip.MEMBER_COUNT, backendIds.length);
         obj.map(Abi.Maps.VIPS).update(key, value, BpfMap.UPDATE_ANY);
     }
 

@@ -14,7 +14,8 @@ import java.util.concurrent.Callable;
 
 
 /**
- * The XDP load balancer loaded and configured like crab-lb would: one VIP, all ports, 3 backends, kind 42, RR. It
+ * The XDP load balancer loaded and configured like crab-lb would: one VIP, all ports, kind 42, its backends on 3
+ * addresses, in the slot table and (for jsq and p2c) the member table, the policy set by {@link #usePolicy}. It
  * runs on frames that arrive on a test namespace's device, where the backends' neighbours are set, so its FIB
  * lookups take the path they take on a host; {@link #run} must be called inside {@link #call}.
  */
@@ -37,9 +38,17 @@ final class LbFixture implements AutoCloseable
     private final Counters counters;
     private final UnsafeBuffer key = new UnsafeBuffer(new byte[BUFFER_SIZE]);
     private final UnsafeBuffer value = new UnsafeBuffer(new byte[BUFFER_SIZE]);
+    private final int backends;
 
-    LbFixture()
+    /** {@code backends} backends (1..CRAB_MAX_SLOTS) under round-robin. */
+    LbFixture(final int backends)
     {
+        if (backends < 1 || backends > Abi.Consts.CRAB_MAX_SLOTS)
+        {
+            throw new IllegalArgumentException("backends must be 1.." + Abi.Consts.CRAB_MAX_SLOTS + ", got " +
+                backends);
+        }
+        this.backends = backends;
         net = XdpTestNet.create();
         try
         {
@@ -106,29 +115,41 @@ final class LbFixture implements AutoCloseable
         value.putByte(Abi.OptCfg.KIND, (byte)OPTION_KIND);
         obj.map(Abi.Maps.OPT_CFG).update(key, value, BpfMap.UPDATE_ANY);
 
-        for (int id = 0; id < BACKEND_IPS.length; id++)
+        for (int i = 0; i < BACKEND_IPS.length; i++)
+        {
+            net.neighbour(BACKEND_IP_TEXTS[i], BACKEND_MACS[i]);
+        }
+        for (int id = 0; id < backends; id++)
         {
             key.putInt(0, id);
             value.setMemory(0, BUFFER_SIZE, (byte)0);
-            value.putBytes(Abi.Backend.ADDR, BACKEND_IPS[id]);
+            value.putBytes(Abi.Backend.ADDR, BACKEND_IPS[id % BACKEND_IPS.length]);
             value.putShort(Abi.Backend.FLAGS, (short)Abi.Consts.CRAB_BACKEND_UP);
             obj.map(Abi.Maps.BACKENDS).update(key, value, BpfMap.UPDATE_ANY);
-            net.neighbour(BACKEND_IP_TEXTS[id], BACKEND_MACS[id]);
 
             key.putInt(0, VIP_ID * Abi.Consts.CRAB_MAX_SLOTS + id);
             value.setMemory(0, BUFFER_SIZE, (byte)0);
             value.putInt(0, id);
             obj.map(Abi.Maps.VIP_SLOTS).update(key, value, BpfMap.UPDATE_ANY);
+            value.putInt(Abi.Member.BACKEND_ID, id);
+            value.putInt(Abi.Member.WEIGHT, 1);
+            obj.map(Abi.Maps.VIP_MEMBERS).update(key, value, BpfMap.UPDATE_ANY);
         }
+        usePolicy(Abi.Consts.CRAB_POLICY_RR);
+    }
 
+    /** Makes the VIP pick by {@code policy} (enum crab_policy) from now on, as a live reload would. */
+    void usePolicy(final int policy)
+    {
         // Port 0 in the key: the VIP takes every port, found by the program's second lookup.
         key.setMemory(0, BUFFER_SIZE, (byte)0);
         key.putBytes(Abi.VipKey.ADDR, VIP);
         value.setMemory(0, BUFFER_SIZE, (byte)0);
         value.putInt(Abi.Vip.VIP_ID, VIP_ID);
-        value.putInt(Abi.Vip.POLICY, Abi.Consts.CRAB_POLICY_RR);
+        value.putInt(Abi.Vip.POLICY, policy);
         value.putInt(Abi.Vip.SLOT_BASE, VIP_ID * Abi.Consts.CRAB_MAX_SLOTS);
-        value.putInt(Abi.Vip.SLOT_COUNT, BACKEND_IPS.length);
+        value.putInt(Abi.Vip.SLOT_COUNT, backends);
+        value.putInt(Abi.Vip.MEMBER_COUNT, backends);
         obj.map(Abi.Maps.VIPS).update(key, value, BpfMap.UPDATE_ANY);
     }
 }

@@ -5,6 +5,7 @@ import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfObject;
 import io.crab.bpf.BpfProgram;
 import io.crab.bpf.frames.Frames;
+import io.crab.lb.Policy;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -21,6 +22,7 @@ public final class SynCost
 {
     public static final int DEFAULT_SAMPLES = 200_000;
     public static final int DEFAULT_REPEAT = 1_000_000;
+    public static final int DEFAULT_BACKENDS = 3;
     public static final String MARKED_SYN = "marked SYN";
     public static final String UNMARKED_SYN = "unmarked SYN";
     public static final String DATA_PACKET = "data packet";
@@ -67,6 +69,12 @@ public final class SynCost
             this.repeatable = repeatable;
         }
 
+        /** The row label: a marked SYN's cost depends on the policy that picks its backend. */
+        String label(final Policy policy)
+        {
+            return this == MARKED ? label + " (" + policy.name().toLowerCase() + ")" : label;
+        }
+
         /** Frame of sample {@code index}: a port per index, and a new ISN each time the ports wrap around. */
         byte[] frame(final long index)
         {
@@ -92,57 +100,69 @@ public final class SynCost
         }
     }
 
-    /** {@link #measure(int, int, Consumer)} without progress lines. */
+    /** {@link #measure(int, int, List, int, Consumer)} under rr with 3 backends, without progress lines. */
     public static SynCostReport measure(final int samples, final int repeat)
     {
-        return measure(samples, repeat, line ->
+        return measure(samples, repeat, List.of(Policy.RR), DEFAULT_BACKENDS, line ->
         {
         });
     }
 
     /**
      * Runs crab_lb (lb_xdp) and xdp_pass on each frame kind: {@code samples} times one packet per call, alternating
-     * the two programs, and for the kinds the program does not modify also {@code repeat} packets in one call.
-     * Progress lines go to {@code progress}. Throws IllegalStateException if any run got another verdict or took
-     * another path through crab_lb (per lb_counters) than its kind stands for.
+     * the two programs, and for the kinds the program does not modify also {@code repeat} packets in one call. A
+     * marked SYN is measured under each of {@code policies}, with {@code backends} backends (jsq compares them
+     * all, up to CRAB_LOAD_SCAN). Progress lines go to {@code progress}. Throws IllegalStateException if any run got
+     * another verdict or took another path through crab_lb (per lb_counters) than its kind stands for.
      */
-    public static SynCostReport measure(final int samples, final int repeat, final Consumer<String> progress)
+    public static SynCostReport measure(final int samples, final int repeat, final List<Policy> policies,
+        final int backends, final Consumer<String> progress)
     {
-        if (samples < 1 || repeat < 1)
+        if (samples < 1 || repeat < 1 || policies.isEmpty())
         {
-            throw new IllegalArgumentException("samples and repeat must be at least 1, got " + samples + " and "
-                + repeat);
+            throw new IllegalArgumentException("samples and repeat must be at least 1 and a policy given, got " +
+                samples + ", " + repeat + " and " + policies);
         }
         final List<SynCostRow> rows = new ArrayList<>();
         final Map<String, Integer> verdicts = new LinkedHashMap<>();
-        try (LbFixture lb = new LbFixture(); BpfObject pass = Bpf.load("xdp_pass"))
+        try (LbFixture lb = new LbFixture(backends); BpfObject pass = Bpf.load("xdp_pass"))
         {
             final BpfProgram floor = pass.program("xdp_pass");
-            lb.call(() -> measureEach(lb, floor, samples, repeat, progress, rows, verdicts));
+            lb.call(() -> measureEach(lb, floor, samples, repeat, policies, progress, rows, verdicts));
         }
         return new SynCostReport(rows, verdicts);
     }
 
     private static Void measureEach(final LbFixture lb, final BpfProgram floor, final int samples, final int repeat,
-        final Consumer<String> progress, final List<SynCostRow> rows, final Map<String, Integer> verdicts)
+        final List<Policy> policies, final Consumer<String> progress, final List<SynCostRow> rows,
+        final Map<String, Integer> verdicts)
     {
         for (final Kind kind : Kind.values())
         {
-            progress.accept(kind.repeatable
-                ? String.format("measuring %s, %d samples, then %d repeats in one call...", kind.label, samples,
-                    repeat)
-                : String.format("measuring %s, %d samples...", kind.label, samples));
-            sampleEach(kind, lb, floor, 0, WARMUP);
-            final long[] before = counters(lb);
-            final long[][] durations = sampleEach(kind, lb, floor, WARMUP, samples);
-            checkPath(kind, before, counters(lb), samples, "repeat=1");
-            rows.add(SynCostRow.of(kind.label, MEAN, mean(durations[0]), mean(durations[1]), samples));
-            rows.add(SynCostRow.of(kind.label, MEDIAN, median(durations[0]), median(durations[1]), samples));
-            if (kind.repeatable)
+            // Only a marked SYN reaches the policy; the other kinds pass before it, whatever it is.
+            final List<Policy> measured = kind == Kind.MARKED ? policies : List.of(policies.get(0));
+            for (int p = 0; p < measured.size(); p++)
             {
-                rows.add(repeated(kind, lb, floor, WARMUP + samples, repeat));
+                final String label = kind.label(measured.get(p));
+                lb.usePolicy(measured.get(p).code());
+                progress.accept(kind.repeatable
+                    ? String.format("measuring %s, %d samples, then %d repeats in one call...", label, samples,
+                        repeat)
+                    : String.format("measuring %s, %d samples...", label, samples));
+                // Each policy's SYNs start a lap further on, with new ISNs: new connections, not retransmissions.
+                final long first = (long)p * (WARMUP + samples + PORTS);
+                sampleEach(kind, lb, floor, first, WARMUP);
+                final long[] before = counters(lb);
+                final long[][] durations = sampleEach(kind, lb, floor, first + WARMUP, samples);
+                checkPath(kind, label, before, counters(lb), samples, "repeat=1");
+                rows.add(SynCostRow.of(label, MEAN, mean(durations[0]), mean(durations[1]), samples));
+                rows.add(SynCostRow.of(label, MEDIAN, median(durations[0]), median(durations[1]), samples));
+                if (kind.repeatable)
+                {
+                    rows.add(repeated(kind, lb, floor, first + WARMUP + samples, repeat));
+                }
+                verdicts.put(label, kind.verdict);
             }
-            verdicts.put(kind.label, kind.verdict);
         }
         return null;
     }
@@ -224,7 +244,7 @@ public final class SynCost
         final String method = "repeat=" + repeat + ", 1 call";
         check(kind, lb.program(), kind.verdict, crab.verdict(), method);
         check(kind, floor, XDP_PASS, pass.verdict(), method);
-        checkPath(kind, before, counters(lb), repeat, method);
+        checkPath(kind, kind.label, before, counters(lb), repeat, method);
         if (!Arrays.equals(frame, crab.frameOut()))
         {
             throw new IllegalStateException(kind.label + ": crab_lb modified the frame, so its " + method
@@ -253,8 +273,8 @@ public final class SynCost
     }
 
     /** Every one of the {@code runs} must have counted its kind's entry and nothing else (e.g. no retransmission). */
-    private static void checkPath(final Kind kind, final long[] before, final long[] after, final long runs,
-        final String method)
+    private static void checkPath(final Kind kind, final String label, final long[] before, final long[] after,
+        final long runs, final String method)
     {
         for (int counter = 0; counter < before.length; counter++)
         {
@@ -264,7 +284,7 @@ public final class SynCost
             {
                 throw new IllegalStateException(String.format(
                     "%s (%s): lb_counters[%d] rose by %d, expected %d: crab_lb did not take the path of a %s on every"
-                        + " run; not reporting", kind.label, method, counter, counted, expected, kind.label));
+                        + " run; not reporting", label, method, counter, counted, expected, kind.label));
             }
         }
     }

@@ -1,6 +1,9 @@
 package io.crab.bench.syncost;
 
 import io.crab.agent.Cli;
+import io.crab.agent.ConfigException;
+import io.crab.bpf.Abi;
+import io.crab.lb.Policy;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -9,12 +12,15 @@ import picocli.CommandLine.Spec;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** {@code crab-bench syn-cost}: prints, and optionally writes, what crab_lb costs per packet beside a no-op floor. */
 @Command(name = "syn-cost", mixinStandardHelpOptions = true,
-    description = "Measures the XDP load balancer's ns per packet (marked SYN, unmarked SYN, data packet) through"
-        + " BPF_PROG_TEST_RUN, beside a no-op XDP program on the same frames. Needs root.")
+    description = "Measures the XDP load balancer's ns per packet (marked SYN per policy, unmarked SYN, data packet)"
+        + " through BPF_PROG_TEST_RUN, beside a no-op XDP program on the same frames. Needs root.")
 public final class SynCostCommand implements Callable<Integer>
 {
     static final String MARKDOWN_FILE = "syn-cost.md";
@@ -32,6 +38,15 @@ public final class SynCostCommand implements Callable<Integer>
             + " (default: ${DEFAULT-VALUE}).")
     int repeat;
 
+    @Option(names = "--policies", defaultValue = "rr", split = ",", paramLabel = "POLICY[,POLICY...]",
+        description = "Policies a marked SYN is measured under: rr, random, hash, jsq, p2c (default ${DEFAULT-VALUE}).")
+    List<String> policies;
+
+    @Option(names = "--backends", defaultValue = "" + SynCost.DEFAULT_BACKENDS,
+        description = "Backends of the VIP, 1.." + Abi.Consts.CRAB_MAX_SLOTS + "; jsq compares up to " +
+            Abi.Consts.CRAB_LOAD_SCAN + " of them per SYN (default ${DEFAULT-VALUE}).")
+    int backends;
+
     @Option(names = "--out", paramLabel = "DIR",
         description = "Also write " + MARKDOWN_FILE + " and " + CSV_FILE + " into this directory.")
     Path out;
@@ -40,7 +55,23 @@ public final class SynCostCommand implements Callable<Integer>
     public Integer call() throws Exception
     {
         final PrintWriter printer = spec.commandLine().getOut();
-        final SynCostReport report = SynCost.measure(samples, repeat, line ->
+        final List<Policy> chosen = new ArrayList<>();
+        for (final String name : policies)
+        {
+            try
+            {
+                chosen.add(Policy.valueOf(name.toUpperCase(Locale.ROOT)));
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                throw new ConfigException("--policies " + name + ": expected rr, random, hash, jsq or p2c");
+            }
+        }
+        if (backends < 1 || backends > Abi.Consts.CRAB_MAX_SLOTS)
+        {
+            throw new ConfigException("--backends " + backends + ": must be 1.." + Abi.Consts.CRAB_MAX_SLOTS);
+        }
+        final SynCostReport report = SynCost.measure(samples, repeat, chosen, backends, line ->
         {
             printer.println(line);
             printer.flush();

@@ -1,6 +1,7 @@
 package io.crab.bench.syncost;
 
 import io.crab.bpf.testing.KernelRequired;
+import io.crab.lb.Policy;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -18,18 +19,25 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @ExtendWith(KernelRequired.class)
 class SynCostTest
 {
+    private static final String RR_SYN = SynCost.MARKED_SYN + " (rr)";
+    private static final String JSQ_SYN = SynCost.MARKED_SYN + " (jsq)";
+
     @Test
     void measuresEveryFrameKindOnItsExpectedPath()
     {
         // measure throws if a verdict or an lb_counters path is not the one the frame kind stands for.
-        final SynCostReport report = SynCost.measure(2000, 1000);
+        // Two policies: the second's SYNs must be new connections too, or the path check fails.
+        final SynCostReport report = SynCost.measure(2000, 1000, List.of(Policy.RR, Policy.JSQ), 16, line ->
+        {
+        });
 
-        assertEquals(Set.of(SynCost.MARKED_SYN, SynCost.UNMARKED_SYN, SynCost.DATA_PACKET),
+        assertEquals(Set.of(RR_SYN, JSQ_SYN, SynCost.UNMARKED_SYN, SynCost.DATA_PACKET),
             report.rows().stream().map(SynCostRow::frame).collect(Collectors.toSet()));
-        assertEquals(Map.of(SynCost.MARKED_SYN, SynCost.XDP_TX, SynCost.UNMARKED_SYN, SynCost.XDP_PASS,
+        assertEquals(Map.of(RR_SYN, SynCost.XDP_TX, JSQ_SYN, SynCost.XDP_TX, SynCost.UNMARKED_SYN, SynCost.XDP_PASS,
             SynCost.DATA_PACKET, SynCost.XDP_PASS), report.verdicts());
-        assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN), methodsOf(report, SynCost.MARKED_SYN),
+        assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN), methodsOf(report, RR_SYN),
             "a redirected SYN changes the frame: no one-call repeat");
+        assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN), methodsOf(report, JSQ_SYN));
         assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN, "repeat=1000, 1 call"),
             methodsOf(report, SynCost.UNMARKED_SYN));
         assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN, "repeat=1000, 1 call"),
@@ -43,7 +51,7 @@ class SynCostTest
         }
         final String csv = report.csv();
         assertEquals(report.rows().size() + 1, csv.lines().count());
-        assertTrue(csv.lines().skip(1).allMatch(line -> line.matches("[a-zA-Z ]+,[23],\"repeat=.*")), csv);
+        assertTrue(csv.lines().skip(1).allMatch(line -> line.matches("[a-zA-Z ()]+,[23],\"repeat=.*")), csv);
         assertTrue(report.text().contains("XDP_TX (3)"), report.text());
         assertTrue(report.markdown().contains("live frames"), report.markdown());
     }
@@ -53,6 +61,9 @@ class SynCostTest
     {
         assertThrows(IllegalArgumentException.class, () -> SynCost.measure(0, 1000));
         assertThrows(IllegalArgumentException.class, () -> SynCost.measure(1000, 0));
+        assertThrows(IllegalArgumentException.class, () -> SynCost.measure(1000, 1000, List.of(), 3, line ->
+        {
+        }));
     }
 
     @Test

@@ -39,7 +39,7 @@ public final class ServicesFile
     private static final Set<String> SETTINGS = Set.of("vip", "policy", "redirect-unmarked", "backend");
     private static final String SERVICE_USAGE = "service NAME";
     private static final String VIP_USAGE = "vip A.B.C.D[:PORT]";
-    private static final String POLICY_USAGE = "policy rr|random|hash";
+    private static final String POLICY_USAGE = "policy rr|random|hash|jsq|p2c";
     private static final String REDIRECT_UNMARKED_USAGE = "redirect-unmarked";
     private static final String BACKEND_USAGE = "backend IP[:PORT] [weight N] [draining]";
 
@@ -316,7 +316,7 @@ public final class ServicesFile
                 return policy;
             }
         }
-        throw error(line, "policy must be rr, random or hash, got '" + text + "'");
+        throw error(line, "policy must be rr, random, hash, jsq or p2c, got '" + text + "'");
     }
 
     private int weight(final int line, final String text)

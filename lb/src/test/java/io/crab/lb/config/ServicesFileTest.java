@@ -150,10 +150,12 @@ class ServicesFileTest
     @Test
     void policyAndFlagErrors() throws Exception
     {
-        assertError("service web\n policy wrr\n", "2: service web: policy must be rr, random or hash, got 'wrr'");
-        assertError("service web\n policy RR\n", "2: service web: policy must be rr, random or hash, got 'RR'");
-        assertError("service web\n policy\n", "2: service web: expected 'policy rr|random|hash'");
-        assertError("service web\n policy rr hash\n", "2: service web: expected 'policy rr|random|hash'");
+        assertError("service web\n policy wrr\n",
+            "2: service web: policy must be rr, random, hash, jsq or p2c, got 'wrr'");
+        assertError("service web\n policy RR\n",
+            "2: service web: policy must be rr, random, hash, jsq or p2c, got 'RR'");
+        assertError("service web\n policy\n", "2: service web: expected 'policy rr|random|hash|jsq|p2c'");
+        assertError("service web\n policy rr hash\n", "2: service web: expected 'policy rr|random|hash|jsq|p2c'");
         assertError("service web\n policy rr\n policy hash\n",
             "3: service web: policy given twice (first at line 2)");
         assertError("service web\n redirect-unmarked yes\n", "2: service web: expected 'redirect-unmarked' alone");

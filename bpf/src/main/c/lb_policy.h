@@ -1,0 +1,124 @@
+/* lb_policy.h: how the LB's XDP program picks a backend for a new connection, by the service's policy. */
+#ifndef CRAB_LB_POLICY_H
+#define CRAB_LB_POLICY_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "consts.h"
+#include "structs.h"
+#include "maps_lb.h"
+
+/* A backend's estimated load: its last report plus the connections given to it since. A backend no report has
+ * reached yet counts the connections given to it since its id was set up (the feedback receiver sets base then). */
+static __always_inline __u64 crab_load_of(__u32 id)
+{
+	struct crab_backend_load *l = bpf_map_lookup_elem(&backend_loads, &id);
+	__u64 *assigned = bpf_map_lookup_elem(&backend_assigned, &id);
+
+	if (!l || !assigned)
+		return ~0ull >> 8; /* not a backend id: never the lighter one */
+	__s64 est = l->base + (__s64)*assigned;
+	return est < 0 ? 0 : est;
+}
+
+/* True when a is the lighter choice for its weight: (load_a + 1) / w_a < (load_b + 1) / w_b, with the one it would
+ * get counted, so at equal loads the heavier weight wins and an idle backend of weight 3 takes 3 before one of 1. */
+static __always_inline int crab_lighter(__u64 load_a, __u32 w_a, __u64 load_b, __u32 w_b)
+{
+	return (load_a + 1) * w_b < (load_b + 1) * w_a;
+}
+
+/* jsq: the least loaded member for its weight. The scan starts one member further each SYN, so ties go round
+ * robin; above CRAB_LOAD_SCAN members it is the least loaded of a window of that many, which moves on each SYN. */
+static __always_inline __s64 crab_pick_jsq(const struct crab_vip *vip, __u64 *cursor)
+{
+	__u32 n = vip->member_count;
+	__u32 start = __sync_fetch_and_add(cursor, 1) % n;
+	__u64 best_load = 0;
+	__u32 best_w = 1;
+	__s64 best = -1;
+
+	for (__u32 i = 0; i < CRAB_LOAD_SCAN; i++) {
+		if (i >= n)
+			break;
+		__u32 idx = start + i;
+		if (idx >= n)
+			idx -= n;
+		idx += vip->slot_base;
+		struct crab_member *m = bpf_map_lookup_elem(&vip_members, &idx);
+		if (!m || m->weight == 0)
+			continue;
+		__u64 load = crab_load_of(m->backend_id);
+		if (best < 0 || crab_lighter(load, m->weight, best_load, best_w)) {
+			best = m->backend_id;
+			best_load = load;
+			best_w = m->weight;
+		}
+	}
+	return best;
+}
+
+/* p2c: two different members drawn at random, and the lighter of the two for its weight. */
+static __always_inline __s64 crab_pick_p2c(const struct crab_vip *vip)
+{
+	__u32 n = vip->member_count;
+	__u32 i = bpf_get_prandom_u32() % n;
+	__u32 j = n > 1 ? (i + 1 + bpf_get_prandom_u32() % (n - 1)) % n : i;
+	__u32 ki = vip->slot_base + i;
+	__u32 kj = vip->slot_base + j;
+	struct crab_member *a = bpf_map_lookup_elem(&vip_members, &ki);
+	struct crab_member *b = bpf_map_lookup_elem(&vip_members, &kj);
+
+	if (!a || !b)
+		return -1;
+	if (crab_lighter(crab_load_of(b->backend_id), b->weight, crab_load_of(a->backend_id), a->weight))
+		return b->backend_id;
+	return a->backend_id;
+}
+
+/* A slot of the service's weighted slot table, by rr (a global cursor), random or hash of the client's tuple. */
+static __always_inline __s64 crab_pick_slot(const struct crab_vip *vip, const struct crab_syn_key *sk,
+					    __u64 *cursor)
+{
+	__u32 n = vip->slot_count;
+	__u32 slot;
+
+	if (vip->policy == CRAB_POLICY_RANDOM) {
+		slot = bpf_get_prandom_u32() % n;
+	} else if (vip->policy == CRAB_POLICY_HASH) {
+		__u32 h = sk->client_addr * 2654435761u ^ ((__u32)sk->client_port << 16 | sk->vip_port) * 2246822519u;
+		slot = (h ^ (h >> 15)) % n;
+	} else {
+		slot = __sync_fetch_and_add(cursor, 1) % n;
+	}
+	__u32 idx = vip->slot_base + slot;
+	__u32 *id = bpf_map_lookup_elem(&vip_slots, &idx);
+	return id ? *id : -1;
+}
+
+/* A backend id for a new connection to the service, or -1 when it has none. The load-aware policies count what
+ * they give each backend, so a burst of SYNs between two load reports spreads instead of landing on one backend. */
+static __always_inline __s64 crab_pick(const struct crab_vip *vip, const struct crab_syn_key *sk)
+{
+	__u32 row = vip->vip_id;
+	__u64 *cursor = bpf_map_lookup_elem(&rr_cursors, &row);
+	__s64 id;
+
+	if (!cursor || vip->slot_count == 0)
+		return -1;
+	if (vip->policy == CRAB_POLICY_JSQ || vip->policy == CRAB_POLICY_P2C) {
+		if (vip->member_count == 0)
+			return -1;
+		id = vip->policy == CRAB_POLICY_JSQ ? crab_pick_jsq(vip, cursor) : crab_pick_p2c(vip);
+		if (id < 0)
+			return -1;
+		__u32 key = id;
+		__u64 *assigned = bpf_map_lookup_elem(&backend_assigned, &key);
+		if (assigned)
+			__sync_fetch_and_add(assigned, 1);
+		return id;
+	}
+	return crab_pick_slot(vip, sk, cursor);
+}
+
+#endif
