@@ -1,6 +1,7 @@
 package io.crab.bench.policy;
 
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A run of the rig itself: the backends answer at once, so only the client, crab and the machine limit the rate.
@@ -10,8 +11,12 @@ import java.util.Objects;
  */
 public record HeadroomStep(int loadPercent, OpenLoopResult result)
 {
-    /** Fewer than this fraction of connections may start late for a rate to count as kept up. */
-    public static final double LATE_TOLERANCE = 0.01;
+    /**
+     * The 99th percentile of the client's start lag may be at most this for a rate to count as kept up. A client
+     * that falls behind lags more and more through the run; one on a busy machine is a few ms late now and then,
+     * at any rate (on this project's 2-core VM, 1 to 4 % of the arrivals, by up to 5 to 8 ms).
+     */
+    public static final long MAX_P99_LAG_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
     /**
      * Responses within the window must be at least this fraction of the arrivals scheduled in it: of the arrivals
      * drawn, not of the nominal rate, from which a Poisson sample of a few thousand strays by a few percent.
@@ -23,11 +28,11 @@ public record HeadroomStep(int loadPercent, OpenLoopResult result)
         Objects.requireNonNull(result, "result");
     }
 
-    /** Whether the rig kept this rate: every connection answered, nearly all started on time, as fast as they came. */
+    /** Whether the rig kept this rate: every connection answered, as fast as they came, with a bounded lag. */
     public boolean keptUp()
     {
         return result.failureCount() == 0 && result.answered() == result.scheduled() &&
-            result.lateStarts() <= LATE_TOLERANCE * result.scheduled() &&
+            result.p99StartLagMs() * 1e6 <= MAX_P99_LAG_NANOS &&
             result.answeredInWindow() >= RATE_TOLERANCE * result.scheduled();
     }
 }

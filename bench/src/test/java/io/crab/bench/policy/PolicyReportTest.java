@@ -74,7 +74,7 @@ class PolicyReportTest
         assertTrue(markdown.contains("4 backends (2 servers x 2 ports)"), markdown);
         assertTrue(markdown.contains("| random | 80 % | 320 | 310 | 40.01 | 40.01 | 40.01 | 2 of 1000 | 3 | 1.0 | " +
             "10.02–39.98 |"), markdown);
-        assertTrue(markdown.contains("| 100 % | 400 | 400 | 0.20 | 0.20 | 0 | 0 of 800 | 1.0 | yes |"), markdown);
+        assertTrue(markdown.contains("| 100 % | 400 | 400 | 0.20 | 0.20 | 0 | 0 of 800 | 1.0 | 1.0 | yes |"), markdown);
         assertTrue(markdown.contains("The experiment offers at most 320 connections/s. The rig kept up with 400/s " +
             "(1.3x that)."), markdown);
         assertTrue(markdown.contains("![p99 latency against load, one line per policy](p99.png)"), markdown);
