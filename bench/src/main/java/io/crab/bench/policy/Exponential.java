@@ -21,11 +21,6 @@ public final class Exponential
         this.random = new SplittableRandom(seed);
     }
 
-    public double meanNanos()
-    {
-        return meanNanos;
-    }
-
     /** The next sample; always 0 for a mean of 0. */
     public double nextNanos()
     {

@@ -62,6 +62,10 @@ public final class OpenLoopClient
         public Plan
         {
             Objects.requireNonNull(target, "target");
+            if (!(rate > 0) || Double.isInfinite(rate))
+            {
+                throw new IllegalArgumentException("the rate must be finite and above 0, got " + rate);
+            }
             if (window.isZero() || window.isNegative())
             {
                 throw new IllegalArgumentException("the window must be longer than 0, got " + window);

@@ -10,8 +10,7 @@ import java.util.function.IntToDoubleFunction;
 
 /**
  * {@link QueueServer}s on servers of a topology, one per server and port, each started inside its server's
- * namespace. Backend ids run from 0 in order of server, then port; {@link #address} names each as the services
- * file does.
+ * namespace. Backend ids run from 0 in order of server, then port.
  */
 public final class QueueBackends implements AutoCloseable
 {
@@ -57,12 +56,7 @@ public final class QueueBackends implements AutoCloseable
         return servers.size();
     }
 
-    /** The backend as the services file names it, {@code IP:PORT}. */
-    public String address(final int id)
-    {
-        return addresses.get(id);
-    }
-
+    /** Each backend as the services file names it, {@code IP:PORT}, by id. */
     public List<String> addresses()
     {
         return List.copyOf(addresses);
@@ -81,12 +75,6 @@ public final class QueueBackends implements AutoCloseable
     public void meanServiceTime(final Duration mean)
     {
         servers.forEach(s -> s.meanServiceTime(mean));
-    }
-
-    /** Requests each backend answered so far, by id. */
-    public List<Long> served()
-    {
-        return servers.stream().map(QueueServer::served).toList();
     }
 
     @Override

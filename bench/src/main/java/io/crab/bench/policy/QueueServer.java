@@ -38,7 +38,6 @@ public final class QueueServer implements AutoCloseable
     private final byte[] response;
     private final Thread thread;
     private final AtomicLong served = new AtomicLong();
-    private final AtomicLong abandoned = new AtomicLong();
     private volatile double meanServiceNanos;
     private volatile boolean closed;
 
@@ -87,11 +86,6 @@ public final class QueueServer implements AutoCloseable
         return server;
     }
 
-    public int id()
-    {
-        return id;
-    }
-
     public int port()
     {
         return listener.getLocalPort();
@@ -101,12 +95,6 @@ public final class QueueServer implements AutoCloseable
     public long served()
     {
         return served.get();
-    }
-
-    /** Connections closed without a request, such as the load balancer's health probes, or reset. */
-    public long abandoned()
-    {
-        return abandoned.get();
     }
 
     /** Changes the mean service time from the next request on; 0 answers at once (to measure the rig itself). */
@@ -125,10 +113,6 @@ public final class QueueServer implements AutoCloseable
                 if (serve(socket, request))
                 {
                     served.incrementAndGet();
-                }
-                else
-                {
-                    abandoned.incrementAndGet();
                 }
             }
             catch (final IOException e)
