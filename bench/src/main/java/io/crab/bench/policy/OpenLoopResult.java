@@ -84,6 +84,13 @@ public record OpenLoopResult(double offeredRate, Duration window, long scheduled
         return startLag.getTotalCount() == 0 ? 0 : startLag.getValueAtPercentile(99) / NANOS_PER_MS;
     }
 
+    /** Whether the client kept to its schedule (see {@link OpenLoopClient#ON_SCHEDULE_P99_LAG_NANOS}). */
+    public boolean onSchedule()
+    {
+        return startLag.getTotalCount() == 0 ||
+            startLag.getValueAtPercentile(99) <= OpenLoopClient.ON_SCHEDULE_P99_LAG_NANOS;
+    }
+
     /** The fraction of answered arrivals that this backend answered; 0 when nothing was answered. */
     public double share(final int backend)
     {

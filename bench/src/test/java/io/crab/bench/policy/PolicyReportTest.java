@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -89,6 +90,23 @@ class PolicyReportTest
 
         assertTrue(PolicyReport.markdown(onlyRr).contains("No ratio to random: it did not run at 80 % load."));
         assertTrue(PolicyReport.p99Ratio(onlyRr, "rr", 80).isEmpty());
+    }
+
+    @Test
+    void runsWhereTheClientFellBehindAreNamedAndTheOthersAreNot()
+    {
+        final PolicyResults results = results();
+        assertFalse(PolicyReport.markdown(results).contains("fell behind its schedule"), "every run kept its schedule");
+
+        final List<PolicyRun> runs = new ArrayList<>(results.runs());
+        final OpenLoopResult stalled = new OpenLoopResult(160, Duration.ofSeconds(2), 400, 400, 400, Map.of(),
+            histogram(400, 10), histogram(400, 50), 400, shares(new long[] {100, 100, 100, 100}));
+        runs.set(1, new PolicyRun("rr", 40, stalled));
+        final String markdown = PolicyReport.markdown(new PolicyResults(runs, results.headroom(), BACKENDS,
+            results.settings(), results.machine(), results.command(), results.started()));
+
+        assertTrue(markdown.contains("**The client fell behind its schedule** (over 1 % of its connections started " +
+            "more than 5 ms late) in: rr at 40 %."), markdown);
     }
 
     @Test
