@@ -1,6 +1,5 @@
 package io.crab.e2e;
 
-import io.crab.bench.cluster.CrabCluster;
 import io.crab.bench.policy.OpenLoopClient;
 import io.crab.bench.policy.OpenLoopResult;
 import io.crab.bench.policy.PolicyExperiment;
@@ -59,9 +58,10 @@ class PolicyEndToEndTest
     @BeforeAll
     static void startCluster()
     {
-        rig = RigCluster.start(Topology.builder().clients(1).servers(2), topology -> CrabCluster.start(topology, logs,
-            List.of(), Map.of(topology.clients().get(0), List.of(VIP + ":" + PORT)), List.of(),
-            List.of("--report-to", Topology.LB_IP + ":" + PolicyExperiment.FEEDBACK_PORT)));
+        // No echo servers: the queue servers below are the backends.
+        rig = RigCluster.start(Topology.builder().clients(1).servers(2), logs, List.of(),
+            t -> Map.of(t.clients().get(0), List.of(VIP + ":" + PORT)),
+            t -> List.of("--report-to", Topology.LB_IP + ":" + PolicyExperiment.FEEDBACK_PORT));
         backends = QueueBackends.start(rig.topology().servers(), BACKEND_PORTS, MEAN_SERVICE_TIME,
             id -> id == SLOW ? SLOWDOWN : 1, 1);
         rig.cluster().startLbWithServices(service("rr"), "--no-watch", "--health-interval-ms", "60000");

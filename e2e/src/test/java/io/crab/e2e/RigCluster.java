@@ -19,16 +19,19 @@ record RigCluster(Topology topology, CrabCluster cluster) implements AutoCloseab
     static RigCluster start(final Topology.Builder builder, final Path logs, final List<Integer> ports,
         final Function<Topology, Map<Host, List<String>>> clientVips)
     {
-        return start(builder, topology -> CrabCluster.start(topology, logs, ports, clientVips.apply(topology)));
+        return start(builder, logs, ports, clientVips, t -> List.of());
     }
 
-    /** Builds the topology and starts crab on it as {@code crab} says; the topology is removed if that fails. */
-    static RigCluster start(final Topology.Builder builder, final Function<Topology, CrabCluster> crab)
+    /** {@link #start} with more arguments for every server endpoint, chosen from the built hosts. */
+    static RigCluster start(final Topology.Builder builder, final Path logs, final List<Integer> ports,
+        final Function<Topology, Map<Host, List<String>>> clientVips,
+        final Function<Topology, List<String>> serverArgs)
     {
         final Topology topology = builder.build();
         try
         {
-            return new RigCluster(topology, crab.apply(topology));
+            return new RigCluster(topology, CrabCluster.start(topology, logs, ports, clientVips.apply(topology),
+                List.of(), serverArgs.apply(topology)));
         }
         catch (final RuntimeException ex)
         {

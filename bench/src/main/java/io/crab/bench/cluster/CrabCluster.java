@@ -68,8 +68,8 @@ public final class CrabCluster implements AutoCloseable
     }
 
     /**
-     * {@link #start} with more arguments for every client endpoint and for every server endpoint (e.g. where it
-     * reports its load). With no {@code echoPorts} the servers run no echo server: the caller starts its own.
+     * {@link #start} with more arguments for every client endpoint and for every server endpoint, e.g. the servers'
+     * {@code --report-to LB_ADDR:PORT}.
      */
     public static CrabCluster start(final Topology topology, final Path logDir, final List<Integer> echoPorts,
         final Map<Host, List<String>> clientVips, final List<String> clientArgs, final List<String> serverArgs)
