@@ -12,6 +12,7 @@ import io.crab.bench.modes.CrabMode;
 import io.crab.bench.modes.DirectMode;
 import io.crab.bench.modes.HaproxyMode;
 import io.crab.bench.modes.L4DnatMode;
+import io.crab.bench.policy.PolicyCommand;
 import io.crab.bench.results.BenchResults;
 import io.crab.bench.results.MachineInfo;
 import io.crab.bench.results.ModeResult;
@@ -51,7 +52,7 @@ import java.util.stream.Stream;
 @Command(name = "crab-bench", mixinStandardHelpOptions = true, version = "crab-bench 0.1.0",
     description = "Benchmarks crab against direct, l4-dnat (kube-proxy style) and haproxy, side by side.",
     subcommands = {CrabBench.Crr.class, CrabBench.Rr.class, CrabBench.Run.class, SynCostCommand.class,
-        SoakCommand.class, HostileCommand.class, MaglevCommand.class, CrabBench.Echo.class})
+        SoakCommand.class, HostileCommand.class, MaglevCommand.class, PolicyCommand.class, CrabBench.Echo.class})
 public final class CrabBench
 {
     static final List<String> ALL_MODES = List.of("direct", "crab", "crab-fallback", "l4-dnat", "haproxy");

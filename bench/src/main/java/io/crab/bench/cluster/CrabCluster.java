@@ -23,6 +23,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -144,6 +145,48 @@ public final class CrabCluster implements AutoCloseable
             throw new UncheckedIOException(ex);
         }
         return file;
+    }
+
+    /**
+     * Replaces the services file and has the running crab-lb read it at once (SIGHUP), as an operator would, then
+     * waits until crab-lb has logged the outcome: applied (it publishes before it logs), or with no change. Returns
+     * the reload's log lines; throws if crab-lb refused the file or said nothing within {@code timeout}.
+     */
+    public List<String> reloadServices(final List<String> serviceLines, final Duration timeout)
+    {
+        final int seen = lb.logText().length();
+        writeServices(serviceLines);
+        lb.hangUp();
+        final long deadline = System.nanoTime() + timeout.toNanos();
+        while (true)
+        {
+            final String fresh = lb.logText().substring(seen);
+            // Whole lines only: the daemon may be half-way through writing one.
+            final List<String> reload = fresh.substring(0, fresh.lastIndexOf('\n') + 1).lines()
+                .filter(line -> line.startsWith("crab-lb: reload")).toList();
+            if (reload.stream().anyMatch(line -> line.startsWith("crab-lb: reload refused")))
+            {
+                throw new IllegalStateException("crab-lb refused the services file: " + reload);
+            }
+            if (!reload.isEmpty())
+            {
+                return reload;
+            }
+            if (System.nanoTime() - deadline >= 0)
+            {
+                throw new IllegalStateException("crab-lb did not log a reload within " + timeout + " of SIGHUP:\n" +
+                    fresh);
+            }
+            try
+            {
+                Thread.sleep(10);
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted waiting for crab-lb's reload", ex);
+            }
+        }
     }
 
     /** Writes the backends file and starts crab-lb on the LB with these arguments added. */
