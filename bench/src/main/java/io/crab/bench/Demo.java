@@ -33,10 +33,11 @@ import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
 /**
- * {@code ./crab demo}: a real topology (2 clients, LB, 3 servers in network namespaces), the real daemons, CRR and
- * RR traffic direct to a backend and through the VIP, interleaved round by round; then the daemons are killed and
- * started again, and a host on the bridge forges packets, both while connections are open; and a report of what
- * happened.
+ * {@code ./crab demo}: a real topology (3 clients, one without crab, the LB, 3 servers reporting their load, in
+ * network namespaces), the real daemons, CRR and RR traffic direct to a backend and through the VIP, interleaved
+ * round by round; then the client without crab through the hashing fallback, a live reload of the weights, jsq
+ * against a server loaded behind the LB's back, the daemons killed and started again and a host on the bridge
+ * forging packets, both while connections are open; and a report of what happened.
  */
 @Command(name = "crab-demo", mixinStandardHelpOptions = true,
     description = "Runs crab on a namespace topology and reports connections, LB packets and latency.")
@@ -46,6 +47,9 @@ public final class Demo implements Callable<Integer>
     static final String MODE_VIP = "crab (VIP)";
     private static final int PORT = 80;
     private static final int NEW_CONNECTIONS = 100;
+    /** Idle connections that make s1 the loaded server in the jsq phase. */
+    private static final int HELD_ON_S1 = 30;
+    private static final int JSQ_CONNECTIONS = 300;
 
     @Spec
     CommandSpec spec;
@@ -110,10 +114,11 @@ public final class Demo implements Callable<Integer>
                 List.of(vip + ":" + PORT)));
             out.println("starting echo servers, crab-endpoint on every host but c3 and crab-lb from a services file " +
                 "(logs in " + logs + ")...");
-            try (CrabCluster cluster = CrabCluster.start(topology, logs, List.of(PORT), clientVips))
+            try (CrabCluster cluster = CrabCluster.start(topology, logs, List.of(PORT), clientVips, List.of(),
+                CrabCluster.reportingToTheLb(topology)))
             {
                 cluster.serveVip(vip, List.of(PORT));
-                cluster.startLbWithServices(services(topology, vip, 1));
+                cluster.startLbWithServices(services(topology, vip, "rr", 1));
                 final Host client = topology.clients().get(0);
                 final InetSocketAddress direct = new InetSocketAddress(topology.servers().get(0).ip(), PORT);
                 final InetSocketAddress viaVip = new InetSocketAddress(vip, PORT);
@@ -129,6 +134,9 @@ public final class Demo implements Callable<Integer>
                 lines.add(fallback(cluster, topology.clients().get(2), viaVip));
                 out.println("reload: the services file rewritten with s1 at weight 3, while crab-lb runs...");
                 lines.add(reload(cluster, topology, client, vip, viaVip));
+                out.printf("jsq: %d idle connections held open from %s straight to s1, then web switched to jsq...%n",
+                    HELD_ON_S1, client.name());
+                lines.add(joinShortestQueue(cluster, topology, client, vip, viaVip));
                 try (DemoConnections open = DemoConnections.open(client, viaVip, openCount))
                 {
                     out.printf("restarts: %d connections open from %s through the VIP; killing crab-lb (SIGKILL) " +
@@ -144,10 +152,12 @@ public final class Demo implements Callable<Integer>
         }
     }
 
-    /** Service web on the VIP over the three servers, s1 with {@code firstWeight}. */
-    private static List<String> services(final Topology topology, final String vip, final int firstWeight)
+    /** Service web on the VIP over the three servers under {@code policy}, s1 with {@code firstWeight}. */
+    private static List<String> services(final Topology topology, final String vip, final String policy,
+        final int firstWeight)
     {
-        final List<String> lines = new ArrayList<>(List.of("service web", "  vip " + vip + ":" + PORT));
+        final List<String> lines = new ArrayList<>(List.of("service web", "  vip " + vip + ":" + PORT,
+            "  policy " + policy));
         for (int i = 0; i < topology.servers().size(); i++)
         {
             lines.add("  backend " + topology.servers().get(i).ip() + " weight " + (i == 0 ? firstWeight : 1));
@@ -179,7 +189,7 @@ public final class Demo implements Callable<Integer>
         final InetSocketAddress viaVip) throws InterruptedException
     {
         final long start = System.nanoTime();
-        cluster.writeServices(services(topology, vip, 3));
+        cluster.writeServices(services(topology, vip, "rr", 3));
         while (!cluster.lb().logText().contains("reload 1:") && System.nanoTime() - start < 5_000_000_000L)
         {
             Thread.sleep(10);
@@ -194,6 +204,41 @@ public final class Demo implements Callable<Integer>
             .collect(Collectors.joining("/"));
         return String.format("reload: s1's weight 1 -> 3 written to the services file; applied %d ms later; the next " +
             "%d connections split %s over s1/s2/s3 (3:1:1)", appliedMs, crr.transactions(), split);
+    }
+
+    /**
+     * Loads s1 with idle connections that bypass the VIP, which only its server's load reports can tell the LB
+     * about, switches web to jsq and measures where new connections go; one report line.
+     */
+    private String joinShortestQueue(final CrabCluster cluster, final Topology topology, final Host client,
+        final String vip, final InetSocketAddress viaVip) throws InterruptedException
+    {
+        final Host s1 = topology.servers().get(0);
+        final String s1Load = "crab.lb.backend." + s1.ip() + ".load";
+        try (DemoConnections held = DemoConnections.open(client, new InetSocketAddress(s1.ip(), PORT), HELD_ON_S1))
+        {
+            final long start = System.nanoTime();
+            long reported = CrabCluster.gauge(cluster.lbStatus(), s1Load);
+            while (reported < HELD_ON_S1 && System.nanoTime() - start < 5_000_000_000L)
+            {
+                Thread.sleep(10);
+                reported = CrabCluster.gauge(cluster.lbStatus(), s1Load);
+            }
+            final long seenMs = (System.nanoTime() - start) / 1_000_000;
+            cluster.reloadServices(services(topology, vip, "jsq", 1), Duration.ofSeconds(5));
+            final MetricRegistry before = cluster.lbStatus();
+            final LoadResult crr = Workload.CRR.run(LoadSpec.to(viaVip).withPayloadBytes(payload)
+                .withMaxTransactions(JSQ_CONNECTIONS).withDuration(Duration.ofSeconds(60))
+                .withThreadFactory(client.netns().threadFactory("demo-jsq")));
+            final MetricRegistry after = cluster.lbStatus();
+            final String split = topology.servers().stream().map(h -> "crab.lb.backend." + h.ip() + ".syns")
+                .map(n -> String.valueOf(CrabCluster.gauge(after, n) - CrabCluster.gauge(before, n)))
+                .collect(Collectors.joining("/"));
+            return String.format("jsq: %d idle connections held open straight to s1 (not through the VIP); s1's " +
+                "server reported load %d to crab-lb within %d ms; web switched to jsq (1:1:1) by a live reload; the " +
+                "next %d connections split %s over s1/s2/s3: the loaded server is left alone", held.size(), reported,
+                seenMs, crr.transactions(), split);
+        }
     }
 
     /** Kills and restarts the daemons with connections open; one report line. */

@@ -9,6 +9,7 @@ import io.crab.bpf.Bpf;
 import io.crab.bpf.PinnedMap;
 import io.crab.bpf.testing.KernelRequired;
 import io.crab.lb.LbAgent;
+import io.crab.lb.LbContext;
 import io.crab.lb.LbStatus;
 import io.crab.rig.Host;
 import io.crab.rig.Topology;
@@ -52,7 +53,7 @@ class FeedbackEndToEndTest
 {
     private static final String VIP = Topology.vip(1);
     private static final int PORT = 80;
-    private static final int FEEDBACK_PORT = 4750;
+    private static final int FEEDBACK_PORT = LbContext.Feedback.DEFAULT_PORT;
 
     /** The daemons' logs and the shared key; JUnit removes the folder after the class. */
     @TempDir

@@ -1,8 +1,8 @@
 package io.crab.e2e;
 
+import io.crab.bench.cluster.CrabCluster;
 import io.crab.bench.policy.OpenLoopClient;
 import io.crab.bench.policy.OpenLoopResult;
-import io.crab.bench.policy.PolicyExperiment;
 import io.crab.bench.policy.QueueBackends;
 import io.crab.bpf.testing.KernelRequired;
 import io.crab.rig.Host;
@@ -61,7 +61,7 @@ class PolicyEndToEndTest
         // No echo servers: the queue servers below are the backends.
         rig = RigCluster.start(Topology.builder().clients(1).servers(2), logs, List.of(),
             t -> Map.of(t.clients().get(0), List.of(VIP + ":" + PORT)),
-            t -> List.of("--report-to", Topology.LB_IP + ":" + PolicyExperiment.FEEDBACK_PORT));
+            CrabCluster::reportingToTheLb);
         backends = QueueBackends.start(rig.topology().servers(), BACKEND_PORTS, MEAN_SERVICE_TIME,
             id -> id == SLOW ? SLOWDOWN : 1, 1);
         rig.cluster().startLbWithServices(service("rr"), "--no-watch", "--health-interval-ms", "60000");

@@ -8,7 +8,7 @@ import io.crab.agent.PinnedDatapath;
 import io.crab.bpf.Abi;
 import io.crab.agent.OptionKind;
 import org.agrona.concurrent.IdleStrategy;
-import org.agrona.concurrent.SleepingIdleStrategy;
+import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.SleepingMillisIdleStrategy;
 import org.agrona.concurrent.SystemEpochClock;
 import org.agrona.concurrent.SystemNanoClock;
@@ -67,7 +67,7 @@ public final class CrabEndpoint
         final PrintWriter err = spec.commandLine().getErr();
         final EndpointAgent agent = new EndpointAgent(ctx, clock, SystemEpochClock.INSTANCE, err);
         final String role = ctx.role().name().toLowerCase();
-        new AgentMain().run(agent, idleStrategy(ctx),
+        new AgentMain().run(agent, idleStrategy(ctx, agent, clock),
             new DutyCycleErrors("crab-endpoint " + role, err, clock), "crab-endpoint " + role + " ready on " +
                 ctx.iface() + (ctx.vips().isEmpty() ? "" : " for VIPs " + ctx.vips()) + ", option " + ctx.option(),
             spec.commandLine().getOut());
@@ -76,15 +76,16 @@ public final class CrabEndpoint
 
     /**
      * The flow sweep runs every 250 ms and the server has nothing else to do, so the agent sleeps 50 ms between
-     * cycles; a reporting server wakes a quarter period at most (1 ms at most), so its reports keep their rate.
+     * cycles; a reporting server sleeps until its next report is due, so it wakes once per report, not on a tick
+     * (an application's queue line waits in its socket until then, which is when it is needed).
      */
-    static IdleStrategy idleStrategy(final EndpointContext ctx)
+    static IdleStrategy idleStrategy(final EndpointContext ctx, final EndpointAgent agent, final NanoClock clock)
     {
         if (ctx.reporting() == null)
         {
             return new SleepingMillisIdleStrategy(50);
         }
-        return new SleepingIdleStrategy(Math.min(1_000_000L, 1_000_000_000L / ctx.reporting().hz() / 4));
+        return new UntilDeadlineIdleStrategy(clock, agent::nextReportNs, 50_000_000L);
     }
 
     /** {@code --detach}: removes the role's programs and state from the interface; never done on stop. */

@@ -159,6 +159,12 @@ public final class EndpointAgent implements Agent
             Abi.Maps.PORTS, ctx.flowTableSize());
     }
 
+    /** When a reporting server's next report is due (the clock's nanoseconds); only for a reporting server. */
+    long nextReportNs()
+    {
+        return reporter.nextReportNs();
+    }
+
     @Override
     public int doWork()
     {

@@ -115,6 +115,12 @@ final class LoadReporter implements AutoCloseable
         nextReportNs = clock.nanoTime();
     }
 
+    /** When the next report is due (the clock's nanoseconds). */
+    long nextReportNs()
+    {
+        return nextReportNs;
+    }
+
     /** Reads the applications' queues, and reports when a period has passed. */
     int doWork()
     {

@@ -23,7 +23,8 @@ import static io.crab.endpoint.SocketDiag.stateMask;
  * VM, more on a large host), while dumping the listeners walks only theirs (20 µs), and each listener carries its
  * accept queue's length. So {@link #measureConnections} runs when connections came or went ({@link LoadReporter}
  * decides) and {@link #measureQueues} every report: a port's load is the connections in service at the last
- * connection dump (those not in the accept queue then) plus its accept queue now. Nothing is allocated per measure once the sets have grown to fit the host.
+ * connection dump (those not in the accept queue then) plus its accept queue now. Nothing is allocated per
+ * measure once the sets have grown to fit the host.
  */
 final class PortLoads implements SocketDiag.SocketSink
 {

@@ -13,9 +13,10 @@ import java.nio.ByteOrder;
 
 /**
  * The TCP sockets of one network namespace that are in chosen states, from the kernel's sock_diag netlink
- * interface (what {@code ss} uses): the flow sweep's IPv4 tuples, and the load reporter's ports. The kernel tests each socket's state as it walks its tables and sends only the
- * matching ones, in binary. The tens of thousands of TIME_WAIT sockets of a busy client are thus skipped in the
- * kernel, at about a tenth of the cost of /proc/net/tcp, which formats every one of them as text to be parsed.
+ * interface (what {@code ss} uses): the flow sweep's IPv4 tuples, and the load reporter's ports. The kernel tests
+ * each socket's state as it walks its tables and sends only the matching ones, in binary. The tens of thousands
+ * of TIME_WAIT sockets of a busy client are thus skipped in the kernel, at about a tenth of the cost of
+ * /proc/net/tcp, which formats every one of them as text to be parsed.
  * <p>
  * The netlink socket belongs to the network namespace of the thread that opens it, for its whole life, whichever
  * thread dumps later: open it in the namespace to observe. It is meant to be opened once and reused; a dump

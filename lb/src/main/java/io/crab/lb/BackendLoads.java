@@ -24,8 +24,8 @@ import java.util.Map;
  */
 final class BackendLoads
 {
-    /** Ten missed reports at the default 100 Hz. */
-    static final long STALE_AFTER_NS = 100_000_000L;
+    /** 25 missed reports at the default 100 Hz, 2.5 at the slowest rate a server may report at (10 Hz). */
+    static final long STALE_AFTER_NS = 250_000_000L;
     /** Reports above this are taken as this, so no report can overflow the program's arithmetic. */
     static final long MAX_LOAD = 1L << 24;
 

@@ -131,7 +131,7 @@ class FeedbackReceiverTest
 
         clock.advance(BackendLoads.STALE_AFTER_NS + FeedbackReceiver.REBASE_INTERVAL_NS);
         receiver.doWork();
-        assertEquals(0, load(3)[1], "no report for 100 ms: rebased to what the LB gave it since");
+        assertEquals(0, load(3)[1], "no report for 250 ms: rebased to what the LB gave it since");
         assertEquals(2, counter(Abi.Consts.CRAB_FBK_STALE_REBASED));
     }
 

@@ -10,6 +10,7 @@ import io.crab.bpf.PinnedMap;
 import io.crab.endpoint.CrabEndpoint;
 import io.crab.endpoint.EndpointAgent;
 import io.crab.lb.CrabLb;
+import io.crab.lb.LbContext;
 import io.crab.lb.LbStatus;
 import io.crab.rig.Host;
 import io.crab.rig.Topology;
@@ -67,9 +68,15 @@ public final class CrabCluster implements AutoCloseable
         return start(topology, logDir, echoPorts, clientVips, clientArgs, List.of());
     }
 
+    /** The server endpoint arguments that send load reports to the topology's crab-lb, on its default port. */
+    public static List<String> reportingToTheLb(final Topology topology)
+    {
+        return List.of("--report-to", topology.lb().ip() + ":" + LbContext.Feedback.DEFAULT_PORT);
+    }
+
     /**
-     * {@link #start} with more arguments for every client endpoint and for every server endpoint, e.g. the servers'
-     * {@code --report-to LB_ADDR:PORT}.
+     * {@link #start} with more arguments for every client endpoint and for every server endpoint, e.g.
+     * {@link #reportingToTheLb}.
      */
     public static CrabCluster start(final Topology topology, final Path logDir, final List<Integer> echoPorts,
         final Map<Host, List<String>> clientVips, final List<String> clientArgs, final List<String> serverArgs)

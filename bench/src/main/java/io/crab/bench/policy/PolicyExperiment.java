@@ -30,7 +30,6 @@ public final class PolicyExperiment
     /** The policies that need the servers' load reports; only then do the endpoints send them. */
     public static final Set<String> LOAD_AWARE = Set.of("jsq", "p2c");
     /** Where crab-lb listens for the servers' load reports by default (crab-lb --feedback-port). */
-    public static final int FEEDBACK_PORT = 4750;
 
     static final String SERVICE = "policy-bench";
     static final String VIP = Topology.vip(1);
@@ -70,8 +69,7 @@ public final class PolicyExperiment
         {
             final Host client = topology.clients().get(0);
             final boolean reports = settings.policies().stream().anyMatch(LOAD_AWARE::contains);
-            final List<String> serverArgs = reports ?
-                List.of("--report-to", Topology.LB_IP + ":" + FEEDBACK_PORT) : List.of();
+            final List<String> serverArgs = reports ? CrabCluster.reportingToTheLb(topology) : List.of();
             progress.accept("starting crab-endpoint" + (reports ? " (servers reporting load to the LB)" : "") +
                 ", " + SERVERS * BACKEND_PORTS.size() + " queue servers and crab-lb (logs in " + logs + ")");
             try (CrabCluster cluster = CrabCluster.start(topology, logs, List.of(),
