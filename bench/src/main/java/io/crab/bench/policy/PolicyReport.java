@@ -115,13 +115,7 @@ public final class PolicyReport
         out.append("Started ").append(DATE.format(results.started())).append(".\n\n");
         out.append("Command:\n\n```sh\n").append(results.command()).append("\n```\n\n");
 
-        out.append("## Machine\n\n");
-        out.append("- OS: ").append(machine.os()).append('\n');
-        out.append("- Kernel: ").append(machine.kernel()).append('\n');
-        out.append("- CPU: ").append(machine.cpus()).append(" x ").append(machine.cpuModel()).append('\n');
-        out.append("- Memory: ").append(machine.memory()).append('\n');
-        out.append("- JDK: ").append(machine.jdk()).append('\n');
-        out.append("- Host: ").append(machine.hostname()).append("\n\n");
+        out.append(machine.markdown());
 
         out.append("## Setup\n\n");
         out.append(String.format(Locale.ROOT, "- %d backends (%s), each serving one request at a time with an " +

@@ -68,6 +68,18 @@ public record MachineInfo(
         return String.format(Locale.ROOT, "%s, kernel %s, %d x %s, %s, %s", os, kernel, cpus, cpuModel, memory, jdk);
     }
 
+    /** The "Machine" section of a results README, a heading and one line per fact. */
+    public String markdown()
+    {
+        return "## Machine\n\n" +
+            "- OS: " + os + '\n' +
+            "- Kernel: " + kernel + '\n' +
+            "- CPU: " + cpus + " x " + cpuModel + '\n' +
+            "- Memory: " + memory + '\n' +
+            "- JDK: " + jdk + '\n' +
+            "- Host: " + hostname + "\n\n";
+    }
+
     private static String runningJdk()
     {
         final String vm = System.getProperty("java.vm.name", UNKNOWN);
