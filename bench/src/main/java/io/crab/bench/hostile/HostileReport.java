@@ -27,10 +27,10 @@ final class HostileReport
             result.elapsedNs() / 1e9));
         out.append("Command:\n\n```sh\n").append(result.command()).append("\n```\n\n");
         out.append("Each program ran its frames one by one through BPF_PROG_TEST_RUN on a fixture configured like" +
-            " its daemon configures it (LB: five VIPs, five backends, one down; LB fallback: a VIP with a Maglev" +
-            " table, one without backends, two known connections; client: two VIPs, pending and redirected" +
-            " flows; server: echoes of those flows), restored before every frame. Every outcome was checked as" +
-            " listed under Checks.\n\n");
+            " its daemon configures it (LB: five VIPs under jsq, hash, p2c and rr, five backends, one down; LB" +
+            " fallback: a VIP with a Maglev table, one without backends, two known connections; client: two VIPs," +
+            " pending and redirected flows; server: echoes of those flows), restored before every frame. Every" +
+            " outcome was checked as listed under Checks.\n\n");
         out.append(String.format(Locale.ROOT, "**Violations: %d** in %d frames.%n%n", result.violations(),
             result.frames()));
 
