@@ -87,6 +87,14 @@ static __always_inline __u32 crab_mix32(__u32 h)
 	return h;
 }
 
+/* The recent-SYN slot of a tuple; io.crab.bench.hostile.SynSlots computes the same, checked by its test. */
+static __always_inline __u32 crab_syn_slot_of(const struct crab_syn_key *sk)
+{
+	__u32 ports = (__u32)sk->client_port << 16 | sk->vip_port;
+
+	return crab_mix32(sk->client_addr ^ crab_mix32(ports ^ sk->vip_addr)) & (CRAB_SYN_SLOTS - 1);
+}
+
 /* A slot of the service's weighted slot table, by rr (a global cursor), random or hash of the client's tuple. */
 static __always_inline __s64 crab_pick_slot(const struct crab_vip *vip, const struct crab_syn_key *sk,
 					    __u64 *cursor)

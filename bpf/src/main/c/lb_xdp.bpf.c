@@ -43,10 +43,15 @@ static __always_inline __s64 pick_backend_id(struct crab_vip *vip, struct crab_s
 					     enum crab_lb_counter *tx_counter)
 {
 	__u64 now = bpf_ktime_get_ns();
-	struct crab_syn_entry *seen = bpf_map_lookup_elem(&syn_table, sk);
+	__u32 index = crab_syn_slot_of(sk);
+	struct crab_syn_slot *seen = bpf_map_lookup_elem(&syn_slots, &index);
 
+	if (!seen)
+		return -1;
 	*tx_counter = CRAB_LB_TX_REDIRECT;
-	if (seen && seen->seq == seq && now - seen->seen_ns < SYN_TTL_NS) {
+	if (seen->key.client_addr == sk->client_addr && seen->key.vip_addr == sk->vip_addr &&
+	    seen->key.client_port == sk->client_port && seen->key.vip_port == sk->vip_port && seen->seq == seq &&
+	    now - seen->seen_ns < SYN_TTL_NS) {
 		if (backend_up(seen->backend_id)) {
 			*tx_counter = CRAB_LB_TX_RETRANSMIT;
 			return seen->backend_id;
@@ -56,8 +61,12 @@ static __always_inline __s64 pick_backend_id(struct crab_vip *vip, struct crab_s
 	__s64 id = crab_pick(vip, sk);
 	if (id < 0)
 		return -1;
-	struct crab_syn_entry entry = { .seen_ns = now, .backend_id = id, .seq = seq };
-	bpf_map_update_elem(&syn_table, sk, &entry, BPF_ANY);
+	/* Written in place: another CPU's SYN hashing here may interleave, which at worst balances a
+	 * retransmission again, as an evicted slot does. */
+	seen->key = *sk;
+	seen->seq = seq;
+	seen->backend_id = id;
+	seen->seen_ns = now;
 	return id;
 }
 

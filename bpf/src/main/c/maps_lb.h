@@ -89,13 +89,15 @@ struct {
 	__type(value, struct crab_backend_load);
 } backend_loads SEC(".maps");
 
-/* Recent SYNs: a retransmitted SYN goes to the backend its first copy went to. */
+/* Recent SYNs, direct-mapped by a hash of the tuple: a retransmitted SYN goes to the backend its first copy went
+ * to, unless a SYN of another tuple took its slot meanwhile (it is then balanced again, like a new connection).
+ * An array slot written in place costs a store where an LRU hash update costs a lock and a free-list walk. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, CRAB_SYN_TABLE_SIZE);
-	__type(key, struct crab_syn_key);
-	__type(value, struct crab_syn_entry);
-} syn_table SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CRAB_SYN_SLOTS);
+	__type(key, __u32);
+	__type(value, struct crab_syn_slot);
+} syn_slots SEC(".maps");
 
 /* Service names by service id, for crab-lb status; the programs never read them. */
 struct {

@@ -66,10 +66,13 @@ struct crab_syn_key {
 	__be16 vip_port;
 };
 
-struct crab_syn_entry {
-	__u64 seen_ns;
+/* A slot of the LB's recent-SYN memory: the last SYN whose tuple hashed here, and the backend it went to. */
+struct crab_syn_slot {
+	struct crab_syn_key key;
+	__u32 seq;        /* the SYN's ISN as on the wire: a new connection on the same tuple has another one */
 	__u32 backend_id;
-	__u32 seq;        /* the SYN's ISN: a new connection on the same tuple has another one */
+	__u32 pad;
+	__u64 seen_ns;
 };
 
 /* A fallback connection: the backend the LB forwards its packets to. */

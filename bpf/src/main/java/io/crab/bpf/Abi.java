@@ -23,7 +23,7 @@ public final class Abi
         public static final String VIP_SLOTS = "vip_slots";
         public static final String BACKENDS = "backends";
         public static final String RR_CURSORS = "rr_cursors";
-        public static final String SYN_TABLE = "syn_table";
+        public static final String SYN_SLOTS = "syn_slots";
         public static final String LB_COUNTERS = "lb_counters";
         public static final String BACKEND_SYNS = "backend_syns";
         public static final String SERVICE_NAMES = "service_names";
@@ -49,7 +49,7 @@ public final class Abi
 
         /** Every map of lb_xdp and lb_tc (the same: they share them through their pins), client_tc, server_tc. */
         public static final List<String> LB_XDP = List.of(OPT_CFG, BTF_ANCHOR, VIPS, VIP_SLOTS, BACKENDS, RR_CURSORS,
-            SYN_TABLE, LB_COUNTERS, BACKEND_SYNS, SERVICE_NAMES, LB_AGENT_COUNTERS, MAGLEV_TABLES, CONN_TABLE,
+            SYN_SLOTS, LB_COUNTERS, BACKEND_SYNS, SERVICE_NAMES, LB_AGENT_COUNTERS, MAGLEV_TABLES, CONN_TABLE,
             FALLBACK_COUNTERS, BACKEND_FALLBACKS, VIP_MEMBERS, BACKEND_ASSIGNED, BACKEND_LOADS, FEEDBACK_COUNTERS);
         public static final List<String> LB_TC = LB_XDP;
         public static final List<String> CLIENT_TC = List.of(OPT_CFG, BTF_ANCHOR, CLIENT_VIPS, BACKEND_CIDRS, FLOWS,
@@ -68,6 +68,7 @@ public final class Abi
         public static final int CRAB_MAX_BACKENDS = 1024;
         public static final int CRAB_MAX_SLOTS = 256;
         public static final int CRAB_SYN_TABLE_SIZE = 65536;
+        public static final int CRAB_SYN_SLOTS = 65536;
         public static final int CRAB_SYN_TTL_SEC = 75;
         public static final int CRAB_FLOW_TABLE_SIZE = 65536;
         public static final int CRAB_MAX_BACKEND_CIDRS = 1024;
@@ -276,15 +277,17 @@ public final class Abi
         }
     }
 
-    /** struct crab_syn_entry. */
-    public static final class SynEntry
+    /** struct crab_syn_slot. */
+    public static final class SynSlot
     {
-        public static final int SEEN_NS = 0;
-        public static final int BACKEND_ID = 8;
+        public static final int KEY = 0;
         public static final int SEQ = 12;
-        public static final int SIZE = 16;
+        public static final int BACKEND_ID = 16;
+        public static final int PAD = 20;
+        public static final int SEEN_NS = 24;
+        public static final int SIZE = 32;
 
-        private SynEntry()
+        private SynSlot()
         {
         }
     }

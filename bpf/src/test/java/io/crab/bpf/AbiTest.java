@@ -32,7 +32,7 @@ class AbiTest
         Map.entry(Abi.ServiceName.class, "crab_service_name"),
         Map.entry(Abi.Backend.class, "crab_backend"),
         Map.entry(Abi.SynKey.class, "crab_syn_key"),
-        Map.entry(Abi.SynEntry.class, "crab_syn_entry"),
+        Map.entry(Abi.SynSlot.class, "crab_syn_slot"),
         Map.entry(Abi.FlowKey.class, "crab_flow_key"),
         Map.entry(Abi.Flow.class, "crab_flow"),
         Map.entry(Abi.Conn.class, "crab_conn"),

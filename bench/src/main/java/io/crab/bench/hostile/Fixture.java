@@ -86,19 +86,21 @@ final class Fixture implements AutoCloseable
             f.lbVip(Pool.VIP_UNMARKED, 0, 2, Abi.Consts.CRAB_VIP_REDIRECT_UNMARKED, Abi.Consts.CRAB_POLICY_P2C, 1);
             f.lbVip(Pool.VIP_NO_BACKEND, 0, 3, 0, Abi.Consts.CRAB_POLICY_RR);
             f.lbVip(Pool.VIP_NO_ROUTE, 0, 4, 0, Abi.Consts.CRAB_POLICY_RR, BACKEND_UNRESOLVED);
-            final BpfMap synTable = f.obj.map(Abi.Maps.SYN_TABLE);
+            final BpfMap synSlots = f.obj.map(Abi.Maps.SYN_SLOTS);
             for (final int port : LB_PORTS_OF_A_DOWN_BACKEND)
             {
-                final UnsafeBuffer k = zeroed();
-                k.putBytes(Abi.SynKey.CLIENT_ADDR, Pool.CLIENT);
-                k.putBytes(Abi.SynKey.VIP_ADDR, Pool.VIP_ALL_PORTS);
-                k.putShort(Abi.SynKey.CLIENT_PORT, (short)port, ByteOrder.BIG_ENDIAN);
-                k.putShort(Abi.SynKey.VIP_PORT, (short)Pool.VIP_PORT, ByteOrder.BIG_ENDIAN);
                 final UnsafeBuffer v = zeroed();
-                v.putInt(Abi.SynEntry.BACKEND_ID, BACKEND_WENT_DOWN, ByteOrder.nativeOrder());
+                v.putBytes(Abi.SynSlot.KEY + Abi.SynKey.CLIENT_ADDR, Pool.CLIENT);
+                v.putBytes(Abi.SynSlot.KEY + Abi.SynKey.VIP_ADDR, Pool.VIP_ALL_PORTS);
+                v.putShort(Abi.SynSlot.KEY + Abi.SynKey.CLIENT_PORT, (short)port, ByteOrder.BIG_ENDIAN);
+                v.putShort(Abi.SynSlot.KEY + Abi.SynKey.VIP_PORT, (short)Pool.VIP_PORT, ByteOrder.BIG_ENDIAN);
+                v.putInt(Abi.SynSlot.BACKEND_ID, BACKEND_WENT_DOWN, ByteOrder.nativeOrder());
                 // the program compares the SYN's sequence number as it is on the wire
-                v.putInt(Abi.SynEntry.SEQ, (int)BaseFrames.lbIsn(port), ByteOrder.BIG_ENDIAN);
-                f.state.add(new Entry(synTable, k, v, Abi.SynEntry.SEEN_NS, 0));
+                v.putInt(Abi.SynSlot.SEQ, (int)BaseFrames.lbIsn(port), ByteOrder.BIG_ENDIAN);
+                final UnsafeBuffer k = zeroed();
+                k.putInt(0, SynSlots.slotOf(new UnsafeBuffer(v, Abi.SynSlot.KEY, Abi.SynKey.SIZE)),
+                    ByteOrder.nativeOrder());
+                f.state.add(new Entry(synSlots, k, v, Abi.SynSlot.SEEN_NS, 0));
             }
             return f;
         }

@@ -1,0 +1,41 @@
+package io.crab.bench.hostile;
+
+import io.crab.bpf.Abi;
+import org.agrona.DirectBuffer;
+
+import java.nio.ByteOrder;
+
+/**
+ * Where the LB's XDP program keeps a SYN's tuple in its direct-mapped recent-SYN memory (syn_slots): the same
+ * arithmetic as crab_syn_slot_of in lb_policy.h, on the struct crab_syn_key as it lies in memory, so a fixture can
+ * plant a remembered SYN where the program will look for it.
+ */
+final class SynSlots
+{
+    private SynSlots()
+    {
+    }
+
+    /** The slot of {@code key}, a struct crab_syn_key at offset 0. */
+    static int slotOf(final DirectBuffer key)
+    {
+        final ByteOrder native_ = ByteOrder.nativeOrder();
+        final int clientAddr = key.getInt(Abi.SynKey.CLIENT_ADDR, native_);
+        final int vipAddr = key.getInt(Abi.SynKey.VIP_ADDR, native_);
+        final int ports = (key.getShort(Abi.SynKey.CLIENT_PORT, native_) & 0xffff) << 16 |
+            (key.getShort(Abi.SynKey.VIP_PORT, native_) & 0xffff);
+        return mix32(clientAddr ^ mix32(ports ^ vipAddr)) & (Abi.Consts.CRAB_SYN_SLOTS - 1);
+    }
+
+    /** Murmur3's 32-bit finalizer, as crab_mix32. */
+    static int mix32(final int value)
+    {
+        int h = value;
+        h ^= h >>> 16;
+        h *= 0x85ebca6b;
+        h ^= h >>> 13;
+        h *= 0xc2b2ae35;
+        h ^= h >>> 16;
+        return h;
+    }
+}
