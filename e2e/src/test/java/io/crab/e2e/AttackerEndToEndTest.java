@@ -185,7 +185,12 @@ class AttackerEndToEndTest
             final long unmarkedForPorts = clientCounter("syn_unmarked_port_busy") - busyBefore - 10;
             assertTrue(r1.transactions() + r2.transactions() >= 1600, r1 + " / " + r2);
             assertEquals(0, r1.failureCount() + r2.failureCount(), "the fallback serves what the client would not " +
-                "redirect: " + r1 + " / " + r2 + ", port-busy SYNs " + unmarkedForPorts);
+                "redirect: " + r1 + " / " + r2 + ", port-busy SYNs " + unmarkedForPorts + "; client counters " +
+                CrabCluster.endpointCounters(client, EndpointAgent.Role.CLIENT) + "; LB packets " +
+                cluster.lbStatus().getGauges((n, m) -> n.startsWith("crab.lb.packets.")).entrySet().stream()
+                    .filter(e -> ((Number)e.getValue().getValue()).longValue() != 0)
+                    .map(e -> e.getKey().substring("crab.lb.packets.".length()) + "=" + e.getValue().getValue())
+                    .toList());
 
             busy1.assertAllAlive("after the load");
             busy2.assertAllAlive("after the load");
