@@ -35,7 +35,8 @@ public record SynCostReport(List<SynCostRow> rows, Map<String, Integer> verdicts
         "live unmarked SYN and data packet: crab and floor (xdp_pass) both pass the frame up the test device's stack,"
             + " which drops it in IP receive (addressed to another MAC); that cost is in both.",
         "live marked SYN: floor = a program that only returns XDP_TX, so both transmit every frame out of the test"
-            + " device (its veth peer, without XDP, refuses it: no wire, no receiver). The kernel recycles pages"
+            + " device, whose veth peer has no XDP program to take them: each goes through the redirect and the"
+            + " driver's transmit call, to no wire and no receiver. The kernel recycles pages"
             + " without copying the frame in again, and crab_lb rewrites a SYN it redirects, so a feeder program runs"
             + " first, copies in the next of N different SYNs (each a new connection) and tail-calls crab or floor;"
             + " both pay for the feeder. Rows whose lb_counters path differs from the frame kind are refused.");
