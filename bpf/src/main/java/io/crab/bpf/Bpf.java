@@ -68,6 +68,23 @@ public final class Bpf
         return Libbpf.enableRunTimeStats();
     }
 
+    /**
+     * Loads an XDP program from raw instructions (struct bpf_insn, 8 bytes each, little-endian), for programs
+     * too small to deserve a C file; map references are fds of {@link #createMap} maps. If the kernel rejects it,
+     * the {@link BpfException} carries the verifier log.
+     */
+    public static StandaloneProgram loadXdp(final String name, final byte[] instructions)
+    {
+        return Libbpf.loadXdp(name, instructions);
+    }
+
+    /** Creates a map of {@code type} (enum bpf_map_type) that belongs to no object. */
+    public static StandaloneMap createMap(final int type, final String name, final int keySize,
+        final int valueSize, final int maxEntries)
+    {
+        return Libbpf.createMap(type, name, keySize, valueSize, maxEntries);
+    }
+
     /** Number of possible CPUs, which sizes per-CPU map values. */
     public static int possibleCpus()
     {

@@ -33,6 +33,16 @@ public interface BpfProgram
     TestRun testRunXdp(byte[] frame, int repeat, int ingressIfindex);
 
     /**
+     * Runs an XDP program on {@code repeat} copies of {@code frame} as live frames arriving on {@code
+     * ingressIfindex} (BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES, Linux 5.18 or newer): the kernel acts on
+     * each verdict, so XDP_PASS frames go up the device's stack and XDP_TX and XDP_REDIRECT frames are transmitted.
+     * The call runs on the calling thread's CPU, which it does not leave while timing. The kernel reports neither
+     * the verdicts nor the frames, only the average time per frame, which it returns in whole ns and which
+     * includes acting on the verdicts. The device must have an XDP program attached, as for {@link #testRunXdp}.
+     */
+    long testRunXdpLive(byte[] frame, int repeat, int ingressIfindex);
+
+    /**
      * A runner of this program on one frame at a time through BPF_PROG_TEST_RUN, for campaigns of millions of
      * frames: its native buffers are allocated here, once, so a run allocates nothing. For one thread.
      *

@@ -84,6 +84,15 @@ final class LbFixture implements AutoCloseable
         return xdp.testRunXdp(frame, repeat, net.ifindex());
     }
 
+    /**
+     * One BPF_PROG_TEST_RUN of {@code repeat} live frames (BPF_F_TEST_XDP_LIVE_FRAMES) arriving on the test device:
+     * XDP_TX sends them out of it, XDP_PASS hands them to its stack. Returns the kernel's ns per frame.
+     */
+    long runLive(final BpfProgram xdp, final byte[] frame, final int repeat)
+    {
+        return xdp.testRunXdpLive(frame, repeat, net.ifindex());
+    }
+
     BpfProgram program()
     {
         return program;

@@ -4,6 +4,7 @@ import io.crab.bpf.Abi;
 import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfObject;
 import io.crab.bpf.BpfProgram;
+import io.crab.bpf.StandaloneProgram;
 import io.crab.bpf.frames.Frames;
 import io.crab.lb.Policy;
 
@@ -13,10 +14,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.stream.LongStream;
 
 /**
  * Measures what the XDP load balancer costs per packet, beside a no-op XDP program on the same frames, from the
- * durations BPF_PROG_TEST_RUN reports; refuses to report when a frame did not take the path it stands for.
+ * durations BPF_PROG_TEST_RUN reports, and how many packets per second one CPU runs it on as live frames;
+ * refuses to report when a frame did not take the path it stands for.
  */
 public final class SynCost
 {
@@ -28,6 +31,7 @@ public final class SynCost
     public static final String DATA_PACKET = "data packet";
     static final String MEAN = "repeat=1, mean";
     static final String MEDIAN = "repeat=1, median";
+    static final String LIVE = "live frames, repeat=";
     static final int XDP_PASS = 2;
     static final int XDP_TX = 3;
 
@@ -58,7 +62,10 @@ public final class SynCost
         final String label;
         final int verdict;
         final int counter;
-        /** The program leaves the frame as it is, so repeating it in one call measures the same path every time. */
+        /**
+         * The program leaves the frame as it is, so repeating it in one call measures the same path every time, and
+         * live frames can be that one frame; a frame the program rewrites needs the {@link LiveFrameFeeder}.
+         */
         final boolean repeatable;
 
         Kind(final String label, final int verdict, final int counter, final boolean repeatable)
@@ -110,7 +117,10 @@ public final class SynCost
 
     /**
      * Runs crab_lb (lb_xdp) and xdp_pass on each frame kind: {@code samples} times one packet per call, alternating
-     * the two programs, and for the kinds the program does not modify also {@code repeat} packets in one call. A
+     * the two programs, and for the kinds the program does not modify also {@code repeat} packets in one call. Then
+     * {@code repeat} live frames of each kind in one call, beside a floor of the verdict crab gives: xdp_pass for
+     * the frames crab passes, a program returning XDP_TX for a marked SYN, which goes through a
+     * {@link LiveFrameFeeder} for both so that every repeat is a new connection. A
      * marked SYN is measured under each of {@code policies}, with {@code backends} backends (jsq compares them
      * all, up to CRAB_LOAD_SCAN). Progress lines go to {@code progress}. Throws IllegalStateException if any run got
      * another verdict or took another path through crab_lb (per lb_counters) than its kind stands for.
@@ -125,18 +135,31 @@ public final class SynCost
         }
         final List<SynCostRow> rows = new ArrayList<>();
         final Map<String, Integer> verdicts = new LinkedHashMap<>();
-        try (LbFixture lb = new LbFixture(backends); BpfObject pass = Bpf.load("xdp_pass"))
+        final int markedLength = Kind.MARKED.frame(0).length;
+        try (LbFixture lb = new LbFixture(backends); BpfObject pass = Bpf.load("xdp_pass");
+            StandaloneProgram transmit = Bpf.loadXdp("xdp_tx", BpfAssembler.returning(XDP_TX));
+            LiveFrameFeeder feeder = new LiveFrameFeeder(markedLength, repeat))
         {
-            final BpfProgram floor = pass.program("xdp_pass");
-            lb.call(() -> measureEach(lb, floor, samples, repeat, policies, progress, rows, verdicts));
+            final Floors floors = new Floors(pass.program("xdp_pass"), transmit, feeder);
+            lb.call(() -> measureEach(lb, floors, samples, repeat, policies, progress, rows, verdicts));
         }
         return new SynCostReport(rows, verdicts);
     }
 
-    private static Void measureEach(final LbFixture lb, final BpfProgram floor, final int samples, final int repeat,
+    /**
+     * The no-op programs crab is measured beside: {@code pass} returns XDP_PASS (the floor of every run but live
+     * marked SYNs), {@code transmit} returns XDP_TX (the floor of live marked SYNs, so both transmit every frame),
+     * and the feeder gives live marked SYNs their frames.
+     */
+    private record Floors(BpfProgram pass, BpfProgram transmit, LiveFrameFeeder feeder)
+    {
+    }
+
+    private static Void measureEach(final LbFixture lb, final Floors floors, final int samples, final int repeat,
         final List<Policy> policies, final Consumer<String> progress, final List<SynCostRow> rows,
         final Map<String, Integer> verdicts)
     {
+        final BpfProgram floor = floors.pass();
         for (final Kind kind : Kind.values())
         {
             // Only a marked SYN reaches the policy; the other kinds pass before it, whatever it is.
@@ -146,11 +169,11 @@ public final class SynCost
                 final String label = kind.label(measured.get(p));
                 lb.usePolicy(measured.get(p).code());
                 progress.accept(kind.repeatable
-                    ? String.format("measuring %s, %d samples, then %d repeats in one call...", label, samples,
-                        repeat)
-                    : String.format("measuring %s, %d samples...", label, samples));
+                    ? String.format("measuring %s, %d samples, then %d repeats in one call, then %d live frames...",
+                        label, samples, repeat, repeat)
+                    : String.format("measuring %s, %d samples, then %d live frames...", label, samples, repeat));
                 // Each policy's SYNs start a lap further on, with new ISNs: new connections, not retransmissions.
-                final long first = (long)p * (WARMUP + samples + PORTS);
+                final long first = (long)p * (WARMUP + samples + repeat + PORTS);
                 sampleEach(kind, lb, floor, first, WARMUP);
                 final long[] before = counters(lb);
                 final long[][] durations = sampleEach(kind, lb, floor, first + WARMUP, samples);
@@ -161,6 +184,7 @@ public final class SynCost
                 {
                     rows.add(repeated(kind, lb, floor, first + WARMUP + samples, repeat));
                 }
+                rows.add(live(kind, label, lb, floors, first + WARMUP + samples, repeat));
                 verdicts.put(label, kind.verdict);
             }
         }
@@ -251,6 +275,33 @@ public final class SynCost
                 + " figure would time other frames than the first; not reporting");
         }
         return SynCostRow.of(kind.label, method, crab.durationNs(), pass.durationNs(), repeat);
+    }
+
+    /**
+     * One call of {@code repeat} live frames for crab, then one for its floor: frames crab leaves alone repeat the
+     * frame of {@code index}; marked SYNs are frames {@code index ..} through the feeder, each a new connection.
+     */
+    private static SynCostRow live(final Kind kind, final String label, final LbFixture lb, final Floors floors,
+        final long index, final int repeat)
+    {
+        final String method = LIVE + repeat;
+        final long[] before = counters(lb);
+        final long crabNs;
+        final long floorNs;
+        if (kind.repeatable)
+        {
+            final byte[] frame = kind.frame(index);
+            crabNs = lb.runLive(lb.program(), frame, repeat);
+            floorNs = lb.runLive(floors.pass(), frame, repeat);
+        }
+        else
+        {
+            floors.feeder().load(LongStream.range(index, index + repeat).mapToObj(kind::frame).toList());
+            crabNs = floors.feeder().run(lb, lb.program(), repeat);
+            floorNs = floors.feeder().run(lb, floors.transmit(), repeat);
+        }
+        checkPath(kind, label, before, counters(lb), repeat, method);
+        return SynCostRow.live(label, method, crabNs, floorNs, repeat);
     }
 
     private static long run(final Kind kind, final LbFixture lb, final BpfProgram program, final int expected,

@@ -20,7 +20,8 @@ import java.util.concurrent.Callable;
 /** {@code crab-bench syn-cost}: prints, and optionally writes, what crab_lb costs per packet beside a no-op floor. */
 @Command(name = "syn-cost", mixinStandardHelpOptions = true,
     description = "Measures the XDP load balancer's ns per packet (marked SYN per policy, unmarked SYN, data packet)"
-        + " through BPF_PROG_TEST_RUN, beside a no-op XDP program on the same frames. Needs root.")
+        + " through BPF_PROG_TEST_RUN, and its packets per second on one CPU as live frames, beside a no-op XDP"
+        + " program on the same frames. Needs root.")
 public final class SynCostCommand implements Callable<Integer>
 {
     static final String MARKDOWN_FILE = "syn-cost.md";
@@ -34,8 +35,8 @@ public final class SynCostCommand implements Callable<Integer>
     int samples;
 
     @Option(names = "--repeat", defaultValue = "" + SynCost.DEFAULT_REPEAT,
-        description = "Packets in the one-call measurement of the frames crab passes unmodified"
-            + " (default: ${DEFAULT-VALUE}).")
+        description = "Packets in the one-call measurements: of the frames crab passes unmodified, and of live frames"
+            + " of every kind (default: ${DEFAULT-VALUE}).")
     int repeat;
 
     @Option(names = "--policies", defaultValue = "rr", split = ",", paramLabel = "POLICY[,POLICY...]",

@@ -25,7 +25,8 @@ class SynCostTest
     @Test
     void measuresEveryFrameKindOnItsExpectedPath()
     {
-        // measure throws if a verdict or an lb_counters path is not the one the frame kind stands for.
+        // measure throws if a verdict or an lb_counters path is not the one the frame kind stands for, live frames
+        // included: every live marked SYN must have been redirected as a new connection, not a retransmission.
         // Two policies: the second's SYNs must be new connections too, or the path check fails.
         final SynCostReport report = SynCost.measure(2000, 1000, List.of(Policy.RR, Policy.JSQ), 16, line ->
         {
@@ -35,12 +36,13 @@ class SynCostTest
             report.rows().stream().map(SynCostRow::frame).collect(Collectors.toSet()));
         assertEquals(Map.of(RR_SYN, SynCost.XDP_TX, JSQ_SYN, SynCost.XDP_TX, SynCost.UNMARKED_SYN, SynCost.XDP_PASS,
             SynCost.DATA_PACKET, SynCost.XDP_PASS), report.verdicts());
-        assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN), methodsOf(report, RR_SYN),
-            "a redirected SYN changes the frame: no one-call repeat");
-        assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN), methodsOf(report, JSQ_SYN));
-        assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN, "repeat=1000, 1 call"),
+        final String live = SynCost.LIVE + 1000;
+        assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN, live), methodsOf(report, RR_SYN),
+            "a redirected SYN changes the frame: no one-call repeat, but live frames through the feeder");
+        assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN, live), methodsOf(report, JSQ_SYN));
+        assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN, "repeat=1000, 1 call", live),
             methodsOf(report, SynCost.UNMARKED_SYN));
-        assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN, "repeat=1000, 1 call"),
+        assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN, "repeat=1000, 1 call", live),
             methodsOf(report, SynCost.DATA_PACKET));
         for (final SynCostRow row : report.rows())
         {
@@ -48,12 +50,22 @@ class SynCostTest
             assertTrue(row.floorNs() > 0, row.toString());
             assertEquals(row.crabNs() / row.floorNs(), row.ratio(), 1e-9, row.toString());
             assertEquals(row.method().startsWith("repeat=1,") ? 2000 : 1000, row.samples(), row.toString());
+            assertEquals(row.live(), row.method().equals(live), row.toString());
+            assertEquals(row.live(), Double.isFinite(row.crabMpps()), row.toString());
+            if (row.live())
+            {
+                assertEquals(1000 / row.crabNs(), row.crabMpps(), 1e-9, row.toString());
+                assertEquals(1000 / row.floorNs(), row.floorMpps(), 1e-9, row.toString());
+            }
         }
         final String csv = report.csv();
         assertEquals(report.rows().size() + 1, csv.lines().count());
-        assertTrue(csv.lines().skip(1).allMatch(line -> line.matches("[a-zA-Z ()]+,[23],\"repeat=.*")), csv);
+        assertTrue(csv.lines().skip(1).allMatch(line -> line.matches(
+            "[a-zA-Z ()]+,[23],\"(repeat=|live frames, repeat=).*")), csv);
+        assertTrue(csv.lines().filter(line -> line.contains("\"live frames")).allMatch(line -> line.matches(
+            ".*,[0-9.]+,[0-9.]+")), "live rows end in both Mpps: " + csv);
         assertTrue(report.text().contains("XDP_TX (3)"), report.text());
-        assertTrue(report.markdown().contains("live frames"), report.markdown());
+        assertTrue(report.markdown().contains("BPF_F_TEST_XDP_LIVE_FRAMES"), report.markdown());
     }
 
     @Test
@@ -96,7 +108,7 @@ class SynCostTest
         final SynCostReport report = new SynCostReport(List.of(SynCostRow.of("f", "m", 30, 0, 7)), Map.of("f", 2));
         assertTrue(report.text().lines().anyMatch(line -> line.startsWith("f") && line.endsWith("-")),
             report.text());
-        assertTrue(report.csv().contains("f,2,m,7,30.000,0.000,30.000,\n"), report.csv());
+        assertTrue(report.csv().contains("f,2,m,7,30.000,0.000,30.000,,,\n"), report.csv());
     }
 
     private static List<String> methodsOf(final SynCostReport report, final String frame)

@@ -8,6 +8,8 @@ import io.crab.bpf.LoadOptions;
 import io.crab.bpf.MapInfo;
 import io.crab.bpf.PinnedMap;
 import io.crab.bpf.ProgramStats;
+import io.crab.bpf.StandaloneMap;
+import io.crab.bpf.StandaloneProgram;
 import jnr.ffi.LastError;
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.Pointer;
@@ -55,6 +57,60 @@ public final class Libbpf
             throw new UncheckedIOException("reading " + resource, ex);
         }
         return LibbpfObject.open(name, elf, options);
+    }
+
+    /** enum bpf_prog_type and enum bpf_attach_type (linux/bpf.h). */
+    private static final int BPF_PROG_TYPE_XDP = 6;
+    private static final int BPF_XDP = 37;
+    /** struct bpf_prog_load_opts, as in libbpf 1.x bpf.h (up to log_buf). */
+    private static final int PROG_LOAD_OPTS_SIZE = 104;
+    private static final int PROG_LOAD_EXPECTED_ATTACH_TYPE = 12;
+    private static final int PROG_LOAD_LOG_LEVEL = 88;
+    private static final int PROG_LOAD_LOG_SIZE = 92;
+    private static final int PROG_LOAD_LOG_BUF = 96;
+    private static final int INSN_SIZE = 8;
+    private static final int VERIFIER_LOG_SIZE = 64 * 1024;
+
+    public static StandaloneProgram loadXdp(final String name, final byte[] instructions)
+    {
+        if (instructions.length == 0 || instructions.length % INSN_SIZE != 0)
+        {
+            throw new IllegalArgumentException("instructions of " + name + ": " + instructions.length +
+                " bytes, not a whole number of 8-byte instructions");
+        }
+        final UnsafeBuffer insns = new UnsafeBuffer(BufferUtil.allocateDirectAligned(instructions.length, 8));
+        insns.putBytes(0, instructions);
+        final UnsafeBuffer log = new UnsafeBuffer(BufferUtil.allocateDirectAligned(VERIFIER_LOG_SIZE, 8));
+        log.setMemory(0, VERIFIER_LOG_SIZE, (byte)0);
+        final UnsafeBuffer opts = new UnsafeBuffer(BufferUtil.allocateDirectAligned(PROG_LOAD_OPTS_SIZE, 8));
+        opts.setMemory(0, PROG_LOAD_OPTS_SIZE, (byte)0);
+        opts.putLong(0, PROG_LOAD_OPTS_SIZE);
+        // As libbpf sets it for SEC("xdp"), so these programs and the objects' share tail-call program arrays.
+        opts.putInt(PROG_LOAD_EXPECTED_ATTACH_TYPE, BPF_XDP);
+        opts.putInt(PROG_LOAD_LOG_LEVEL, 1);
+        opts.putInt(PROG_LOAD_LOG_SIZE, VERIFIER_LOG_SIZE);
+        opts.putLong(PROG_LOAD_LOG_BUF, log.addressOffset());
+        final int fd = LIB.bpf_prog_load(BPF_PROG_TYPE_XDP, name, "GPL", insns.addressOffset(),
+            instructions.length / INSN_SIZE, Pointer.wrap(RUNTIME, opts.addressOffset()));
+        if (fd < 0)
+        {
+            final int errno = -fd;
+            throw new BpfException("loading XDP program " + name + " failed: " + LIB.strerror(errno) +
+                " (errno " + errno + ")\nverifier log:\n" + log.getStringWithoutLengthAscii(0, VERIFIER_LOG_SIZE)
+                .replace("\0", ""), errno);
+        }
+        return new LibbpfStandaloneProgram(name, fd);
+    }
+
+    public static StandaloneMap createMap(final int type, final String name, final int keySize,
+        final int valueSize, final int maxEntries)
+    {
+        final int fd = LIB.bpf_map_create(type, name, keySize, valueSize, maxEntries, null);
+        if (fd < 0)
+        {
+            throw error("bpf_map_create(" + name + ")", fd);
+        }
+        return new LibbpfMap(name, fd, type, keySize, valueSize, maxEntries, 0, true);
     }
 
     public static PinnedMap openPinnedMap(final String path)

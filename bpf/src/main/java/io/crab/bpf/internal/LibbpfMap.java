@@ -1,6 +1,7 @@
 package io.crab.bpf.internal;
 
 import io.crab.bpf.PinnedMap;
+import io.crab.bpf.StandaloneMap;
 import org.agrona.BitUtil;
 import org.agrona.BufferUtil;
 import org.agrona.DirectBuffer;
@@ -14,7 +15,7 @@ import static io.crab.bpf.internal.Libbpf.LIB;
  * One BPF map reached by its fd. Keys and values go through native scratch buffers owned by this handle, so a
  * handle is for one thread: the map's single writer, or a reader.
  */
-final class LibbpfMap implements PinnedMap
+final class LibbpfMap implements PinnedMap, StandaloneMap
 {
     private static final int BPF_MAP_TYPE_PERCPU_HASH = 5;
     private static final int BPF_MAP_TYPE_PERCPU_ARRAY = 6;

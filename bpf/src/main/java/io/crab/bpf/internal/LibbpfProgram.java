@@ -11,7 +11,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 import static io.crab.bpf.internal.Libbpf.LIB;
 
 /** One loaded program: attaching it to XDP or TC hooks, and running it on test frames. */
-final class LibbpfProgram implements BpfProgram
+class LibbpfProgram implements BpfProgram
 {
     /** enum bpf_attach_type (linux/bpf.h). */
     private static final int BPF_XDP = 37;
@@ -31,6 +31,9 @@ final class LibbpfProgram implements BpfProgram
     private static final int TEST_RETVAL = 56;
     private static final int TEST_REPEAT = 60;
     private static final int TEST_DURATION = 64;
+    private static final int TEST_FLAGS = 68;
+    /** linux/bpf.h: the kernel acts on the verdict (stack, transmit) instead of returning the frame. */
+    private static final int BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1;
     /** struct xdp_md { __u32 data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex; }. */
     private static final int XDP_MD_SIZE = 24;
     private static final int XDP_MD_DATA_END = 4;
@@ -94,6 +97,30 @@ final class LibbpfProgram implements BpfProgram
     public TestRun testRunXdp(final byte[] frame, final int repeat, final int ingressIfindex)
     {
         return testRun(frame, repeat, xdpContext(ingressIfindex));
+    }
+
+    @Override
+    public long testRunXdpLive(final byte[] frame, final int repeat, final int ingressIfindex)
+    {
+        final UnsafeBuffer in = new UnsafeBuffer(BufferUtil.allocateDirectAligned(Math.max(8, frame.length), 8));
+        final UnsafeBuffer opts = struct(TEST_OPTS_SIZE);
+        final UnsafeBuffer ctx = xdpContext(ingressIfindex);
+        in.putBytes(0, frame);
+        // Live frames refuse an output buffer: the frames leave through the stack or the device instead.
+        opts.putLong(TEST_DATA_IN, in.addressOffset());
+        opts.putInt(TEST_DATA_SIZE_IN, frame.length);
+        opts.putInt(TEST_REPEAT, repeat);
+        opts.putInt(TEST_FLAGS, BPF_F_TEST_XDP_LIVE_FRAMES);
+        ctx.putInt(XDP_MD_DATA_END, frame.length);
+        opts.putLong(TEST_CTX_IN, ctx.addressOffset());
+        opts.putInt(TEST_CTX_SIZE_IN, ctx.capacity());
+        final int rc = LIB.bpf_prog_test_run_opts(fd, opts.addressOffset());
+        if (rc < 0)
+        {
+            throw Libbpf.error("BPF_PROG_TEST_RUN (live frames) of " + name +
+                (rc == -EINVAL ? " (live frames need Linux 5.18 or newer)" : ""), rc);
+        }
+        return Integer.toUnsignedLong(opts.getInt(TEST_DURATION));
     }
 
     @Override

@@ -83,6 +83,12 @@ public interface NativeLibbpf
 
     int bpf_prog_test_run_opts(int progFd, long opts);
 
+    /** Six parameters: opts is a {@link Pointer} to dodge jnr-ffi's sixth-primitive bug (see mmap). */
+    int bpf_prog_load(int progType, String name, String license, long insns, long insnCount, Pointer opts);
+
+    /** Six parameters: opts is a {@link Pointer}, as for bpf_prog_load. */
+    int bpf_map_create(int mapType, String name, int keySize, int valueSize, int maxEntries, Pointer opts);
+
     int libbpf_num_possible_cpus();
 
     int bpf_xdp_query_id(int ifindex, int flags, long progId);
