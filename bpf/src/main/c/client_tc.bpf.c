@@ -180,32 +180,52 @@ static __always_inline int on_vip_syn(struct __sk_buff *skb, struct crab_pkt *p,
 	return TC_ACT_OK;
 }
 
-SEC("tc")
-int crab_client_egress(struct __sk_buff *skb)
+/* A SYN from this host: to a VIP it is marked, else it may have to wait for a redirected flow's wire tuple. */
+static __always_inline int on_syn_out(struct __sk_buff *skb, const struct crab_hdrs *h, struct crab_flow_key *key)
 {
 	struct crab_pkt p;
 
-	if (crab_skb_parse(skb, &p))
+	crab_pkt_of(h, &p);
+	return client_vip(p.ip.daddr, p.tcp.dest) ? on_vip_syn(skb, &p, key) : on_direct_syn(key);
+}
+
+/* A FIN or RST this host sends on a redirected flow: the flow's wire tuple is on its way to being free. */
+static __always_inline void on_close_out(const struct crab_flow_key *key, const struct crab_flow *f, int fin, int rst)
+{
+	struct crab_rflow *r = fin ? reverse_of(key, f) : 0;
+
+	if (r)
+		r->closing |= CRAB_FIN_OUT;
+	if (rst) {
+		/* Our own stack aborts the connection: nothing can use the flow any more. */
+		forget_flow(key, f);
+		count(CRAB_CL_FLOW_RESET);
+	}
+}
+
+/* Every other packet costs one lookup, and one of a redirected flow a rewrite in place besides. */
+SEC("tc")
+int crab_client_egress(struct __sk_buff *skb)
+{
+	struct crab_hdrs h;
+
+	if (crab_skb_headers(skb, &h))
 		return TC_ACT_OK;
 	struct crab_flow_key key = {
-		.local_addr = p.ip.saddr, .remote_addr = p.ip.daddr,
-		.local_port = p.tcp.source, .remote_port = p.tcp.dest,
+		.local_addr = h.ip->saddr, .remote_addr = h.ip->daddr,
+		.local_port = h.tcp->source, .remote_port = h.tcp->dest,
 	};
-	if (p.tcp.syn && !p.tcp.ack)
-		return client_vip(p.ip.daddr, p.tcp.dest) ? on_vip_syn(skb, &p, &key) : on_direct_syn(&key);
+	if (h.tcp->syn && !h.tcp->ack)
+		return on_syn_out(skb, &h, &key);
 
 	struct crab_flow *f = bpf_map_lookup_elem(&flows, &key);
 	if (!f || f->state != CRAB_FLOW_REDIRECTED)
 		return TC_ACT_OK;
-	struct crab_rflow *r = reverse_of(&key, f);
-	if (r && p.tcp.fin)
-		r->closing |= CRAB_FIN_OUT;
-	crab_skb_rewrite(skb, &p, 1, f->peer_addr, f->peer_port);
-	if (p.tcp.rst) {
-		/* Our own stack aborts the connection: nothing can use the flow any more. */
-		forget_flow(&key, f);
-		count(CRAB_CL_FLOW_RESET);
-	}
+	__be32 peer_addr = f->peer_addr;
+	__be16 peer_port = f->peer_port;
+	if (h.tcp->fin || h.tcp->rst)
+		on_close_out(&key, f, h.tcp->fin, h.tcp->rst);
+	crab_skb_rewrite(skb, &h, 1, peer_addr, peer_port);
 	count(CRAB_CL_EGRESS_REWRITTEN);
 	/* The VIP's next hop (the LB) is not the backend's: the kernel's FIB and neighbour table pick it, per
 	 * packet, so a changed route or MAC is followed and an unresolved neighbour is resolved, not guessed. */
@@ -308,29 +328,40 @@ static __always_inline void on_icmp_error(struct __sk_buff *skb)
 	count(CRAB_CL_ICMP_TRANSLATED);
 }
 
-SEC("tc")
-int crab_client_ingress(struct __sk_buff *skb)
+/* A SYN-ACK or RST: the packets that may move a flow's state on the way in. */
+static __always_inline void on_handshake_in(struct __sk_buff *skb, const struct crab_hdrs *h)
 {
 	struct crab_pkt p;
 
-	if (crab_skb_parse(skb, &p)) {
+	crab_pkt_of(h, &p);
+	if (p.tcp.syn && p.tcp.ack)
+		accept_redirect(skb, &p);
+	else
+		on_vip_rst(&p);
+}
+
+/* Every other TCP packet costs one lookup, and one of a redirected flow a rewrite in place besides. */
+SEC("tc")
+int crab_client_ingress(struct __sk_buff *skb)
+{
+	struct crab_hdrs h;
+
+	if (crab_skb_headers(skb, &h)) {
 		on_icmp_error(skb);
 		return TC_ACT_OK;
 	}
-	if (p.tcp.syn && p.tcp.ack)
-		accept_redirect(skb, &p);
-	else if (p.tcp.rst)
-		on_vip_rst(&p);
+	if ((h.tcp->syn && h.tcp->ack) || h.tcp->rst)
+		on_handshake_in(skb, &h);
 	struct crab_flow_key rkey = {
-		.local_addr = p.ip.daddr, .remote_addr = p.ip.saddr,
-		.local_port = p.tcp.dest, .remote_port = p.tcp.source,
+		.local_addr = h.ip->daddr, .remote_addr = h.ip->saddr,
+		.local_port = h.tcp->dest, .remote_port = h.tcp->source,
 	};
 	struct crab_rflow *r = bpf_map_lookup_elem(&rflows, &rkey);
 	if (!r)
 		return TC_ACT_OK;
-	if (p.tcp.fin)
+	if (h.tcp->fin)
 		r->closing |= CRAB_FIN_IN;
-	crab_skb_rewrite(skb, &p, 0, r->vip_addr, r->vip_port);
+	crab_skb_rewrite(skb, &h, 0, r->vip_addr, r->vip_port);
 	count(CRAB_CL_INGRESS_REWRITTEN);
 	return TC_ACT_OK;
 }

@@ -1,4 +1,5 @@
-/* csum.h: Internet checksums computed from scratch over header copies (bpf_csum_diff sums, then fold). */
+/* csum.h: Internet checksums computed from scratch over header copies (bpf_csum_diff sums, then fold), and
+ * incremental updates of a checksum field for a changed word (RFC 1624). */
 #ifndef CRAB_CSUM_H
 #define CRAB_CSUM_H
 
@@ -17,6 +18,18 @@ static __always_inline __u16 crab_csum_fold(__s64 sum)
 	s = (s & 0xffff) + (s >> 16);
 	s = (s & 0xffff) + (s >> 16);
 	return ~s & 0xffff;
+}
+
+/* The checksum field check, updated for a 32-bit word of what it covers changing from old to new (RFC 1624,
+ * eqn. 3): ones'-complement arithmetic in plain instructions, no helper call. */
+static __always_inline __sum16 crab_csum_replace4(__sum16 check, __be32 old, __be32 new)
+{
+	__u32 sum = (__u16)~check;
+
+	sum += (~old & 0xffff) + (~old >> 16) + (new & 0xffff) + (new >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum & 0xffff;
 }
 
 /* The IPv4 header checksum of a 20-byte header whose check field is zero. */

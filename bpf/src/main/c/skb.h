@@ -1,4 +1,5 @@
-/* skb.h: parsing and rewriting IPv4/TCP in TC programs, keeping checksums right with the kernel's helpers. */
+/* skb.h: parsing and rewriting IPv4/TCP in TC programs: direct access where the packet keeps its length, the
+ * kernel's helpers where it grows or where only the kernel knows what a checksum field holds. */
 #ifndef CRAB_SKB_H
 #define CRAB_SKB_H
 
@@ -11,6 +12,7 @@
 #include <bpf/bpf_endian.h>
 #include "consts.h"
 #include "tcp_opts.h"
+#include "csum.h"
 
 #define CRAB_IP_OFF sizeof(struct ethhdr)
 #define CRAB_IP_CSUM_OFF (CRAB_IP_OFF + offsetof(struct iphdr, check))
@@ -20,7 +22,17 @@
 #define CRAB_TCP_CSUM 16
 #define CRAB_TCP_DOFF_WORD 12
 
-/* Copies of the headers of one IPv4/TCP packet and where they are. */
+/* Where the headers of one IPv4/TCP packet are, in the skb's linear data. Valid until a helper changes the packet
+ * (the verifier refuses any use after that). */
+struct crab_hdrs {
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	struct tcphdr *tcp;
+	__u32 l4_off;
+};
+
+/* Copies of the headers of one IPv4/TCP packet and where they are, for the paths that change the packet's length
+ * or read its options through helpers, after which the packet pointers are gone. */
 struct crab_pkt {
 	struct ethhdr eth;
 	struct iphdr ip;
@@ -30,8 +42,9 @@ struct crab_pkt {
 	__u32 tot_len;
 };
 
-/* Fills p for an IPv4 TCP packet (first fragment or whole); -1 for anything else. */
-static __always_inline int crab_skb_parse(struct __sk_buff *skb, struct crab_pkt *p)
+/* Finds the headers of an IPv4 TCP packet (first fragment or whole) for direct access, pulling the first bytes
+ * into the linear data once if they are not there; -1 for anything else. */
+static __always_inline int crab_skb_headers(struct __sk_buff *skb, struct crab_hdrs *h)
 {
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
@@ -55,14 +68,35 @@ static __always_inline int crab_skb_parse(struct __sk_buff *skb, struct crab_pkt
 	struct tcphdr *tcp = (void *)ip + ihl;
 	if ((void *)(tcp + 1) > end)
 		return -1;
-	p->eth = *eth;
-	p->ip = *ip;
-	p->tcp = *tcp;
-	p->l4_off = CRAB_IP_OFF + ihl;
-	p->tcp_len = tcp->doff * 4;
-	p->tot_len = bpf_ntohs(ip->tot_len);
-	if (p->tcp_len < 20 || p->tot_len < ihl + p->tcp_len)
+	__u32 tcp_len = tcp->doff * 4;
+	if (tcp_len < 20 || bpf_ntohs(ip->tot_len) < ihl + tcp_len)
 		return -1;
+	h->eth = eth;
+	h->ip = ip;
+	h->tcp = tcp;
+	h->l4_off = CRAB_IP_OFF + ihl;
+	return 0;
+}
+
+/* Copies the headers that h points at into p. */
+static __always_inline void crab_pkt_of(const struct crab_hdrs *h, struct crab_pkt *p)
+{
+	p->eth = *h->eth;
+	p->ip = *h->ip;
+	p->tcp = *h->tcp;
+	p->l4_off = h->l4_off;
+	p->tcp_len = p->tcp.doff * 4;
+	p->tot_len = bpf_ntohs(p->ip.tot_len);
+}
+
+/* Fills p for an IPv4 TCP packet (first fragment or whole); -1 for anything else. */
+static __always_inline int crab_skb_parse(struct __sk_buff *skb, struct crab_pkt *p)
+{
+	struct crab_hdrs h;
+
+	if (crab_skb_headers(skb, &h))
+		return -1;
+	crab_pkt_of(&h, p);
 	return 0;
 }
 
@@ -88,25 +122,36 @@ static __always_inline int crab_skb_scan_options(struct __sk_buff *skb, const st
 	return 0;
 }
 
-/* Rewrites source (which = 0) or destination (which = 1) address and port, fixing IP and TCP checksums. */
-static __always_inline void crab_skb_rewrite(struct __sk_buff *skb, const struct crab_pkt *p, int which,
+/*
+ * Makes the packet's destination (dst = 1) or source (dst = 0) read addr:port, in place. The IPv4 checksum is
+ * patched here; the TCP checksum by the kernel, which knows what its field holds: a full checksum, or for a
+ * CHECKSUM_PARTIAL skb (a veth sender with offload) the pseudo-header sum only, of which the port is no part, and
+ * it keeps a CHECKSUM_COMPLETE skb's sum right. One helper call for the address; a second only when the port
+ * changes too (port redirection), since no one call can be both a pseudo-header and a segment change. h is gone
+ * after it.
+ */
+static __always_inline void crab_skb_rewrite(struct __sk_buff *skb, const struct crab_hdrs *h, int dst,
 					     __be32 addr, __be16 port)
 {
-	__be32 old_addr = which ? p->ip.daddr : p->ip.saddr;
-	__be16 old_port = which ? p->tcp.dest : p->tcp.source;
-	__u32 addr_off = which ? CRAB_IP_DADDR_OFF : CRAB_IP_SADDR_OFF;
-	__u32 port_off = p->l4_off + (which ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
-	__u32 csum_off = p->l4_off + CRAB_TCP_CSUM;
+	struct iphdr *ip = h->ip;
+	struct tcphdr *tcp = h->tcp;
+	__be32 old_addr = dst ? ip->daddr : ip->saddr;
+	__be16 old_port = dst ? tcp->dest : tcp->source;
+	__u32 csum_off = h->l4_off + CRAB_TCP_CSUM;
 
-	if (addr != old_addr) {
-		bpf_l4_csum_replace(skb, csum_off, old_addr, addr, BPF_F_PSEUDO_HDR | sizeof(addr));
-		bpf_l3_csum_replace(skb, CRAB_IP_CSUM_OFF, old_addr, addr, sizeof(addr));
-		bpf_skb_store_bytes(skb, addr_off, &addr, sizeof(addr), 0);
+	if (dst) {
+		ip->daddr = addr;
+		tcp->dest = port;
+	} else {
+		ip->saddr = addr;
+		tcp->source = port;
 	}
-	if (port != old_port) {
+	if (addr != old_addr)
+		ip->check = crab_csum_replace4(ip->check, old_addr, addr);
+	if (port != old_port)
 		bpf_l4_csum_replace(skb, csum_off, old_port, port, sizeof(port));
-		bpf_skb_store_bytes(skb, port_off, &port, sizeof(port), 0);
-	}
+	if (addr != old_addr)
+		bpf_l4_csum_replace(skb, csum_off, old_addr, addr, BPF_F_PSEUDO_HDR | sizeof(addr));
 }
 
 /*

@@ -20,6 +20,7 @@ import io.crab.bench.results.ResultFiles;
 import io.crab.bench.results.ResultsWriter;
 import io.crab.bench.results.RunParameters;
 import io.crab.bench.soak.SoakCommand;
+import io.crab.bench.syncost.ClientCostCommand;
 import io.crab.bench.syncost.SynCostCommand;
 import io.crab.bench.traffic.EchoServerMain;
 import io.crab.bench.traffic.Workload;
@@ -52,7 +53,8 @@ import java.util.stream.Stream;
 @Command(name = "crab-bench", mixinStandardHelpOptions = true, version = "crab-bench 0.1.0",
     description = "Benchmarks crab against direct, l4-dnat (kube-proxy style) and haproxy, side by side.",
     subcommands = {CrabBench.Crr.class, CrabBench.Rr.class, CrabBench.Run.class, SynCostCommand.class,
-        SoakCommand.class, HostileCommand.class, MaglevCommand.class, PolicyCommand.class, CrabBench.Echo.class})
+        ClientCostCommand.class, SoakCommand.class, HostileCommand.class, MaglevCommand.class, PolicyCommand.class,
+        CrabBench.Echo.class})
 public final class CrabBench
 {
     static final List<String> ALL_MODES = List.of("direct", "crab", "crab-fallback", "l4-dnat", "haproxy");
