@@ -7,7 +7,7 @@ import io.crab.bench.results.MachineInfo;
 import io.crab.bench.traffic.EchoServer;
 import io.crab.bench.traffic.LoadResult;
 import io.crab.bench.traffic.LoadSpec;
-import io.crab.bench.traffic.NativeClient;
+import io.crab.bench.traffic.TrafficClient;
 import io.crab.bench.traffic.Workload;
 import io.crab.rig.Host;
 import io.crab.rig.Topology;
@@ -27,15 +27,15 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
- * {@code crab-bench instrument}: the bench's Java client beside the native one (what netperf would measure), direct
- * CRR and RR on one topology, interleaved round by round, so that the instrument's own overhead is visible.
+ * {@code crab-bench instrument}: the Java client beside the native one the bench uses (what netperf would measure),
+ * direct CRR and RR on one topology, interleaved round by round, so that the Java client's own overhead is visible.
  */
 @Command(name = "instrument", mixinStandardHelpOptions = true,
     description = "Direct CRR and RR measured by the bench's Java client and by a native C client (crr_client), " +
         "interleaved over rounds on one topology: a client, a server, no crab. Writes README.md. Needs root.")
 public final class InstrumentCommand implements Callable<Integer>
 {
-    /** The bench's own warm-up per run (BenchRunner), so the Java client is measured as the bench uses it. */
+    /** The bench's own warm-up per run (BenchRunner), so both clients are measured as the bench runs them. */
     static final int WARMUP = 20;
     private static final int PORT = 80;
 
@@ -110,12 +110,12 @@ public final class InstrumentCommand implements Callable<Integer>
         {
             if ((i + round) % 2 == 0)
             {
-                java = workload.run(spec.withLabel("java"));
+                java = workload.run(spec.withLabel("java").withClient(TrafficClient.JAVA));
                 printer.printf("  round %d %-3s %s%n", round, workload, java);
             }
             else
             {
-                c = NativeClient.run(spec.withLabel("c"), workload);
+                c = workload.run(spec.withLabel("c").withClient(TrafficClient.NATIVE));
                 printer.printf("  round %d %-3s %s%n", round, workload, c);
             }
             printer.flush();

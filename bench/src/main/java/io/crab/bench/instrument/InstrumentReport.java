@@ -46,9 +46,10 @@ record InstrumentReport(List<Round> rounds, MachineInfo machine, String command,
             .append("Command (from a checkout, after `./crab build`):\n\n")
             .append("    ./crab bench ").append(command.substring("crab-bench ".length())).append("\n\n")
             .append("Direct: one client namespace, one server namespace with the bench's echo server, no crab. ")
-            .append("Each round runs both clients on the same spec, the first one alternating; `java` is the ")
-            .append("client `crab-bench run` and the demo use, `c` is bench/src/main/c/crr_client.c ")
-            .append("(socket, TCP_NODELAY, connect, write, read, close, timed with CLOCK_MONOTONIC). ")
+            .append("Each round runs both clients on the same spec, the first one alternating. `c` is ")
+            .append("bench/src/main/c/crr_client.c (socket, TCP_NODELAY, connect, write, read, close, timed with ")
+            .append("CLOCK_MONOTONIC), the client `crab-bench run` and the demo use; `java` is the Java client ")
+            .append("(io.crab.bench.traffic.Crr and Rr). ")
             .append("Latencies in µs.\n\n");
         md.append(machine.markdown());
         for (final Workload workload : Workload.values())

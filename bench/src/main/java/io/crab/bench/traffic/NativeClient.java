@@ -25,7 +25,7 @@ import org.HdrHistogram.Histogram;
  * measured against: it does what netperf does per transaction and nothing else. The process is started from a
  * thread of the spec's thread factory, so it inherits that thread's network namespace.
  */
-public final class NativeClient
+final class NativeClient
 {
     private static final String RESOURCE = "/native/crr_client";
     /** Past the spec's duration: the client's own grace for the last transaction, then time to print and exit. */
@@ -36,7 +36,7 @@ public final class NativeClient
     }
 
     /** Runs the spec to its count or time bound; latencies and failures as the Java client counts them. */
-    public static LoadResult run(final LoadSpec spec, final Workload kind)
+    static LoadResult run(final LoadSpec spec, final Workload kind)
     {
         final Path dir = createTempDirectory();
         try
