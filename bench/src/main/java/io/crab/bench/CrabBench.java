@@ -5,6 +5,7 @@ import io.crab.agent.ConfigException;
 import io.crab.bench.BenchRunner.Outcome;
 import io.crab.bench.cluster.CrabCluster;
 import io.crab.bench.hostile.HostileCommand;
+import io.crab.bench.instrument.InstrumentCommand;
 import io.crab.bench.maglev.MaglevCommand;
 import io.crab.bench.modes.BenchMode;
 import io.crab.bench.modes.CrabFallbackMode;
@@ -54,6 +55,7 @@ import java.util.stream.Stream;
     description = "Benchmarks crab against direct, l4-dnat (kube-proxy style) and haproxy, side by side.",
     subcommands = {CrabBench.Crr.class, CrabBench.Rr.class, CrabBench.Run.class, SynCostCommand.class,
         ClientCostCommand.class, SoakCommand.class, HostileCommand.class, MaglevCommand.class, PolicyCommand.class,
+        InstrumentCommand.class,
         CrabBench.Echo.class})
 public final class CrabBench
 {

@@ -1,7 +1,7 @@
 package io.crab.bench.traffic;
 
 import java.io.IOException;
-import java.net.Socket;
+import java.nio.channels.SocketChannel;
 
 /** netperf TCP_CRR: each transaction connects, sends the payload, reads the echo and closes. */
 public final class Crr
@@ -27,9 +27,9 @@ public final class Crr
         long transact() throws IOException
         {
             final long start = System.nanoTime();
-            try (Socket socket = connect())
+            try (SocketChannel channel = connect())
             {
-                exchange(socket.getOutputStream(), socket.getInputStream());
+                exchange(channel);
             }
             return System.nanoTime() - start;
         }

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
 
 import org.HdrHistogram.Histogram;
@@ -18,6 +19,9 @@ final class LoadRun
     private static final long GRACE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
     /** How long aborted workers get to notice; a socket close unblocks them almost at once. */
     private static final long ABORT_WAIT_NANOS = TimeUnit.SECONDS.toNanos(2);
+    /** Bounds on how often the watchdog looks for overdue operations: a tenth of the shorter timeout, within these. */
+    private static final long MIN_WATCH_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+    private static final long MAX_WATCH_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
     private final LoadSpec spec;
     private final long deadline;
@@ -44,9 +48,12 @@ final class LoadRun
             workers.add(worker);
             threads.add(spec.threadFactory().newThread(worker));
         }
+        final Thread watchdog = new Thread(() -> watch(workers, watchPeriodNanos(spec)), "crab-load-watchdog");
+        watchdog.setDaemon(true);
         long start = System.nanoTime();
         try
         {
+            watchdog.start();
             threads.forEach(Thread::start);
             run.warmedUp.await(Math.max(0, run.deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
             start = System.nanoTime();
@@ -62,8 +69,32 @@ final class LoadRun
             // Releases workers still waiting to start so they see the abort and leave.
             run.go.countDown();
             stopStragglers(workers, threads);
+            watchdog.interrupt();
         }
         return merge(spec, kind, workers, start);
+    }
+
+    /**
+     * Keeps the connect and read timeouts for the workers, whose blocking channels have none of their own (see
+     * {@link Worker}): wakes every period and closes the channel of any operation past its timeout, until interrupted.
+     */
+    private static void watch(final List<Worker> workers, final long periodNanos)
+    {
+        while (!Thread.currentThread().isInterrupted())
+        {
+            LockSupport.parkNanos(periodNanos);
+            final long now = System.nanoTime();
+            for (final Worker worker : workers)
+            {
+                worker.expireIfOverdue(now);
+            }
+        }
+    }
+
+    private static long watchPeriodNanos(final LoadSpec spec)
+    {
+        final long shorter = Math.min(spec.connectTimeout().toNanos(), spec.readTimeout().toNanos());
+        return Math.max(MIN_WATCH_NANOS, Math.min(MAX_WATCH_NANOS, shorter / 10));
     }
 
     private static void stopStragglers(final List<Worker> workers, final List<Thread> threads)

@@ -20,7 +20,9 @@ import java.util.concurrent.ThreadFactory;
  * @param connectTimeout per connect attempt
  * @param readTimeout    per read of the echo (SO_TIMEOUT)
  * @param source         local address to bind client sockets to, if any
- * @param threadFactory  makes the worker threads, e.g. threads that enter a network namespace first
+ * @param threadFactory  makes the worker threads, e.g. threads that enter a network namespace first; the native
+ *                       client's process is started from one, so it runs in that thread's namespace
+ * @param client         which client program runs the traffic
  */
 public record LoadSpec(
     String label,
@@ -33,7 +35,8 @@ public record LoadSpec(
     Duration connectTimeout,
     Duration readTimeout,
     Optional<InetAddress> source,
-    ThreadFactory threadFactory)
+    ThreadFactory threadFactory,
+    TrafficClient client)
 {
     public static final int DEFAULT_PAYLOAD_BYTES = 8;
     public static final Duration DEFAULT_DURATION = Duration.ofSeconds(10);
@@ -48,6 +51,7 @@ public record LoadSpec(
         Objects.requireNonNull(readTimeout, "readTimeout");
         Objects.requireNonNull(source, "source");
         Objects.requireNonNull(threadFactory, "threadFactory");
+        Objects.requireNonNull(client, "client");
         if (target.isUnresolved())
         {
             throw new IllegalArgumentException("unresolved target " + target);
@@ -62,7 +66,10 @@ public record LoadSpec(
         require(readTimeout.toMillis() >= 1, "readTimeout must be >= 1 ms");
     }
 
-    /** Defaults: 8-byte payload, 1 worker, bounded by 10 s only, no warmup, 2 s timeouts, labelled by target. */
+    /**
+     * Defaults: 8-byte payload, 1 worker, bounded by 10 s only, no warmup, 2 s timeouts, labelled by target, the
+     * native client.
+     */
     public static LoadSpec to(final InetSocketAddress target)
     {
         return new LoadSpec(
@@ -76,67 +83,74 @@ public record LoadSpec(
             DEFAULT_TIMEOUT,
             DEFAULT_TIMEOUT,
             Optional.empty(),
-            Thread::new);
+            Thread::new,
+            TrafficClient.NATIVE);
     }
 
     public LoadSpec withLabel(final String value)
     {
         return new LoadSpec(value, target, payloadBytes, concurrency, maxTransactions, duration, warmup,
-            connectTimeout, readTimeout, source, threadFactory);
+            connectTimeout, readTimeout, source, threadFactory, client);
     }
 
     public LoadSpec withPayloadBytes(final int value)
     {
         return new LoadSpec(label, target, value, concurrency, maxTransactions, duration, warmup,
-            connectTimeout, readTimeout, source, threadFactory);
+            connectTimeout, readTimeout, source, threadFactory, client);
     }
 
     public LoadSpec withConcurrency(final int value)
     {
         return new LoadSpec(label, target, payloadBytes, value, maxTransactions, duration, warmup,
-            connectTimeout, readTimeout, source, threadFactory);
+            connectTimeout, readTimeout, source, threadFactory, client);
     }
 
     public LoadSpec withMaxTransactions(final long value)
     {
         return new LoadSpec(label, target, payloadBytes, concurrency, value, duration, warmup,
-            connectTimeout, readTimeout, source, threadFactory);
+            connectTimeout, readTimeout, source, threadFactory, client);
     }
 
     public LoadSpec withDuration(final Duration value)
     {
         return new LoadSpec(label, target, payloadBytes, concurrency, maxTransactions, value, warmup,
-            connectTimeout, readTimeout, source, threadFactory);
+            connectTimeout, readTimeout, source, threadFactory, client);
     }
 
     public LoadSpec withWarmup(final int value)
     {
         return new LoadSpec(label, target, payloadBytes, concurrency, maxTransactions, duration, value,
-            connectTimeout, readTimeout, source, threadFactory);
+            connectTimeout, readTimeout, source, threadFactory, client);
     }
 
     public LoadSpec withConnectTimeout(final Duration value)
     {
         return new LoadSpec(label, target, payloadBytes, concurrency, maxTransactions, duration, warmup,
-            value, readTimeout, source, threadFactory);
+            value, readTimeout, source, threadFactory, client);
     }
 
     public LoadSpec withReadTimeout(final Duration value)
     {
         return new LoadSpec(label, target, payloadBytes, concurrency, maxTransactions, duration, warmup,
-            connectTimeout, value, source, threadFactory);
+            connectTimeout, value, source, threadFactory, client);
     }
 
     public LoadSpec withSource(final InetAddress value)
     {
         return new LoadSpec(label, target, payloadBytes, concurrency, maxTransactions, duration, warmup,
-            connectTimeout, readTimeout, Optional.of(value), threadFactory);
+            connectTimeout, readTimeout, Optional.of(value), threadFactory, client);
     }
 
     public LoadSpec withThreadFactory(final ThreadFactory value)
     {
         return new LoadSpec(label, target, payloadBytes, concurrency, maxTransactions, duration, warmup,
-            connectTimeout, readTimeout, source, value);
+            connectTimeout, readTimeout, source, value, client);
+    }
+
+    public LoadSpec withClient(final TrafficClient value)
+    {
+        return new LoadSpec(label, target, payloadBytes, concurrency, maxTransactions, duration, warmup,
+            connectTimeout, readTimeout, source, threadFactory, value);
     }
 
     private static boolean isPositive(final Duration value)

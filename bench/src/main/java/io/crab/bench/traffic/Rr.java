@@ -1,9 +1,7 @@
 package io.crab.bench.traffic;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.Socket;
+import java.nio.channels.SocketChannel;
 
 /** netperf TCP_RR: each worker keeps one connection and repeats request/echo round trips on it. */
 public final class Rr
@@ -20,9 +18,7 @@ public final class Rr
 
     private static final class RrWorker extends Worker
     {
-        private Socket socket;
-        private OutputStream out;
-        private InputStream in;
+        private SocketChannel channel;
 
         RrWorker(final LoadRun run)
         {
@@ -32,27 +28,22 @@ public final class Rr
         @Override
         long transact() throws IOException
         {
-            if (socket == null)
+            if (channel == null)
             {
-                final Socket fresh = connect();
-                socket = fresh;
-                out = fresh.getOutputStream();
-                in = fresh.getInputStream();
+                channel = connect();
             }
             final long start = System.nanoTime();
-            exchange(out, in);
+            exchange(channel);
             return System.nanoTime() - start;
         }
 
         @Override
         void disconnect()
         {
-            if (socket != null)
+            if (channel != null)
             {
-                Sockets.closeQuietly(socket);
-                socket = null;
-                out = null;
-                in = null;
+                Sockets.closeQuietly(channel);
+                channel = null;
             }
         }
     }

@@ -1,8 +1,8 @@
 package io.crab.bench.traffic;
 
+import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.Socket;
 
 /** Socket helpers shared by the clients and the echo server. */
 public final class Sockets
@@ -11,7 +11,7 @@ public final class Sockets
     {
     }
 
-    public static void closeQuietly(final Socket socket)
+    public static void closeQuietly(final Closeable socket)
     {
         try
         {

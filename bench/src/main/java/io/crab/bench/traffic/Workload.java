@@ -8,9 +8,13 @@ public enum Workload
     /** netperf TCP_RR: request, response, over one long-lived connection per worker. */
     RR;
 
-    /** Runs this workload; never throws for traffic failures, they are counted in the result. */
+    /** Runs this workload with the spec's client; never throws for traffic failures, they are counted in the result. */
     public LoadResult run(final LoadSpec spec)
     {
+        if (spec.client() == TrafficClient.NATIVE)
+        {
+            return NativeClient.run(spec, this);
+        }
         return this == CRR ? Crr.run(spec) : Rr.run(spec);
     }
 }
