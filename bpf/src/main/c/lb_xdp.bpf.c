@@ -146,19 +146,20 @@ int crab_lb(struct xdp_md *ctx)
 		return count(CRAB_LB_PASS_SYN_DATA, XDP_PASS);
 	if (bpf_xdp_load_bytes(ctx, TCP_OFF, scan.hdr, tcp_len))
 		return count(CRAB_LB_PASS_MALFORMED, XDP_PASS);
-	if (!ipv4_csum_ok(ip) || !tcp_csum_ok(ip, &scan, tcp_len))
-		return count(CRAB_LB_PASS_BAD_CSUM, XDP_PASS);
 
 	struct crab_opt_cfg *cfg = crab_opt_cfg();
 	if (!cfg)
 		return count(CRAB_LB_PASS_BAD_OPTION, XDP_PASS);
 	scan.len = tcp_len;
-	scan.blank_marker = 1;
 	crab_scan_options(&scan, cfg);
 	if (scan.bad || scan.redirect_off >= 0)
 		return count(CRAB_LB_PASS_BAD_OPTION, XDP_PASS);
 	if (scan.marker_off < 0 && !(vip->flags & CRAB_VIP_REDIRECT_UNMARKED))
 		return count(CRAB_LB_PASS_UNMARKED, XDP_PASS);
+	/* Checked only now, for a SYN about to be rewritten: one passed as it is needs no verdict on its checksums,
+	 * the kernel checks them. */
+	if (!ipv4_csum_ok(ip) || !tcp_csum_ok(ip, &scan, tcp_len))
+		return count(CRAB_LB_PASS_BAD_CSUM, XDP_PASS);
 
 	struct crab_syn_key sk = {
 		.client_addr = ip->saddr, .vip_addr = ip->daddr, .client_port = tcp->source, .vip_port = tcp->dest,
@@ -183,7 +184,11 @@ int crab_lb(struct xdp_md *ctx)
 	if (route_to(ctx, ip, be->addr, tcp->source, new_port, 20 + new_len, &fib))
 		return count(CRAB_LB_DROP_NO_ROUTE, XDP_DROP);
 
-	/* New TCP header: fixed part, our option, then the old options (the scan blanked the marker to NOPs).
+	/* The marker is consumed: NOPs in its place, so the server never sees two options of our kind. */
+	for (int i = 0; i < 12; i++)
+		if (scan.marker_off >= 0 && i < scan.marker_len)
+			scan.hdr[(scan.marker_off + i) & CRAB_HDR_MASK] = CRAB_TCPOPT_NOP;
+	/* New TCP header: fixed part, our option, then the old options.
 	 * The copies are branch-free, so the verifier walks them once: the old options go first because indexes
 	 * past 63 wrap onto out[0..11], which the fixed part and the option then overwrite. */
 	for (int i = 20; i < CRAB_MAX_TCP_HDR; i++)

@@ -25,7 +25,6 @@ struct crab_opt_scan {
 	__u8 kind;         /* the configured option */
 	__u8 hl;
 	__u16 exid;        /* host order; 0 = none */
-	int blank_marker;  /* set by the caller: overwrite the marker in hdr with NOPs (the LB consumes it) */
 };
 
 static __always_inline int crab_opt_hdr_len(const struct crab_opt_cfg *cfg)
@@ -70,12 +69,6 @@ static long crab_scan_step(__u64 index, void *ctx)
 			if (olen == s->hl && s->marker_off < 0) {
 				s->marker_off = off;
 				s->marker_len = olen;
-				if (s->blank_marker) {
-					/* done here, where off is known to the verifier once, not after the loop */
-					for (int i = 0; i < 4; i++)
-						if (i < olen)
-							s->hdr[(off + i) & CRAB_HDR_MASK] = CRAB_TCPOPT_NOP;
-				}
 			} else if ((olen == s->hl + 4 || olen == s->hl + 6) && s->redirect_off < 0) {
 				s->redirect_off = off;
 				s->redirect_len = olen;

@@ -207,6 +207,13 @@ class LbXdpTest
         Frames.put16(offByOne, Frames.ETH_LEN + 20 + 16, partialChecksum(offByOne) + 1);
         assertPassedUnchanged(offByOne, Abi.Consts.CRAB_LB_PASS_BAD_CSUM);
         assertEquals(0, counter(Abi.Consts.CRAB_LB_TX_REDIRECT));
+
+        // A SYN the LB does not rewrite is not checked: passed as it is, the kernel checks it.
+        final Frames.Tcp unmarked = markedSyn(40001);
+        unmarked.options = LINUX_SYN_OPTIONS.clone();
+        final byte[] badUnmarked = unmarked.build();
+        badUnmarked[Frames.ETH_LEN + 20 + 4] ^= 0x40;
+        assertPassedUnchanged(badUnmarked, Abi.Consts.CRAB_LB_PASS_UNMARKED);
     }
 
     @Test
