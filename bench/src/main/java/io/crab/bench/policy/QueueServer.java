@@ -1,5 +1,7 @@
 package io.crab.bench.policy;
 
+import io.crab.bench.traffic.Sockets;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -70,18 +72,7 @@ public final class QueueServer implements AutoCloseable
         {
             throw new IllegalArgumentException("slowdown must be above 0, got " + slowdown);
         }
-        final ServerSocket listener = new ServerSocket();
-        try
-        {
-            listener.setReuseAddress(true);
-            listener.bind(bind, BACKLOG);
-        }
-        catch (IOException | RuntimeException e)
-        {
-            listener.close();
-            throw e;
-        }
-        final QueueServer server = new QueueServer(listener, id, meanServiceTime, slowdown, seed);
+        final QueueServer server = new QueueServer(Sockets.listen(bind, BACKLOG), id, meanServiceTime, slowdown, seed);
         server.thread.start();
         return server;
     }

@@ -47,18 +47,7 @@ public final class EchoServer implements AutoCloseable
      */
     public static EchoServer start(final InetSocketAddress bind) throws IOException
     {
-        final ServerSocket listener = new ServerSocket();
-        try
-        {
-            listener.setReuseAddress(true);
-            listener.bind(bind, BACKLOG);
-        }
-        catch (IOException | RuntimeException e)
-        {
-            listener.close();
-            throw e;
-        }
-        final EchoServer server = new EchoServer(listener);
+        final EchoServer server = new EchoServer(Sockets.listen(bind, BACKLOG));
         server.acceptor.start();
         return server;
     }
