@@ -110,6 +110,7 @@ enum crab_feedback_counter {
 	CRAB_FBK_CLOCK_SKEW,           /* with a key: more than 5 s off crab-lb's wall clock */
 	CRAB_FBK_LOADS_SET,            /* backend loads set from accepted reports */
 	CRAB_FBK_STALE_REBASED,        /* backend loads rebased because their reports stopped */
+	CRAB_FBK_WRONG_SENDER,         /* names another sender address than its source: sent on by someone else */
 	CRAB_FBK_COUNTER_MAX,
 };
 

@@ -141,7 +141,8 @@ public final class Abi
         public static final int CRAB_FBK_CLOCK_SKEW = 10;
         public static final int CRAB_FBK_LOADS_SET = 11;
         public static final int CRAB_FBK_STALE_REBASED = 12;
-        public static final int CRAB_FBK_COUNTER_MAX = 13;
+        public static final int CRAB_FBK_WRONG_SENDER = 13;
+        public static final int CRAB_FBK_COUNTER_MAX = 14;
 
         public static final int CRAB_CL_SYN_MARKED = 0;
         public static final int CRAB_CL_SYN_UNMARKED_FULL = 1;
@@ -219,7 +220,9 @@ public final class Abi
     {
         public static final int BACKEND_ID = 0;
         public static final int WEIGHT = 4;
-        public static final int SIZE = 8;
+        public static final int WEIGHT_END = 8;
+        public static final int PAD = 12;
+        public static final int SIZE = 16;
 
         private Member()
         {

@@ -179,7 +179,9 @@ class FeedbackEndToEndTest
             try (DatagramChannel channel = DatagramChannel.open(StandardProtocolFamily.INET))
             {
                 channel.bind(new InetSocketAddress(from.ipAddress(), 0));
-                channel.send(ByteBuffer.wrap(writer.bytes(), 0, writer.finish()),
+                final byte[] a = from.ipAddress().getAddress();
+                final int sender = (a[0] & 0xff) << 24 | (a[1] & 0xff) << 16 | (a[2] & 0xff) << 8 | (a[3] & 0xff);
+                channel.send(ByteBuffer.wrap(writer.bytes(), 0, writer.finish(sender)),
                     new InetSocketAddress(topology.lb().ipAddress(), FEEDBACK_PORT));
             }
             return null;

@@ -63,6 +63,9 @@ final class LoadReporter implements AutoCloseable
     private boolean loggedTooManyPorts;
     private long reportsSent;
     private long sendErrors;
+    /** Per destination: the IPv4 address its reports leave from, as a big-endian int; 0 while there is no route. */
+    private int[] senderAddresses;
+    private long nextSenderLookupNs;
 
     LoadReporter(final LoadReporting settings, final NanoClock clock, final EpochClock wallClock,
         final PrintWriter log)
@@ -112,7 +115,41 @@ final class LoadReporter implements AutoCloseable
                 throw ex;
             }
         }
+        senderAddresses = new int[settings.destinations().size()];
+        lookUpSenderAddresses();
         nextReportNs = clock.nanoTime();
+    }
+
+    /**
+     * The address each LB is reached from: the report names it and is signed with it, and crab-lb takes a report only
+     * from the address it names. A connected datagram socket asks the kernel's routing which source it would use,
+     * without sending anything. An LB without a route yet is looked up again at most once a second.
+     */
+    private void lookUpSenderAddresses()
+    {
+        final List<InetSocketAddress> destinations = settings.destinations();
+        for (int i = 0; i < destinations.size(); i++)
+        {
+            if (senderAddresses[i] != 0)
+            {
+                continue;
+            }
+            try (DatagramChannel probe = DatagramChannel.open(StandardProtocolFamily.INET))
+            {
+                if (settings.from() != null)
+                {
+                    probe.bind(new InetSocketAddress(settings.from(), 0));
+                }
+                probe.connect(destinations.get(i));
+                final byte[] a = ((InetSocketAddress)probe.getLocalAddress()).getAddress().getAddress();
+                senderAddresses[i] = (a[0] & 0xff) << 24 | (a[1] & 0xff) << 16 | (a[2] & 0xff) << 8 | (a[3] & 0xff);
+            }
+            catch (final IOException ex)
+            {
+                senderAddresses[i] = 0; // no route yet: the send fails too, and is counted
+            }
+        }
+        nextSenderLookupNs = clock.nanoTime() + 1_000_000_000L;
     }
 
     /** When the next report is due (the clock's nanoseconds). */
@@ -137,7 +174,19 @@ final class LoadReporter implements AutoCloseable
             nextReportNs = now + periodNs;
         }
         measure();
-        send(encode());
+        encode();
+        if (now - nextSenderLookupNs >= 0)
+        {
+            for (final int address : senderAddresses)
+            {
+                if (address == 0)
+                {
+                    lookUpSenderAddresses();
+                    break;
+                }
+            }
+        }
+        send();
         return work + 1;
     }
 
@@ -187,7 +236,7 @@ final class LoadReporter implements AutoCloseable
     }
 
     /** Writes the report: every port, or the most loaded ones when there are more than it holds. */
-    private int encode()
+    private void encode()
     {
         portCount = 0;
         loads.forEachLong(addToRanked);
@@ -207,7 +256,6 @@ final class LoadReporter implements AutoCloseable
         {
             writer.add((int)(ranked[i] & 0xffff), ranked[i] >>> 16);
         }
-        return writer.finish();
     }
 
     private void rank(final long port, final long load)
@@ -219,8 +267,8 @@ final class LoadReporter implements AutoCloseable
         ranked[portCount++] = Math.min(load, LoadReport.MAX_LOAD) << 16 | port;
     }
 
-    /** Sends the report to every LB; a failure is counted and the others still get theirs. */
-    private void send(final int length)
+    /** Sends the report to every LB, naming the address it leaves from; a failure is counted, the others go. */
+    private void send()
     {
         IOException failure = null;
         InetSocketAddress failedTo = null;
@@ -228,7 +276,7 @@ final class LoadReporter implements AutoCloseable
         for (int i = 0; i < destinations.size(); i++)
         {
             final InetSocketAddress lb = destinations.get(i);
-            datagram.clear().limit(length);
+            datagram.clear().limit(writer.finish(senderAddresses[i]));
             try
             {
                 if (channel.send(datagram, lb) == 0)

@@ -65,7 +65,7 @@ final class ReportTrust
         final Map<InetAddress, Source> next = new HashMap<>();
         byAddress.forEach((address, targets) ->
         {
-            final Source source = new Source(targets);
+            final Source source = new Source(address, targets);
             final Source before = sources.get(address);
             if (before != null)
             {
@@ -89,11 +89,20 @@ final class ReportTrust
         {
             return Abi.Consts.CRAB_FBK_REFUSED_SOURCE;
         }
-        LoadReport.Verdict verdict = reader.wrap(buffer, offset, length);
+        // The cheap checks first, the MAC last: a flood of forgeries costs a MAC only when it gets that far.
+        LoadReport.Verdict verdict = reader.wrapForm(buffer, offset, length);
+        if (verdict == LoadReport.Verdict.ACCEPTED && reader.senderAddress() != source.address)
+        {
+            verdict = LoadReport.Verdict.WRONG_SENDER;
+        }
         if (verdict == LoadReport.Verdict.ACCEPTED)
         {
             final boolean remembered = keyed || nowNs - source.lastAcceptedNs < ORDER_MEMORY_NS;
             verdict = reader.order(remembered ? source.lastTimestampMicros : Long.MIN_VALUE, nowMicros);
+        }
+        if (verdict == LoadReport.Verdict.ACCEPTED)
+        {
+            verdict = reader.verifyMac();
         }
         if (verdict != LoadReport.Verdict.ACCEPTED)
         {
@@ -119,12 +128,15 @@ final class ReportTrust
             case BAD_MAC -> Abi.Consts.CRAB_FBK_BAD_MAC;
             case OLD_TIMESTAMP -> Abi.Consts.CRAB_FBK_OLD_TIMESTAMP;
             case CLOCK_SKEW -> Abi.Consts.CRAB_FBK_CLOCK_SKEW;
+            case WRONG_SENDER -> Abi.Consts.CRAB_FBK_WRONG_SENDER;
         };
     }
 
     /** One sender address: its backends, and what it last had accepted. */
     private static final class Source
     {
+        /** The address, as a big-endian int: what its reports must name. */
+        private final int address;
         /** Backend S ("the VIP's port"), or -1. */
         private final int anyPortId;
         /** Port P to the index of backend S:P in {@link #portIds}. */
@@ -135,8 +147,10 @@ final class ReportTrust
         private long lastTimestampMicros = Long.MIN_VALUE;
         private long lastAcceptedNs;
 
-        Source(final List<Map.Entry<HostPort, Integer>> targets)
+        Source(final InetAddress address, final List<Map.Entry<HostPort, Integer>> targets)
         {
+            final byte[] a = address.getAddress();
+            this.address = (a[0] & 0xff) << 24 | (a[1] & 0xff) << 16 | (a[2] & 0xff) << 8 | (a[3] & 0xff);
             int anyPort = -1;
             final int[] ids = new int[targets.size()];
             int n = 0;

@@ -11,7 +11,10 @@ import java.nio.ByteOrder;
  * <pre>
  *   0  magic u32 'CRLR'   4  version u8 (1)   5  flags u8 (bit 0: authenticated)   6  entry count u16
  *   8  sender timestamp u64: wall clock in microseconds, strictly increasing per sender
- *  16  entries, 8 bytes each: port u16, reserved u16 (sent as 0, ignored), load u32
+ *  16  sender IPv4 address u32: the address the report is sent from, which the receiver compares with the
+ *      datagram's source, so a signed report cannot be sent on again as another backend's
+ *  20  reserved u32 (sent as 0, ignored)
+ *  24  entries, 8 bytes each: port u16, reserved u16 (sent as 0, ignored), load u32
  *      then, if authenticated, a 16-byte HMAC-SHA256 (truncated) over every byte before it
  * </pre>
  * A report is complete, never a delta: each one gives every listening port's load, so a lost report costs nothing
@@ -29,7 +32,9 @@ public final class LoadReport
     public static final int FLAGS_OFFSET = 5;
     public static final int COUNT_OFFSET = 6;
     public static final int TIMESTAMP_OFFSET = 8;
-    public static final int HEADER_LENGTH = 16;
+    public static final int SENDER_OFFSET = 16;
+    public static final int HEADER_RESERVED_OFFSET = 20;
+    public static final int HEADER_LENGTH = 24;
     public static final int ENTRY_PORT_OFFSET = 0;
     public static final int ENTRY_RESERVED_OFFSET = 2;
     public static final int ENTRY_LOAD_OFFSET = 4;
@@ -63,7 +68,9 @@ public final class LoadReport
         /** Not newer than the last report accepted from its sender: a replay, or one overtaken by a newer one. */
         OLD_TIMESTAMP,
         /** With a key: its timestamp is more than {@link #MAX_CLOCK_SKEW_MICROS} from the receiver's clock. */
-        CLOCK_SKEW
+        CLOCK_SKEW,
+        /** The sender address it names is not the datagram's source: a report sent on by someone else. */
+        WRONG_SENDER
     }
 
     private LoadReport()
@@ -72,7 +79,10 @@ public final class LoadReport
 
     /**
      * Writes reports into a buffer of at least {@link #MAX_LENGTH} bytes: {@link #begin}, {@link #add} per port,
-     * {@link #finish}. Keeps the sender's timestamps strictly increasing when its clock steps back.
+     * {@link #finish} per destination (each may be reached from another address of the sender). Keeps the sender's
+     * timestamps strictly increasing when its clock steps back a little; after a step back of more than
+     * {@link #MAX_CLOCK_SKEW_MICROS} it follows the clock again, since a receiver with a key would refuse every report
+     * stamped that far ahead and none remembers a stamp older than that.
      */
     public static final class Writer
     {
@@ -91,12 +101,14 @@ public final class LoadReport
         /** Starts a report stamped {@code nowMicros}, or one more than the last report's stamp if that is later. */
         public void begin(final long nowMicros)
         {
-            lastTimestampMicros = lastTimestampMicros == Long.MIN_VALUE ? nowMicros :
-                Math.max(nowMicros, lastTimestampMicros + 1);
+            final boolean follow = lastTimestampMicros == Long.MIN_VALUE ||
+                nowMicros < lastTimestampMicros - MAX_CLOCK_SKEW_MICROS;
+            lastTimestampMicros = follow ? nowMicros : Math.max(nowMicros, lastTimestampMicros + 1);
             buffer.putInt(MAGIC_OFFSET, MAGIC, ByteOrder.BIG_ENDIAN);
             buffer.putByte(VERSION_OFFSET, (byte)VERSION);
             buffer.putByte(FLAGS_OFFSET, (byte)(key == null ? 0 : FLAG_AUTHENTICATED));
             buffer.putLong(TIMESTAMP_OFFSET, lastTimestampMicros, ByteOrder.BIG_ENDIAN);
+            buffer.putInt(HEADER_RESERVED_OFFSET, 0);
             count = 0;
         }
 
@@ -115,10 +127,15 @@ public final class LoadReport
             return true;
         }
 
-        /** Ends the report (signing it when there is a key) and returns its length in {@link #buffer()}. */
-        public int finish()
+        /**
+         * Ends the report as sent from {@code senderAddress} (an IPv4 address as a big-endian int), signing it when
+         * there is a key, and returns its length in {@link #buffer()}. May be called again for another sender
+         * address: it rewrites the address and the MAC.
+         */
+        public int finish(final int senderAddress)
         {
             buffer.putShort(COUNT_OFFSET, (short)count, ByteOrder.BIG_ENDIAN);
+            buffer.putInt(SENDER_OFFSET, senderAddress, ByteOrder.BIG_ENDIAN);
             final int length = HEADER_LENGTH + count * ENTRY_LENGTH;
             if (key == null)
             {
@@ -168,6 +185,16 @@ public final class LoadReport
          */
         public Verdict wrap(final DirectBuffer buffer, final int offset, final int length)
         {
+            final Verdict form = wrapForm(buffer, offset, length);
+            return form == Verdict.ACCEPTED ? verifyMac() : form;
+        }
+
+        /**
+         * {@link #wrap} without the MAC, which {@link #verifyMac} checks: a receiver can refuse a report on its
+         * cheap fields (sender, timestamp) before it spends a MAC on it.
+         */
+        public Verdict wrapForm(final DirectBuffer buffer, final int offset, final int length)
+        {
             this.buffer = buffer;
             this.offset = offset;
             this.count = 0;
@@ -198,18 +225,23 @@ public final class LoadReport
             {
                 return Verdict.COUNT_MISMATCH;
             }
-            if (key != null)
+            if (key != null && !authenticated)
             {
-                if (!authenticated)
-                {
-                    return Verdict.UNAUTHENTICATED;
-                }
-                if (!key.verify(buffer, offset, signedLength, offset + signedLength))
-                {
-                    return Verdict.BAD_MAC;
-                }
+                return Verdict.UNAUTHENTICATED;
             }
             count = entries;
+            return Verdict.ACCEPTED;
+        }
+
+        /** With a key, checks the MAC of a report {@link #wrapForm} accepted; without one, accepts. */
+        public Verdict verifyMac()
+        {
+            final int signedLength = HEADER_LENGTH + count * ENTRY_LENGTH;
+            if (key != null && !key.verify(buffer, offset, signedLength, offset + signedLength))
+            {
+                count = 0;
+                return Verdict.BAD_MAC;
+            }
             return Verdict.ACCEPTED;
         }
 
@@ -236,6 +268,12 @@ public final class LoadReport
         public long timestampMicros()
         {
             return buffer.getLong(offset + TIMESTAMP_OFFSET, ByteOrder.BIG_ENDIAN);
+        }
+
+        /** The sender IPv4 address the report names, as a big-endian int. */
+        public int senderAddress()
+        {
+            return buffer.getInt(offset + SENDER_OFFSET, ByteOrder.BIG_ENDIAN);
         }
 
         /** Entries of an accepted report; 0 after any other verdict. */

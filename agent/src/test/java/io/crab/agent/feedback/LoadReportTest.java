@@ -21,6 +21,8 @@ class LoadReportTest
 {
     private static final long NOW = 1_764_000_000_000_000L;
     private static final FeedbackKey KEY = FeedbackKey.of("0123456789abcdef".getBytes(StandardCharsets.US_ASCII));
+    /** 198.18.0.101. */
+    private static final int SENDER = 0xc6120065;
     private static final FeedbackKey OTHER_KEY = FeedbackKey.of("0123456789abcdeF".getBytes(StandardCharsets.US_ASCII));
 
     @Test
@@ -30,14 +32,15 @@ class LoadReportTest
         writer.begin(0x0102030405060708L);
         writer.add(80, 5);
         writer.add(8080, 0x1_0000_0000L);
-        assertEquals(32, writer.finish());
-        assertEquals("43524c52" + "01" + "00" + "0002" + "0102030405060708" + "0050" + "0000" + "00000005" +
-            "1f90" + "0000" + "ffffffff", HexFormat.of().formatHex(writer.bytes(), 0, 32),
+        assertEquals(40, writer.finish(SENDER));
+        assertEquals("43524c52" + "01" + "00" + "0002" + "0102030405060708" + "c6120065" + "00000000" + "0050" +
+            "0000" + "00000005" + "1f90" + "0000" + "ffffffff", HexFormat.of().formatHex(writer.bytes(), 0, 40),
             "a load above a u32 is sent as the largest u32");
 
         final Reader reader = new Reader(null);
-        assertEquals(Verdict.ACCEPTED, reader.wrap(writer.buffer(), 0, 32));
+        assertEquals(Verdict.ACCEPTED, reader.wrap(writer.buffer(), 0, 40));
         assertEquals(0x0102030405060708L, reader.timestampMicros());
+        assertEquals(SENDER, reader.senderAddress());
         assertEquals(2, reader.entryCount());
         assertEquals(80, reader.port(0));
         assertEquals(5, reader.load(0));
@@ -51,12 +54,16 @@ class LoadReportTest
         final Writer writer = new Writer(KEY);
         writer.begin(NOW);
         writer.add(443, 12);
-        final int length = writer.finish();
-        assertEquals(16 + 8 + 16, length);
+        final int length = writer.finish(SENDER);
+        assertEquals(24 + 8 + 16, length);
         assertEquals(LoadReport.FLAG_AUTHENTICATED, writer.bytes()[LoadReport.FLAGS_OFFSET]);
         final byte[] mac = new byte[16];
-        KEY.sign(writer.buffer(), 0, 24, mac, 0);
-        assertEquals(HexFormat.of().formatHex(mac), HexFormat.of().formatHex(writer.bytes(), 24, 40));
+        KEY.sign(writer.buffer(), 0, 32, mac, 0);
+        assertEquals(HexFormat.of().formatHex(mac), HexFormat.of().formatHex(writer.bytes(), 32, 48),
+            "the MAC covers the sender's address too");
+        final byte[] relabelled = Arrays.copyOf(writer.bytes(), length);
+        new UnsafeBuffer(relabelled).putInt(LoadReport.SENDER_OFFSET, SENDER + 1, ByteOrder.BIG_ENDIAN);
+        assertEquals(Verdict.BAD_MAC, wrap(KEY, relabelled, length), "another sender's address under this MAC");
 
         final Reader reader = new Reader(KEY);
         assertEquals(Verdict.ACCEPTED, reader.wrap(writer.buffer(), 0, length));
@@ -78,64 +85,67 @@ class LoadReportTest
         assertEquals(NOW + 2, writer.lastTimestampMicros());
         writer.begin(NOW + 500);
         assertEquals(NOW + 500, writer.lastTimestampMicros());
+        writer.begin(NOW - LoadReport.MAX_CLOCK_SKEW_MICROS - 501);
+        assertEquals(NOW - LoadReport.MAX_CLOCK_SKEW_MICROS - 501, writer.lastTimestampMicros(),
+            "a step back further than a receiver's skew limit: follow the clock, or every report would be refused");
     }
 
     @Test
-    void aReportHoldsAtMost180EntriesAndFitsOneDatagram()
+    void aReportHoldsAtMost179EntriesAndFitsOneDatagram()
     {
-        assertEquals(180, LoadReport.MAX_ENTRIES);
+        assertEquals(179, LoadReport.MAX_ENTRIES);
         assertEquals(1472, LoadReport.MAX_LENGTH);
         final Writer writer = new Writer(KEY);
         writer.begin(NOW);
-        for (int i = 0; i < 180; i++)
+        for (int i = 0; i < 179; i++)
         {
             assertTrue(writer.add(1000 + i, i));
         }
-        assertFalse(writer.add(2000, 1), "the 181st");
-        assertEquals(1472, writer.finish());
+        assertFalse(writer.add(2000, 1), "the 180th");
+        assertEquals(1472, writer.finish(SENDER));
         final Reader reader = new Reader(KEY);
         assertEquals(Verdict.ACCEPTED, reader.wrap(writer.buffer(), 0, 1472));
-        assertEquals(180, reader.entryCount());
-        assertEquals(1179, reader.port(179));
-        assertEquals(179, reader.load(179));
+        assertEquals(179, reader.entryCount());
+        assertEquals(1178, reader.port(178));
+        assertEquals(178, reader.load(178));
     }
 
     @Test
     void malformedDatagramsAreRefusedWithTheirReason()
     {
         final byte[] report = unsignedReport(2);
-        assertEquals(Verdict.TRUNCATED, wrap(null, report, 15));
+        assertEquals(Verdict.TRUNCATED, wrap(null, report, LoadReport.HEADER_LENGTH - 1));
         assertEquals(Verdict.TRUNCATED, wrap(null, report, 0));
-        assertEquals(Verdict.COUNT_MISMATCH, wrap(null, report, 16), "header of a report of 2 entries");
-        assertEquals(Verdict.COUNT_MISMATCH, wrap(null, report, 31));
-        assertEquals(Verdict.COUNT_MISMATCH, wrap(null, Arrays.copyOf(report, 33), 33), "a byte too many");
-        assertEquals(Verdict.ACCEPTED, wrap(null, report, 32));
+        assertEquals(Verdict.COUNT_MISMATCH, wrap(null, report, LoadReport.HEADER_LENGTH), "header of a report of 2 entries");
+        assertEquals(Verdict.COUNT_MISMATCH, wrap(null, report, 39));
+        assertEquals(Verdict.COUNT_MISMATCH, wrap(null, Arrays.copyOf(report, 41), 41), "a byte too many");
+        assertEquals(Verdict.ACCEPTED, wrap(null, report, 40));
 
         final byte[] badMagic = report.clone();
         badMagic[3] = 'r';
-        assertEquals(Verdict.BAD_MAGIC, wrap(null, badMagic, 32));
+        assertEquals(Verdict.BAD_MAGIC, wrap(null, badMagic, 40));
         final byte[] badVersion = report.clone();
         badVersion[LoadReport.VERSION_OFFSET] = 2;
-        assertEquals(Verdict.BAD_VERSION, wrap(null, badVersion, 32));
+        assertEquals(Verdict.BAD_VERSION, wrap(null, badVersion, 40));
 
         final byte[] tooMany = new byte[LoadReport.HEADER_LENGTH + 181 * 8];
-        System.arraycopy(report, 0, tooMany, 0, 16);
+        System.arraycopy(report, 0, tooMany, 0, LoadReport.HEADER_LENGTH);
         new UnsafeBuffer(tooMany).putShort(LoadReport.COUNT_OFFSET, (short)181, ByteOrder.BIG_ENDIAN);
         assertEquals(Verdict.COUNT_MISMATCH, wrap(null, tooMany, tooMany.length), "181 entries, whatever the length");
         final byte[] hugeCount = report.clone();
         new UnsafeBuffer(hugeCount).putShort(LoadReport.COUNT_OFFSET, (short)0xffff, ByteOrder.BIG_ENDIAN);
-        assertEquals(Verdict.COUNT_MISMATCH, wrap(null, hugeCount, 32), "the count is unsigned");
+        assertEquals(Verdict.COUNT_MISMATCH, wrap(null, hugeCount, 40), "the count is unsigned");
     }
 
     @Test
     void withAKeyOnlyReportsSignedWithItAreAccepted()
     {
-        assertEquals(Verdict.UNAUTHENTICATED, wrap(KEY, unsignedReport(2), 32));
+        assertEquals(Verdict.UNAUTHENTICATED, wrap(KEY, unsignedReport(2), 40));
 
         final Writer writer = new Writer(KEY);
         writer.begin(NOW);
         writer.add(80, 3);
-        final int length = writer.finish();
+        final int length = writer.finish(SENDER);
         final byte[] signed = Arrays.copyOf(writer.bytes(), length);
         assertEquals(Verdict.ACCEPTED, wrap(KEY, signed, length));
         assertEquals(Verdict.BAD_MAC, wrap(OTHER_KEY, signed, length), "another key");
@@ -165,14 +175,14 @@ class LoadReportTest
     void aTimestampMustBeNewerThanTheLastAcceptedAndWithAKeyNearTheClock()
     {
         final Reader plain = new Reader(null);
-        assertEquals(Verdict.ACCEPTED, plain.wrap(new UnsafeBuffer(reportAt(null, NOW)), 0, 16));
+        assertEquals(Verdict.ACCEPTED, plain.wrap(new UnsafeBuffer(reportAt(null, NOW)), 0, LoadReport.HEADER_LENGTH));
         assertEquals(Verdict.ACCEPTED, plain.order(Long.MIN_VALUE, 0), "no clock check without a key");
         assertEquals(Verdict.ACCEPTED, plain.order(NOW - 1, 0));
         assertEquals(Verdict.OLD_TIMESTAMP, plain.order(NOW, 0), "a replay of the last one");
         assertEquals(Verdict.OLD_TIMESTAMP, plain.order(NOW + 1, 0), "overtaken by a newer one");
 
         final Reader keyed = new Reader(KEY);
-        assertEquals(Verdict.ACCEPTED, keyed.wrap(new UnsafeBuffer(reportAt(KEY, NOW)), 0, 32));
+        assertEquals(Verdict.ACCEPTED, keyed.wrap(new UnsafeBuffer(reportAt(KEY, NOW)), 0, LoadReport.HEADER_LENGTH + LoadReport.MAC_LENGTH));
         assertEquals(Verdict.ACCEPTED, keyed.order(Long.MIN_VALUE, NOW + 5_000_000));
         assertEquals(Verdict.ACCEPTED, keyed.order(Long.MIN_VALUE, NOW - 5_000_000));
         assertEquals(Verdict.CLOCK_SKEW, keyed.order(Long.MIN_VALUE, NOW + 5_000_001), "too old for the clock");
@@ -180,7 +190,7 @@ class LoadReportTest
         assertEquals(Verdict.OLD_TIMESTAMP, keyed.order(NOW, NOW));
 
         final Reader farFuture = new Reader(null);
-        farFuture.wrap(new UnsafeBuffer(reportAt(null, -1L)), 0, 16);
+        farFuture.wrap(new UnsafeBuffer(reportAt(null, -1L)), 0, LoadReport.HEADER_LENGTH);
         assertEquals(Verdict.OLD_TIMESTAMP, farFuture.order(NOW, NOW), "a stamp of 2^64 - 1 reads as older");
     }
 
@@ -203,7 +213,7 @@ class LoadReportTest
                 {
                     writer.add(8000 + p, i + p);
                 }
-                final int length = writer.finish();
+                final int length = writer.finish(SENDER);
                 if (reader.wrap(writer.buffer(), 0, length) == Verdict.ACCEPTED &&
                     reader.order(NOW - 1, NOW) == Verdict.ACCEPTED)
                 {
@@ -231,13 +241,13 @@ class LoadReportTest
         {
             writer.add(80 + i, i);
         }
-        return Arrays.copyOf(writer.bytes(), writer.finish());
+        return Arrays.copyOf(writer.bytes(), writer.finish(SENDER));
     }
 
     private static byte[] reportAt(final FeedbackKey key, final long timestamp)
     {
         final Writer writer = new Writer(key);
         writer.begin(timestamp);
-        return Arrays.copyOf(writer.bytes(), writer.finish());
+        return Arrays.copyOf(writer.bytes(), writer.finish(SENDER));
     }
 }
