@@ -58,18 +58,47 @@ static __always_inline __s64 crab_pick_jsq(const struct crab_vip *vip, __u64 *cu
 	return best;
 }
 
-/* p2c: two different members drawn at random, and the lighter of the two for its weight. */
+/* A member drawn with probability weight / total weight, leaving out the one whose weights are
+ * [skip_start, skip_start + skip_weight): the first whose weight_end exceeds a number below the total (the service's
+ * slot count, which is the sum of its members' weights), found by binary search, 8 steps for 256 members. */
+static __always_inline struct crab_member *crab_draw_member(const struct crab_vip *vip, __u32 skip_start,
+							   __u32 skip_weight)
+{
+	__u32 total = vip->slot_count - skip_weight;
+	if (total == 0)
+		return 0;
+	__u32 r = bpf_get_prandom_u32() % total;
+	if (r >= skip_start)
+		r += skip_weight;
+	__u32 lo = 0, hi = vip->member_count - 1;
+
+	for (int step = 0; step < 32; step++) {
+		if (lo >= hi)
+			break;
+		__u32 mid = lo + (hi - lo) / 2;
+		__u32 key = vip->slot_base + mid;
+		struct crab_member *m = bpf_map_lookup_elem(&vip_members, &key);
+		if (!m)
+			return 0;
+		if (m->weight_end <= r)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	__u32 key = vip->slot_base + lo;
+	return bpf_map_lookup_elem(&vip_members, &key);
+}
+
+/* p2c: two different members drawn by weight, and the lighter of the two for its weight. */
 static __always_inline __s64 crab_pick_p2c(const struct crab_vip *vip)
 {
-	__u32 n = vip->member_count;
-	__u32 i = bpf_get_prandom_u32() % n;
-	__u32 j = n > 1 ? (i + 1 + bpf_get_prandom_u32() % (n - 1)) % n : i;
-	__u32 ki = vip->slot_base + i;
-	__u32 kj = vip->slot_base + j;
-	struct crab_member *a = bpf_map_lookup_elem(&vip_members, &ki);
-	struct crab_member *b = bpf_map_lookup_elem(&vip_members, &kj);
-
-	if (!a || !b)
+	struct crab_member *a = crab_draw_member(vip, 0, 0);
+	if (!a)
+		return -1;
+	if (vip->member_count == 1)
+		return a->backend_id;
+	struct crab_member *b = crab_draw_member(vip, a->weight_end - a->weight, a->weight);
+	if (!b)
 		return -1;
 	if (crab_lighter(crab_load_of(b->backend_id), b->weight, crab_load_of(a->backend_id), a->weight))
 		return b->backend_id;

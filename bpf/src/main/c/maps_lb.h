@@ -73,18 +73,21 @@ struct {
 } rr_cursors SEC(".maps");
 
 /* New connections each backend id was given by jsq or p2c, ever: the one map the XDP program writes for them
- * (atomically, shared by every CPU). Sized at load (--max-backends). */
+ * (atomically, shared by every CPU). Sized at load (--max-backends); mapped into the feedback receiver. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, CRAB_MAX_BACKENDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u64);
 } backend_assigned SEC(".maps");
 
-/* Each backend id's load from its server's reports; written only by crab-lb's feedback receiver. Sized at load. */
+/* Each backend id's load from its server's reports; written only by crab-lb's feedback receiver, through a mapping,
+ * so that base is one aligned 8-byte store a SYN reads whole. Sized at load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, CRAB_MAX_BACKENDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct crab_backend_load);
 } backend_loads SEC(".maps");

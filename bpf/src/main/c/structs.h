@@ -36,11 +36,14 @@ struct crab_vip {
 struct crab_member {
 	__u32 backend_id;
 	__u32 weight;
+	__u32 weight_end; /* the weights of the members up to this one, summed: p2c draws by weight with it */
+	__u32 pad;
 };
 
 /* A backend's load as its last report left it. The policies estimate the load now as base + backend_assigned[id],
  * that is the reported load plus the SYNs assigned since: base is the load minus the assigned count at the time
- * the report was applied, one 64-bit word, so a SYN never reads half of an update. */
+ * the report was applied, one aligned 64-bit word the receiver stores in one go through its mapping of the map, so
+ * a SYN never reads half of an update. */
 struct crab_backend_load {
 	__s64 base;
 	__u64 load;        /* the reported load itself, for crab-lb status */

@@ -4,8 +4,9 @@ import io.crab.agent.HostPort;
 import io.crab.bpf.Abi;
 import io.crab.bpf.BpfMap;
 import io.crab.bpf.BpfObject;
+import org.agrona.BitUtil;
+import org.agrona.concurrent.AtomicBuffer;
 import org.agrona.concurrent.NanoClock;
-import org.agrona.concurrent.UnsafeBuffer;
 
 import java.util.HashMap;
 import java.util.Map;
@@ -13,12 +14,14 @@ import java.util.Map;
 /**
  * The one writer of backend_loads: turns load reports into what jsq and p2c read. A report of {@code load} sets the
  * backend's base to {@code load - assigned}, {@code assigned} being the connections the XDP program has given it so
- * far, so the program's estimate ({@code base + assigned}) is the report plus what was given since.
+ * far, so the program's estimate ({@code base + assigned}) is the report plus what was given since. Both maps are
+ * mapped into this process: the base is one aligned 8-byte store, which a SYN reads whole.
  * <p>
- * A backend whose reports stop (its endpoint down, reports lost or refused) is rebased to 0 at each
- * {@link #STALE_AFTER_NS}: its estimate is then what the LB gave it in the last period, neither frozen at an old
- * report nor growing without end, which would starve it. A backend id that is new, or now names another target,
- * starts from 0 the same way, so it is not flooded as if it had never been given anything.
+ * A backend whose reports stop (its endpoint down, reports lost or refused) is rebased to its last reported load at
+ * each {@link #STALE_AFTER_NS}: its estimate is then that load plus what the LB gave it in the last period, neither
+ * frozen (connections keep counting) nor growing without end, and never lighter than it last said it was, so jsq does
+ * not pile connections onto a backend just because its reports stopped. A backend id that is new, or now names
+ * another target, starts from 0; an id that leaves the tables is set to 0 at once, so it comes back neutral.
  * <p>
  * Used on one thread only; nothing allocates per report.
  */
@@ -29,25 +32,34 @@ final class BackendLoads
     /** Reports above this are taken as this, so no report can overflow the program's arithmetic. */
     static final long MAX_LOAD = 1L << 24;
 
-    private final BpfMap loads;
-    private final BpfMap assigned;
+    private final AtomicBuffer loads;
+    private final int loadStride;
+    private final AtomicBuffer assigned;
+    private final int assignedStride;
     private final NanoClock clock;
-    private final UnsafeBuffer key = new UnsafeBuffer(new byte[4]);
-    private final UnsafeBuffer value = new UnsafeBuffer(new byte[Abi.BackendLoad.SIZE]);
-    private final UnsafeBuffer count = new UnsafeBuffer(new byte[8]);
     /** Per backend id: when its last report or rebase was written (CLOCK_MONOTONIC ns); 0 = not tracked. */
     private final long[] freshNs;
+    /** Per backend id: the load its server last reported, 0 before the first. */
+    private final long[] lastLoad;
     private Map<HostPort, Integer> tracked = Map.of();
 
     BackendLoads(final BpfObject obj, final NanoClock clock)
     {
-        this.loads = obj.map(Abi.Maps.BACKEND_LOADS);
-        this.assigned = obj.map(Abi.Maps.BACKEND_ASSIGNED);
+        final BpfMap loadsMap = obj.map(Abi.Maps.BACKEND_LOADS);
+        final BpfMap assignedMap = obj.map(Abi.Maps.BACKEND_ASSIGNED);
+        this.loads = loadsMap.mmap();
+        this.loadStride = BitUtil.align(loadsMap.valueSize(), 8);
+        this.assigned = assignedMap.mmap();
+        this.assignedStride = BitUtil.align(assignedMap.valueSize(), 8);
         this.clock = clock;
-        this.freshNs = new long[loads.maxEntries()];
+        this.freshNs = new long[loadsMap.maxEntries()];
+        this.lastLoad = new long[loadsMap.maxEntries()];
     }
 
-    /** Follows a publication: ids new to it, or naming another target than before, start from load 0. */
+    /**
+     * Follows a publication: ids new to it, or naming another target than before, start from load 0; ids no longer in
+     * it are set to 0, so whatever the receiver's timing, a reused id never carries its former backend's load.
+     */
     void track(final Map<HostPort, Integer> ids)
     {
         final Map<Integer, HostPort> before = new HashMap<>();
@@ -62,8 +74,17 @@ final class BackendLoads
             else
             {
                 final long now = clock.nanoTime();
+                lastLoad[id] = 0;
                 write(id, 0, 0);
                 keep[id] = now;
+            }
+        });
+        before.keySet().forEach(id ->
+        {
+            if (!ids.containsValue(id))
+            {
+                lastLoad[id] = 0;
+                write(id, 0, 0);
             }
         });
         System.arraycopy(keep, 0, freshNs, 0, freshNs.length);
@@ -76,7 +97,8 @@ final class BackendLoads
         if (id >= 0 && id < freshNs.length && freshNs[id] != 0)
         {
             final long now = clock.nanoTime();
-            write(id, Math.min(Math.max(load, 0), MAX_LOAD), now);
+            lastLoad[id] = Math.min(Math.max(load, 0), MAX_LOAD);
+            write(id, lastLoad[id], now);
             freshNs[id] = now;
         }
     }
@@ -90,9 +112,7 @@ final class BackendLoads
         {
             if (freshNs[id] != 0 && now - freshNs[id] >= STALE_AFTER_NS)
             {
-                key.putInt(0, id);
-                final long reportedNs = loads.lookup(key, value) ? value.getLong(Abi.BackendLoad.REPORTED_NS) : 0;
-                write(id, 0, reportedNs);
+                write(id, lastLoad[id], loads.getLong(id * loadStride + Abi.BackendLoad.REPORTED_NS));
                 freshNs[id] = now;
                 rebased++;
             }
@@ -100,13 +120,13 @@ final class BackendLoads
         return rebased;
     }
 
+    /** The status fields first, the base the program reads last, in one ordered store. */
     private void write(final int id, final long load, final long reportedNs)
     {
-        key.putInt(0, id);
-        final long given = assigned.lookup(key, count) ? count.getLong(0) : 0;
-        value.putLong(Abi.BackendLoad.BASE, load - given);
-        value.putLong(Abi.BackendLoad.LOAD, load);
-        value.putLong(Abi.BackendLoad.REPORTED_NS, reportedNs);
-        loads.update(key, value, BpfMap.UPDATE_ANY);
+        final int at = id * loadStride;
+        final long given = assigned.getLongVolatile(id * assignedStride);
+        loads.putLong(at + Abi.BackendLoad.LOAD, load);
+        loads.putLong(at + Abi.BackendLoad.REPORTED_NS, reportedNs);
+        loads.putLongOrdered(at + Abi.BackendLoad.BASE, load - given);
     }
 }

@@ -54,6 +54,7 @@ final class ServiceTables
     private final UnsafeBuffer value = new UnsafeBuffer(new byte[64]);
     private final UnsafeBuffer slotKey = new UnsafeBuffer(new byte[4]);
     private final UnsafeBuffer slotValue = new UnsafeBuffer(new byte[8]);
+    private final UnsafeBuffer memberValue = new UnsafeBuffer(new byte[Abi.Member.SIZE]);
     /** Published services: VIP to (service id, slot base in use). */
     private final Map<HostPort, int[]> published = new HashMap<>();
     private final Map<HostPort, Integer> backendIds = new HashMap<>();
@@ -196,13 +197,18 @@ final class ServiceTables
             slots.update(slotKey, slotValue, BpfMap.UPDATE_ANY);
         }
         final List<BackendConfig> memberList = service.backends().stream().filter(redirectable).toList();
+        int weightEnd = 0;
         for (int i = 0; i < memberList.size(); i++)
         {
+            weightEnd += memberList.get(i).weight();
             slotKey.putInt(0, base + i);
-            slotValue.putInt(Abi.Member.BACKEND_ID, backendIds.get(memberList.get(i).target()));
-            slotValue.putInt(Abi.Member.WEIGHT, memberList.get(i).weight());
-            members.update(slotKey, slotValue, BpfMap.UPDATE_ANY);
+            memberValue.putInt(Abi.Member.BACKEND_ID, backendIds.get(memberList.get(i).target()));
+            memberValue.putInt(Abi.Member.WEIGHT, memberList.get(i).weight());
+            memberValue.putInt(Abi.Member.WEIGHT_END, weightEnd);
+            members.update(slotKey, memberValue, BpfMap.UPDATE_ANY);
         }
+        // p2c draws a number below slot_count and finds its member by weight_end: the two must be the same sum.
+        assert weightEnd == table.size() : weightEnd + " != " + table.size();
         writeName(id, service.name());
         vipKey(service.vip());
         value.setMemory(0, value.capacity(), (byte)0);

@@ -203,16 +203,40 @@ class LbPolicyTest
     }
 
     @Test
-    void aBackendWhoseReportsStopIsRebasedToWhatItWasGivenLately()
+    void p2cDrawsByWeightSoAHeavyBackendGetsItsShareAmongMany()
+    {
+        publish(Policy.P2C, 10, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+        final int[] shares = shares(380, 10);
+        // Its share is 10/19, about 200 of 380; drawn uniformly it could win at most 2/10 of the SYNs, about 76.
+        assertTrue(shares[0] >= 160 && shares[0] <= 240, "weight 10 of 19: " + Arrays.toString(shares));
+    }
+
+    @Test
+    void aBackendWhoseReportsStopKeepsItsLastLoadPlusWhatItWasGivenLately()
     {
         publish(Policy.JSQ, 1, 1);
-        report(0, 50);
-        report(1, 10);
-        assertEquals(1, backendOfNextSyn());
+        report(0, 5);
+        report(1, 50);
+        assertEquals(40, shares(40, 2)[0], "backend 0 takes all until it reaches 50");
         nowNs += BackendLoads.STALE_AFTER_NS;
-        report(1, 10);
+        report(1, 50);
         assertEquals(1, loads.rebaseStale(), "backend 0 has not reported for a whole period");
-        assertEquals(0, backendOfNextSyn(), "its stale report of 50 no longer counts");
+        assertEquals(20, shares(20, 2)[0], "rebased to 5: what it was given before no longer counts, its load does");
+        nowNs += BackendLoads.STALE_AFTER_NS;
+        report(1, 0);
+        assertEquals(1, loads.rebaseStale());
+        assertEquals(1, backendOfNextSyn(), "never lighter than it last said it was: 5 against 0");
+    }
+
+    @Test
+    void anIdThatLeavesTheTablesComesBackNeutral()
+    {
+        publish(Policy.JSQ, 1, 1);
+        final int leaving = idOf(1);
+        report(1, 30);
+        assertEquals(30, estimate(leaving));
+        publish(Policy.JSQ, 1);
+        assertEquals(0, estimate(leaving), "backend 1 left: its load is cleared at once");
     }
 
     @Test
@@ -265,6 +289,18 @@ class LbPolicyTest
     private int idOf(final int backend)
     {
         return tables.backendIds().get(HostPort.parse(BACKEND_IP + ":" + (FIRST_PORT + backend)));
+    }
+
+    /** What the program would estimate for backend id {@code id}: base + assigned, as the maps hold them. */
+    private long estimate(final int id)
+    {
+        final UnsafeBuffer key = new UnsafeBuffer(new byte[4]);
+        final UnsafeBuffer value = new UnsafeBuffer(new byte[Abi.BackendLoad.SIZE]);
+        final UnsafeBuffer count = new UnsafeBuffer(new byte[8]);
+        key.putInt(0, id);
+        assertTrue(obj.map(Abi.Maps.BACKEND_LOADS).lookup(key, value));
+        assertTrue(obj.map(Abi.Maps.BACKEND_ASSIGNED).lookup(key, count));
+        return value.getLong(Abi.BackendLoad.BASE) + count.getLong(0);
     }
 
     private long assigned(final int backend)

@@ -313,6 +313,7 @@ final class Fixture implements AutoCloseable
             value.putInt(0, backendIds[slot]);
             obj.map(Abi.Maps.VIP_SLOTS).update(key, value, BpfMap.UPDATE_ANY);
             value.putInt(Abi.Member.WEIGHT, 1);
+            value.putInt(Abi.Member.WEIGHT_END, slot + 1);
             obj.map(Abi.Maps.VIP_MEMBERS).update(key, value, BpfMap.UPDATE_ANY);
         }
         vipKey(addr, port);

@@ -142,6 +142,7 @@ final class LbFixture implements AutoCloseable
             obj.map(Abi.Maps.VIP_SLOTS).update(key, value, BpfMap.UPDATE_ANY);
             value.putInt(Abi.Member.BACKEND_ID, id);
             value.putInt(Abi.Member.WEIGHT, 1);
+            value.putInt(Abi.Member.WEIGHT_END, id + 1);
             obj.map(Abi.Maps.VIP_MEMBERS).update(key, value, BpfMap.UPDATE_ANY);
         }
         usePolicy(Abi.Consts.CRAB_POLICY_RR);
