@@ -48,6 +48,13 @@ public record HostPort(Inet4Address address, int port)
         }).toList();
     }
 
+    /** An IPv4 address as a big-endian int: its first octet in the top byte. */
+    public static int ipv4Bits(final InetAddress address)
+    {
+        final byte[] b = address.getAddress();
+        return (b[0] & 0xff) << 24 | (b[1] & 0xff) << 16 | (b[2] & 0xff) << 8 | (b[3] & 0xff);
+    }
+
     /** Dotted-quad only: no names, so nothing is ever resolved through DNS. */
     public static Inet4Address parseIpv4(final String host, final String context)
     {

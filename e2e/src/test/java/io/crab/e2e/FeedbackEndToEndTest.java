@@ -1,6 +1,7 @@
 package io.crab.e2e;
 
 import com.codahale.metrics.MetricRegistry;
+import io.crab.agent.HostPort;
 import io.crab.agent.feedback.FeedbackKey;
 import io.crab.agent.feedback.LoadReport;
 import io.crab.bench.cluster.CrabCluster;
@@ -179,9 +180,7 @@ class FeedbackEndToEndTest
             try (DatagramChannel channel = DatagramChannel.open(StandardProtocolFamily.INET))
             {
                 channel.bind(new InetSocketAddress(from.ipAddress(), 0));
-                final byte[] a = from.ipAddress().getAddress();
-                final int sender = (a[0] & 0xff) << 24 | (a[1] & 0xff) << 16 | (a[2] & 0xff) << 8 | (a[3] & 0xff);
-                channel.send(ByteBuffer.wrap(writer.bytes(), 0, writer.finish(sender)),
+                channel.send(ByteBuffer.wrap(writer.bytes(), 0, writer.finish(HostPort.ipv4Bits(from.ipAddress()))),
                     new InetSocketAddress(topology.lb().ipAddress(), FEEDBACK_PORT));
             }
             return null;

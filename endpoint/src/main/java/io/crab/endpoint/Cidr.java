@@ -30,7 +30,7 @@ public record Cidr(Inet4Address address, int length)
         {
             throw new IllegalArgumentException("'" + text + "': prefix length must be 0..32");
         }
-        final int bits = toInt(address);
+        final int bits = HostPort.ipv4Bits(address);
         final int mask = length == 0 ? 0 : -1 << (32 - length);
         if ((bits & ~mask) != 0)
         {
@@ -40,11 +40,6 @@ public record Cidr(Inet4Address address, int length)
         return new Cidr(address, length);
     }
 
-    private static int toInt(final Inet4Address a)
-    {
-        final byte[] b = a.getAddress();
-        return (b[0] & 0xff) << 24 | (b[1] & 0xff) << 16 | (b[2] & 0xff) << 8 | (b[3] & 0xff);
-    }
 
     private static Inet4Address fromInt(final int v)
     {

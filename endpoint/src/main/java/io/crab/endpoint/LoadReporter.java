@@ -1,5 +1,6 @@
 package io.crab.endpoint;
 
+import io.crab.agent.HostPort;
 import io.crab.agent.feedback.LoadReport;
 import org.agrona.collections.IntIntConsumer;
 import org.agrona.collections.Long2LongHashMap;
@@ -141,8 +142,7 @@ final class LoadReporter implements AutoCloseable
                     probe.bind(new InetSocketAddress(settings.from(), 0));
                 }
                 probe.connect(destinations.get(i));
-                final byte[] a = ((InetSocketAddress)probe.getLocalAddress()).getAddress().getAddress();
-                senderAddresses[i] = (a[0] & 0xff) << 24 | (a[1] & 0xff) << 16 | (a[2] & 0xff) << 8 | (a[3] & 0xff);
+                senderAddresses[i] = HostPort.ipv4Bits(((InetSocketAddress)probe.getLocalAddress()).getAddress());
             }
             catch (final IOException ex)
             {

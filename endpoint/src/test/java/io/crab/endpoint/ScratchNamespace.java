@@ -1,5 +1,6 @@
 package io.crab.endpoint;
 
+import io.crab.agent.HostPort;
 import io.crab.bpf.Netns;
 import io.crab.rig.Shell;
 
@@ -138,7 +139,6 @@ final class ScratchNamespace implements AutoCloseable
         {
             throw new IllegalStateException("not an IPv4 address: " + address);
         }
-        final byte[] bytes = address.getAddress().getAddress();
-        return (bytes[0] & 0xff) << 24 | (bytes[1] & 0xff) << 16 | (bytes[2] & 0xff) << 8 | (bytes[3] & 0xff);
+        return HostPort.ipv4Bits(address.getAddress());
     }
 }

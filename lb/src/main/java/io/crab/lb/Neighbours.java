@@ -1,5 +1,7 @@
 package io.crab.lb;
 
+import io.crab.agent.HostPort;
+
 import java.io.IOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
@@ -68,7 +70,7 @@ public final class Neighbours
 
     Inet4Address nextHop(final Inet4Address target)
     {
-        final int dst = Integer.reverseBytes(toInt(target));
+        final int dst = Integer.reverseBytes(HostPort.ipv4Bits(target));
         long bestMask = -1;
         int gateway = 0;
         try
@@ -103,11 +105,6 @@ public final class Neighbours
         return gateway == 0 ? target : fromInt(Integer.reverseBytes(gateway));
     }
 
-    private static int toInt(final Inet4Address a)
-    {
-        final byte[] b = a.getAddress();
-        return (b[0] & 0xff) << 24 | (b[1] & 0xff) << 16 | (b[2] & 0xff) << 8 | (b[3] & 0xff);
-    }
 
     private static Inet4Address fromInt(final int v)
     {

@@ -149,8 +149,7 @@ final class ReportTrust
 
         Source(final InetAddress address, final List<Map.Entry<HostPort, Integer>> targets)
         {
-            final byte[] a = address.getAddress();
-            this.address = (a[0] & 0xff) << 24 | (a[1] & 0xff) << 16 | (a[2] & 0xff) << 8 | (a[3] & 0xff);
+            this.address = HostPort.ipv4Bits(address);
             int anyPort = -1;
             final int[] ids = new int[targets.size()];
             int n = 0;

@@ -194,8 +194,7 @@ class FeedbackReceiverTest
         {
             writer.add(portLoads[i], portLoads[i + 1]);
         }
-        final byte[] a = ((InetSocketAddress)from.getLocalAddress()).getAddress().getAddress();
-        final int sender = (a[0] & 0xff) << 24 | (a[1] & 0xff) << 16 | (a[2] & 0xff) << 8 | (a[3] & 0xff);
+        final int sender = HostPort.ipv4Bits(((InetSocketAddress)from.getLocalAddress()).getAddress());
         from.send(ByteBuffer.wrap(writer.bytes(), 0, writer.finish(sender)), new InetSocketAddress("127.0.0.1", PORT));
     }
 

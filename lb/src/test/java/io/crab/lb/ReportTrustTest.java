@@ -171,9 +171,7 @@ class ReportTrustTest
         {
             writer.add((int)portLoads[i], portLoads[i + 1]);
         }
-        final byte[] a = sender.getAddress();
-        return Arrays.copyOf(writer.bytes(),
-            writer.finish((a[0] & 0xff) << 24 | (a[1] & 0xff) << 16 | (a[2] & 0xff) << 8 | (a[3] & 0xff)));
+        return Arrays.copyOf(writer.bytes(), writer.finish(HostPort.ipv4Bits(sender)));
     }
 
     private static InetAddress address(final String text)

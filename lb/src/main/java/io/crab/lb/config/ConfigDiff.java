@@ -20,7 +20,7 @@ public final class ConfigDiff
 {
     /** Targets in address order, then port: 198.18.0.9 before 198.18.0.10, all ports before port 80. */
     private static final Comparator<HostPort> TARGET_ORDER = Comparator
-        .comparingLong((HostPort target) -> Integer.toUnsignedLong(addressBits(target)))
+        .comparingLong((HostPort target) -> Integer.toUnsignedLong(HostPort.ipv4Bits(target.address())))
         .thenComparingInt(HostPort::port);
 
     private ConfigDiff()
@@ -134,12 +134,6 @@ public final class ConfigDiff
             backends.put(backend.target(), backend);
         }
         return backends;
-    }
-
-    private static int addressBits(final HostPort target)
-    {
-        final byte[] bytes = target.address().getAddress();
-        return (bytes[0] & 0xff) << 24 | (bytes[1] & 0xff) << 16 | (bytes[2] & 0xff) << 8 | bytes[3] & 0xff;
     }
 
     private static String word(final Policy policy)
