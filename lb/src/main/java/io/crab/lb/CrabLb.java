@@ -21,6 +21,7 @@ import sun.misc.Signal;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
@@ -138,7 +139,7 @@ public final class CrabLb implements Callable<Integer>
         Signal.handle(new Signal("HUP"), signal -> agent.requestReload());
         final String services = ctx.initial().services().stream()
             .map(s -> s.name() + " " + s.vip() + " (" + s.backends().size() + " backends, " +
-                s.policy().name().toLowerCase() + ")")
+                s.policy().word() + ")")
             .collect(Collectors.joining(", "));
         new AgentMain().run(agent, new SleepingMillisIdleStrategy(50),
             new DutyCycleErrors("crab-lb", spec.commandLine().getErr(), clock), "crab-lb ready on " + ctx.iface() +
@@ -171,7 +172,8 @@ public final class CrabLb implements Callable<Integer>
         @Override
         public Policy convert(final String value)
         {
-            return Policy.valueOf(value.toUpperCase());
+            return Policy.ofWord(value.toLowerCase(Locale.ROOT)).orElseThrow(() ->
+                new IllegalArgumentException("expected rr, random, hash, jsq or p2c"));
         }
     }
 

@@ -139,7 +139,7 @@ public final class LbStatus
                     }
                 }
                 final long total = weights.keySet().stream().mapToLong(syns::sum).sum();
-                final String policy = Policy.ofCode(value.getInt(Abi.Vip.POLICY)).name().toLowerCase();
+                final String policy = Policy.ofCode(value.getInt(Abi.Vip.POLICY)).word();
                 final String prefix = "crab.service." + service;
                 registry.register(prefix + ".vip", (Gauge<String>)() -> vip);
                 registry.register(prefix + ".policy", (Gauge<String>)() -> policy);

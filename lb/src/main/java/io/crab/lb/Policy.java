@@ -2,6 +2,9 @@ package io.crab.lb;
 
 import io.crab.bpf.Abi;
 
+import java.util.Locale;
+import java.util.Optional;
+
 /**
  * How the LB picks a backend for a new connection; values are enum crab_policy. rr, random and hash pick from the
  * weighted slot table; jsq and p2c compare the backends' loads (their servers' reports plus what the LB gave them
@@ -22,6 +25,31 @@ public enum Policy
     public int code()
     {
         return code;
+    }
+
+    /** Its name in a services file, on a command line and in status: rr, random, hash, jsq or p2c. */
+    public String word()
+    {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    /** Whether it reads the servers' load reports, so its backends' endpoints should send them. */
+    public boolean loadAware()
+    {
+        return this == JSQ || this == P2C;
+    }
+
+    /** The policy whose {@link #word} this is, exactly. */
+    public static Optional<Policy> ofWord(final String word)
+    {
+        for (final Policy p : values())
+        {
+            if (p.word().equals(word))
+            {
+                return Optional.of(p);
+            }
+        }
+        return Optional.empty();
     }
 
     public static Policy ofCode(final int code)

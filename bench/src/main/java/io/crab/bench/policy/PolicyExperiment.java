@@ -1,6 +1,7 @@
 package io.crab.bench.policy;
 
 import io.crab.bench.cluster.CrabCluster;
+import io.crab.lb.Policy;
 import io.crab.rig.Host;
 import io.crab.rig.Topology;
 
@@ -13,7 +14,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.Consumer;
 import java.util.stream.IntStream;
 
@@ -27,8 +27,6 @@ public final class PolicyExperiment
 {
     /** What the services file accepts, the load-aware ones last; --policies picks from these. */
     public static final List<String> POLICIES = List.of("random", "hash", "rr", "jsq", "p2c");
-    /** The policies that need the servers' load reports; only then do the endpoints send them. */
-    public static final Set<String> LOAD_AWARE = Set.of("jsq", "p2c");
     /** Where crab-lb listens for the servers' load reports by default (crab-lb --feedback-port). */
 
     static final String SERVICE = "policy-bench";
@@ -68,7 +66,8 @@ public final class PolicyExperiment
         try (Topology topology = Topology.builder().clients(1).servers(SERVERS).build())
         {
             final Host client = topology.clients().get(0);
-            final boolean reports = settings.policies().stream().anyMatch(LOAD_AWARE::contains);
+            final boolean reports = settings.policies().stream()
+                .anyMatch(p -> Policy.ofWord(p).map(Policy::loadAware).orElse(false));
             final List<String> serverArgs = reports ? CrabCluster.reportingToTheLb(topology) : List.of();
             progress.accept("starting crab-endpoint" + (reports ? " (servers reporting load to the LB)" : "") +
                 ", " + SERVERS * BACKEND_PORTS.size() + " queue servers and crab-lb (logs in " + logs + ")");

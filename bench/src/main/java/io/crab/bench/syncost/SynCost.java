@@ -79,7 +79,7 @@ public final class SynCost
         /** The row label: a marked SYN's cost depends on the policy that picks its backend. */
         String label(final Policy policy)
         {
-            return this == MARKED ? label + " (" + policy.name().toLowerCase() + ")" : label;
+            return this == MARKED ? label + " (" + policy.word() + ")" : label;
         }
 
         /** Frame of sample {@code index}: a port per index, and a new ISN each time the ports wrap around. */

@@ -59,14 +59,8 @@ public final class SynCostCommand implements Callable<Integer>
         final List<Policy> chosen = new ArrayList<>();
         for (final String name : policies)
         {
-            try
-            {
-                chosen.add(Policy.valueOf(name.toUpperCase(Locale.ROOT)));
-            }
-            catch (final IllegalArgumentException ex)
-            {
-                throw new ConfigException("--policies " + name + ": expected rr, random, hash, jsq or p2c");
-            }
+            chosen.add(Policy.ofWord(name.toLowerCase(Locale.ROOT)).orElseThrow(() ->
+                new ConfigException("--policies " + name + ": expected rr, random, hash, jsq or p2c")));
         }
         if (backends < 1 || backends > Abi.Consts.CRAB_MAX_SLOTS)
         {

@@ -6,7 +6,6 @@ import io.crab.lb.Policy;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -68,7 +67,7 @@ public final class ConfigDiff
         }
         if (before.policy() != after.policy())
         {
-            changes.add(prefix + "policy " + word(before.policy()) + " -> " + word(after.policy()));
+            changes.add(prefix + "policy " + before.policy().word() + " -> " + after.policy().word());
         }
         if (before.redirectUnmarked() != after.redirectUnmarked())
         {
@@ -134,11 +133,6 @@ public final class ConfigDiff
             backends.put(backend.target(), backend);
         }
         return backends;
-    }
-
-    private static String word(final Policy policy)
-    {
-        return policy.name().toLowerCase(Locale.ROOT);
     }
 
     private static String onOff(final boolean flag)

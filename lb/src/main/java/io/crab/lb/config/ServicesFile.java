@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -309,14 +308,8 @@ public final class ServicesFile
 
     private Policy policy(final int line, final String text)
     {
-        for (final Policy policy : Policy.values())
-        {
-            if (policy.name().toLowerCase(Locale.ROOT).equals(text))
-            {
-                return policy;
-            }
-        }
-        throw error(line, "policy must be rr, random, hash, jsq or p2c, got '" + text + "'");
+        return Policy.ofWord(text).orElseThrow(() ->
+            error(line, "policy must be rr, random, hash, jsq or p2c, got '" + text + "'"));
     }
 
     private int weight(final int line, final String text)
