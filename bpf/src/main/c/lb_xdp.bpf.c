@@ -184,8 +184,9 @@ int crab_lb(struct xdp_md *ctx)
 	if (route_to(ctx, ip, be->addr, tcp->source, new_port, 20 + new_len, &fib))
 		return count(CRAB_LB_DROP_NO_ROUTE, XDP_DROP);
 
-	/* The marker is consumed: NOPs in its place, so the server never sees two options of our kind. */
-	for (int i = 0; i < 12; i++)
+	/* The marker is consumed: NOPs in its place, so the server never sees two options of our kind. A marker is
+	 * the option's header alone: 2 bytes, 4 with an ExID. */
+	for (int i = 0; i < 4; i++)
 		if (scan.marker_off >= 0 && i < scan.marker_len)
 			scan.hdr[(scan.marker_off + i) & CRAB_HDR_MASK] = CRAB_TCPOPT_NOP;
 	/* New TCP header: fixed part, our option, then the old options.
