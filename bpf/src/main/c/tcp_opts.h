@@ -86,11 +86,10 @@ static long crab_scan_step(__u64 index, void *ctx)
 	return crab_judge_option(s, off, kind, s->hdr[(off + 1) & CRAB_HDR_MASK], exid);
 }
 
-/* One option of the packet itself per call: the same walk as crab_scan_step, reading through s->tcp, each read
- * checked against s->end. An ExID is read only where the option is long enough to hold one. */
-static long crab_scan_packet_step(__u64 index, void *ctx)
+/* One option of the packet itself: the same walk as crab_scan_step, reading through s->tcp, each read checked
+ * against s->end. An ExID is read only where the option is long enough to hold one. 1 ends the scan. */
+static __always_inline long crab_scan_packet_option(struct crab_opt_scan *s)
 {
-	struct crab_opt_scan *s = ctx;
 	__u32 off = s->off;
 
 	if (off >= s->len || off >= CRAB_MAX_TCP_HDR)
@@ -118,6 +117,18 @@ static long crab_scan_packet_step(__u64 index, void *ctx)
 	if (s->exid && olen >= 4 && off + 4 <= s->len && at + 4 <= s->end)
 		exid = (at[2] << 8) | at[3];
 	return crab_judge_option(s, off, kind, olen, exid);
+}
+
+/* Options of the packet, CRAB_SCAN_BATCH per call: a Linux SYN's options and marker take three calls, not ten. */
+#define CRAB_SCAN_BATCH 4
+static long crab_scan_packet_step(__u64 index, void *ctx)
+{
+	struct crab_opt_scan *s = ctx;
+
+	for (int i = 0; i < CRAB_SCAN_BATCH; i++)
+		if (crab_scan_packet_option(s))
+			return 1;
+	return 0;
 }
 
 static __always_inline void crab_scan_start(struct crab_opt_scan *s, const struct crab_opt_cfg *cfg)
@@ -149,7 +160,7 @@ static __always_inline void crab_scan_packet_options(struct crab_opt_scan *s, co
 	s->end = end;
 	s->len = len;
 	crab_scan_start(s, cfg);
-	bpf_loop(CRAB_MAX_TCP_HDR - 20, crab_scan_packet_step, s, 0);
+	bpf_loop((CRAB_MAX_TCP_HDR - 20 + CRAB_SCAN_BATCH - 1) / CRAB_SCAN_BATCH, crab_scan_packet_step, s, 0);
 }
 
 /* Reads VIP and, if the option carries one, VIP port from the redirect option found by the scan. */
