@@ -60,11 +60,9 @@ static __always_inline long crab_judge_option(struct crab_opt_scan *s, __u32 off
 	return 0;
 }
 
-/* One option of the copy per call; 1 stops the loop. A callback is verified once, where an unrolled or bounded loop
- * over 40 bytes with this many branches exceeds the verifier's budget. */
-static long crab_scan_step(__u64 index, void *ctx)
+/* One option of the copy; 1 ends the scan. */
+static __always_inline long crab_scan_copy_option(struct crab_opt_scan *s)
 {
-	struct crab_opt_scan *s = ctx;
 	__u32 off = s->off;
 
 	if (off >= s->len || off >= CRAB_MAX_TCP_HDR)
@@ -86,7 +84,22 @@ static long crab_scan_step(__u64 index, void *ctx)
 	return crab_judge_option(s, off, kind, s->hdr[(off + 1) & CRAB_HDR_MASK], exid);
 }
 
-/* One option of the packet itself: the same walk as crab_scan_step, reading through s->tcp, each read checked
+/* Options per bpf_loop call. A callback is verified once, where an unrolled or bounded loop over 40 bytes with this
+ * many branches exceeds the verifier's budget; each call costs a BPF-to-BPF call and the scan state reloaded from
+ * the stack, so a call takes four: a Linux SYN's five options, NOPs and marker take three calls, not ten. */
+#define CRAB_SCAN_BATCH 4
+
+static long crab_scan_step(__u64 index, void *ctx)
+{
+	struct crab_opt_scan *s = ctx;
+
+	for (int i = 0; i < CRAB_SCAN_BATCH; i++)
+		if (crab_scan_copy_option(s))
+			return 1;
+	return 0;
+}
+
+/* One option of the packet itself: the same walk as crab_scan_copy_option, reading through s->tcp, each read checked
  * against s->end. An ExID is read only where the option is long enough to hold one. 1 ends the scan. */
 static __always_inline long crab_scan_packet_option(struct crab_opt_scan *s)
 {
@@ -119,8 +132,6 @@ static __always_inline long crab_scan_packet_option(struct crab_opt_scan *s)
 	return crab_judge_option(s, off, kind, olen, exid);
 }
 
-/* Options of the packet, CRAB_SCAN_BATCH per call: a Linux SYN's options and marker take three calls, not ten. */
-#define CRAB_SCAN_BATCH 4
 static long crab_scan_packet_step(__u64 index, void *ctx)
 {
 	struct crab_opt_scan *s = ctx;
@@ -149,7 +160,7 @@ static __always_inline void crab_scan_start(struct crab_opt_scan *s, const struc
 static __always_inline void crab_scan_options(struct crab_opt_scan *s, const struct crab_opt_cfg *cfg)
 {
 	crab_scan_start(s, cfg);
-	bpf_loop(CRAB_MAX_TCP_HDR - 20, crab_scan_step, s, 0);
+	bpf_loop((CRAB_MAX_TCP_HDR - 20 + CRAB_SCAN_BATCH - 1) / CRAB_SCAN_BATCH, crab_scan_step, s, 0);
 }
 
 /* Scans the options of the TCP header at tcp (len bytes, in the packet, which ends at end) in place. */
