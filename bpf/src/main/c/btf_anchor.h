@@ -10,6 +10,7 @@ struct crab_btf_anchor {
 	enum crab_limits limits;
 	enum crab_policy policy;
 	enum crab_vip_flags vip_flags;
+	enum crab_vip_kinds vip_kinds;
 	enum crab_backend_flags backend_flags;
 	enum crab_flow_state flow_state;
 	enum crab_fin_flags fin_flags;

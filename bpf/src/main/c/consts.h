@@ -40,6 +40,13 @@ enum crab_vip_flags {
 	CRAB_VIP_REDIRECT_UNMARKED = 1, /* redirect SYNs without the client marker (kernel-patch clients) */
 };
 
+/* Which kinds of VIP key the vips map holds (the one entry of vip_kinds), so a lookup for a kind it has none of
+ * is not made. */
+enum crab_vip_kinds {
+	CRAB_VIPS_WITH_PORT = 1,        /* some service has a VIP with a port */
+	CRAB_VIPS_ANY_PORT = 2,         /* some service has a VIP of every port (port 0) */
+};
+
 /* Bits of struct crab_rflow.closing: which directions have sent their FIN. */
 enum crab_fin_flags {
 	CRAB_FIN_OUT = 1,
@@ -68,7 +75,6 @@ enum crab_lb_counter {
 	CRAB_LB_PASS_NO_BACKEND,
 	CRAB_LB_TX_REDIRECT,
 	CRAB_LB_TX_RETRANSMIT,
-	CRAB_LB_PASS_BAD_CSUM,         /* IPv4 or TCP checksum wrong: passed unchanged, the kernel drops it */
 	CRAB_LB_DROP_NO_ROUTE,         /* the FIB has no route or no resolved neighbour for the backend */
 	CRAB_LB_TX_REBALANCED,         /* retransmitted SYN whose first backend is down: balanced again */
 	CRAB_LB_COUNTER_MAX,
@@ -144,5 +150,8 @@ enum crab_server_counter {
 
 #define CRAB_TCPOPT_EOL 0
 #define CRAB_TCPOPT_NOP 1
+/* Offsets in the TCP header: the checksum, and the 16-bit word holding the data offset and the flags. */
+#define CRAB_TCP_CSUM 16
+#define CRAB_TCP_DOFF_WORD 12
 
 #endif

@@ -32,6 +32,52 @@ static __always_inline __sum16 crab_csum_replace4(__sum16 check, __be32 old, __b
 	return ~sum & 0xffff;
 }
 
+/*
+ * Incremental updates in plain instructions. Words are taken as loaded from the packet (network order held in a host
+ * register): the ones'-complement sum does not depend on byte order (RFC 1071), so none is swapped. A sum gathers
+ * the old checksum's complement, each old word's complement and each new word (RFC 1624, eqn. 3); the new checksum
+ * is the complement of its fold. An error in the old checksum stays in the new one.
+ */
+static __always_inline __u64 crab_csum_start(__sum16 check)
+{
+	return (__u16)~check;
+}
+
+static __always_inline __u64 crab_csum_swap16(__u64 sum, __u16 old, __u16 new)
+{
+	return sum + (__u16)~old + new;
+}
+
+static __always_inline __u64 crab_csum_swap32(__u64 sum, __u32 old, __u32 new)
+{
+	return sum + (__u16)~old + (__u16)~(old >> 16) + (new & 0xffff) + (new >> 16);
+}
+
+/* Adds the 16-bit words of v, 8 bytes at an even offset of what the checksum covers. */
+static __always_inline __u64 crab_csum_add64(__u64 sum, __u64 v)
+{
+	return sum + (v & 0xffff) + ((v >> 16) & 0xffff) + ((v >> 32) & 0xffff) + (v >> 48);
+}
+
+static __always_inline __sum16 crab_csum_finish(__u64 sum)
+{
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum & 0xffff;
+}
+
+/* The TCP pseudo-header's sum, folded, as a sender that leaves the checksum to offload (CHECKSUM_PARTIAL) writes it
+ * in the checksum field: not complemented. */
+static __always_inline __u16 crab_pseudo_partial(__be32 saddr, __be32 daddr, __u32 len)
+{
+	__u64 sum = (saddr & 0xffff) + (saddr >> 16) + (daddr & 0xffff) + (daddr >> 16) + bpf_htons(IPPROTO_TCP) +
+		    bpf_htons(len);
+
+	return ~crab_csum_finish(sum) & 0xffff;
+}
+
 /* The IPv4 header checksum of a 20-byte header whose check field is zero. */
 static __always_inline __u16 crab_ipv4_csum(struct iphdr *ip)
 {

@@ -42,7 +42,9 @@ static __always_inline int backend_up(__u32 id)
 static __always_inline __s64 pick_backend_id(struct crab_vip *vip, struct crab_syn_key *sk, __u32 seq,
 					     enum crab_lb_counter *tx_counter)
 {
-	__u64 now = bpf_ktime_get_ns();
+	/* The coarse clock (a tick's resolution) is enough for a time-out of seconds, and costs no clock-source read. A
+	 * slot stamped by the fine clock (a test's fixture) may be a tick ahead of it: the age is a signed difference. */
+	__u64 now = bpf_ktime_get_coarse_ns();
 	__u32 index = crab_syn_slot_of(sk);
 	struct crab_syn_slot *seen = bpf_map_lookup_elem(&syn_slots, &index);
 
@@ -51,7 +53,7 @@ static __always_inline __s64 pick_backend_id(struct crab_vip *vip, struct crab_s
 	*tx_counter = CRAB_LB_TX_REDIRECT;
 	if (seen->key.client_addr == sk->client_addr && seen->key.vip_addr == sk->vip_addr &&
 	    seen->key.client_port == sk->client_port && seen->key.vip_port == sk->vip_port && seen->seq == seq &&
-	    now - seen->seen_ns < SYN_TTL_NS) {
+	    (__s64)(now - seen->seen_ns) < (__s64)SYN_TTL_NS) {
 		if (backend_up(seen->backend_id)) {
 			*tx_counter = CRAB_LB_TX_RETRANSMIT;
 			return seen->backend_id;
@@ -70,27 +72,6 @@ static __always_inline __s64 pick_backend_id(struct crab_vip *vip, struct crab_s
 	return id;
 }
 
-/* The IPv4 header (20 bytes, no options) sums to all ones: a corrupt header is not rewritten into a valid one. */
-static __always_inline int ipv4_csum_ok(struct iphdr *ip)
-{
-	return crab_csum_fold(bpf_csum_diff(0, 0, (__be32 *)ip, sizeof(*ip), 0)) == 0;
-}
-
-/*
- * The SYN's TCP checksum is either complete and right, or the partial form a sender on this host's veth leaves
- * for offload (the pseudo-header sum, not inverted; native XDP drops the skb's note that it is partial). On a
- * real NIC frames arrive with complete checksums, so only the first form is seen; anything else is corrupt.
- */
-static __always_inline int tcp_csum_ok(struct iphdr *ip, struct crab_opt_scan *scan, __u32 tcp_len)
-{
-	struct tcphdr *th = (struct tcphdr *)scan->hdr;
-	__u16 check = th->check;
-
-	if (crab_tcp_csum_verify(ip->saddr, ip->daddr, scan->hdr, tcp_len))
-		return 1;
-	return check == crab_tcp_pseudo_partial(ip->saddr, ip->daddr, tcp_len);
-}
-
 /* The backend's next hop from the kernel's FIB and neighbour table: MACs and the interface to send on. */
 static __always_inline int route_to(struct xdp_md *ctx, struct iphdr *ip, __be32 daddr, __be16 sport,
 				    __be16 dport, __u32 tot_len, struct bpf_fib_lookup *fib)
@@ -106,6 +87,43 @@ static __always_inline int route_to(struct xdp_md *ctx, struct iphdr *ip, __be32
 	return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0) == BPF_FIB_LKUP_RET_SUCCESS ? 0 : -1;
 }
 
+/* The TCP checksum's change for the marker blanked with NOPs: its bytes as the packet has them, each at its parity
+ * (the checksum's 16-bit words start at even offsets of the segment). */
+static __always_inline __u64 blank_marker_csum(__u64 sum, const __u8 *marker, int marker_off, int marker_len)
+{
+	for (int i = 0; i < 4; i++) {
+		if (i < marker_len) {
+			int shift = ((marker_off + i) & 1) * 8;
+			sum = crab_csum_swap16(sum, marker[i] << shift, CRAB_TCPOPT_NOP << shift);
+		}
+	}
+	return sum;
+}
+
+/* A full TCP checksum over the rewritten segment, for a SYN whose sender left the checksum to offload: the partial
+ * sum it carries is no checksum a receiver could check. */
+static __always_inline int full_tcp_csum(struct xdp_md *ctx, __be32 saddr, __be32 daddr, __u32 len)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct tcphdr *tcp = data + TCP_OFF;
+
+	if ((void *)(tcp + 1) > end)
+		return -1;
+	tcp->check = 0;
+	__u64 sum = crab_pseudo_partial(saddr, daddr, len);
+	for (int i = 0; i < CRAB_MAX_TCP_HDR / 4; i++) {
+		__u32 *word = (void *)tcp + i * 4;
+		if (i * 4 >= len)
+			break;
+		if ((void *)(word + 1) > end)
+			return -1;
+		sum += (*word & 0xffff) + (*word >> 16);
+	}
+	tcp->check = crab_csum_finish(sum);
+	return 0;
+}
+
 SEC("xdp")
 int crab_lb(struct xdp_md *ctx)
 {
@@ -114,9 +132,7 @@ int crab_lb(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	struct iphdr *ip = data + IP_OFF;
 	struct tcphdr *tcp = data + TCP_OFF;
-	struct crab_opt_scan scan = {};
-	__u8 out[64] = {};
-	__u8 opt[16];
+	struct crab_opt_scan scan;
 
 	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
 		return count(CRAB_LB_PASS_NOT_IPV4, XDP_PASS);
@@ -144,22 +160,15 @@ int crab_lb(struct xdp_md *ctx)
 		return count(CRAB_LB_PASS_MALFORMED, XDP_PASS);
 	if (tot_len != 20 + tcp_len)
 		return count(CRAB_LB_PASS_SYN_DATA, XDP_PASS);
-	if (bpf_xdp_load_bytes(ctx, TCP_OFF, scan.hdr, tcp_len))
-		return count(CRAB_LB_PASS_MALFORMED, XDP_PASS);
 
 	struct crab_opt_cfg *cfg = crab_opt_cfg();
 	if (!cfg)
 		return count(CRAB_LB_PASS_BAD_OPTION, XDP_PASS);
-	scan.len = tcp_len;
-	crab_scan_options(&scan, cfg);
+	crab_scan_packet_options(&scan, cfg, tcp, end, tcp_len);
 	if (scan.bad || scan.redirect_off >= 0)
 		return count(CRAB_LB_PASS_BAD_OPTION, XDP_PASS);
 	if (scan.marker_off < 0 && !(vip->flags & CRAB_VIP_REDIRECT_UNMARKED))
 		return count(CRAB_LB_PASS_UNMARKED, XDP_PASS);
-	/* Checked only now, for a SYN about to be rewritten: one passed as it is needs no verdict on its checksums,
-	 * the kernel checks them. */
-	if (!ipv4_csum_ok(ip) || !tcp_csum_ok(ip, &scan, tcp_len))
-		return count(CRAB_LB_PASS_BAD_CSUM, XDP_PASS);
 
 	struct crab_syn_key sk = {
 		.client_addr = ip->saddr, .vip_addr = ip->daddr, .client_port = tcp->source, .vip_port = tcp->dest,
@@ -174,6 +183,7 @@ int crab_lb(struct xdp_md *ctx)
 		return count(CRAB_LB_PASS_NO_BACKEND, XDP_PASS);
 
 	__be16 new_port = be->port ? be->port : tcp->dest;
+	__u8 opt[16];
 	int opt_size = crab_build_redirect(opt, cfg, ip->daddr, tcp->dest, new_port != tcp->dest);
 	if (opt_size != 8 && opt_size != 12)
 		return count(CRAB_LB_PASS_BAD_OPTION, XDP_PASS);
@@ -184,41 +194,78 @@ int crab_lb(struct xdp_md *ctx)
 	if (route_to(ctx, ip, be->addr, tcp->source, new_port, 20 + new_len, &fib))
 		return count(CRAB_LB_DROP_NO_ROUTE, XDP_DROP);
 
-	/* The marker is consumed: NOPs in its place, so the server never sees two options of our kind. A marker is
-	 * the option's header alone: 2 bytes, 4 with an ExID. */
-	for (int i = 0; i < 4; i++)
-		if (scan.marker_off >= 0 && i < scan.marker_len)
-			scan.hdr[(scan.marker_off + i) & CRAB_HDR_MASK] = CRAB_TCPOPT_NOP;
-	/* New TCP header: fixed part, our option, then the old options.
-	 * The copies are branch-free, so the verifier walks them once: the old options go first because indexes
-	 * past 63 wrap onto out[0..11], which the fixed part and the option then overwrite. */
-	for (int i = 20; i < CRAB_MAX_TCP_HDR; i++)
-		out[(i + opt_size) & CRAB_HDR_MASK] = scan.hdr[i];
-	for (int i = 0; i < 20; i++)
-		out[i] = scan.hdr[i];
-	for (int i = 0; i < 12; i++)
-		if (i < opt_size)
-			out[20 + i] = opt[i];
-	struct tcphdr *th = (struct tcphdr *)out;
-	th->doff = new_len / 4;
-	th->dest = new_port;
-	th->check = 0;
+	/*
+	 * The new frame is the old one with the option inserted after the fixed TCP header: the headers in front of it
+	 * move forward by opt_size, the old options and the payload stay where they are. Everything the rewrite needs
+	 * from the old headers is read before they move, and both checksums are updated for what changes, never summed
+	 * again: a frame with a wrong checksum keeps it wrong, and the backend's kernel drops it.
+	 */
+	struct iphdr new_ip = *ip;
+	struct tcphdr new_tcp = *tcp;
+	__u16 old_doff_word = *(__u16 *)((void *)tcp + CRAB_TCP_DOFF_WORD);
+	__u16 new_doff_word = (old_doff_word & bpf_htons(0x0fff)) | bpf_htons((new_len / 4) << 12);
+	int partial = tcp->check == crab_pseudo_partial(ip->saddr, ip->daddr, tcp_len);
 
-	struct ethhdr eth_copy = *eth;
-	struct iphdr ip_copy = *ip;
-	__builtin_memcpy(eth_copy.h_source, fib.smac, ETH_ALEN);
-	__builtin_memcpy(eth_copy.h_dest, fib.dmac, ETH_ALEN);
-	ip_copy.daddr = be->addr;
-	ip_copy.tot_len = bpf_htons(20 + new_len);
-	ip_copy.check = 0;
-	ip_copy.check = crab_ipv4_csum(&ip_copy);
-	th->check = crab_tcp_csum(ip_copy.saddr, ip_copy.daddr, out, new_len);
+	__u64 sum = crab_csum_start(tcp->check);
+	sum = crab_csum_swap32(sum, ip->daddr, be->addr);
+	sum = crab_csum_swap16(sum, bpf_htons(tcp_len), bpf_htons(new_len));
+	sum = crab_csum_swap16(sum, tcp->dest, new_port);
+	sum = crab_csum_swap16(sum, old_doff_word, new_doff_word);
+	sum = crab_csum_add64(sum, *(__u64 *)opt);
+	if (opt_size == 12)
+		sum = crab_csum_swap32(sum, 0, *(__u32 *)(opt + 8));
+	int marker_off = scan.marker_off;
+	int marker_len = scan.marker_len;
+	if (marker_off >= 0) {
+		const __u8 *marker = (void *)tcp + (marker_off & CRAB_HDR_MASK);
+		if (marker_len == 4 && (void *)marker + 4 <= end)
+			sum = blank_marker_csum(sum, marker, marker_off, 4);
+		else if (marker_len == 2 && (void *)marker + 2 <= end)
+			sum = blank_marker_csum(sum, marker, marker_off, 2);
+		else
+			return count(CRAB_LB_PASS_MALFORMED, XDP_PASS);
+	}
+	new_tcp.dest = new_port;
+	new_tcp.doff = new_len / 4;
+	new_tcp.check = crab_csum_finish(sum);
+
+	__u64 ip_sum = crab_csum_start(ip->check);
+	ip_sum = crab_csum_swap32(ip_sum, ip->daddr, be->addr);
+	ip_sum = crab_csum_swap16(ip_sum, ip->tot_len, bpf_htons(20 + new_len));
+	new_ip.daddr = be->addr;
+	new_ip.tot_len = bpf_htons(20 + new_len);
+	new_ip.check = crab_csum_finish(ip_sum);
 
 	if (bpf_xdp_adjust_head(ctx, -opt_size))
 		return count(CRAB_LB_PASS_NO_ROOM, XDP_PASS);
-	if (bpf_xdp_store_bytes(ctx, ETH_OFF, &eth_copy, sizeof(eth_copy)) ||
-	    bpf_xdp_store_bytes(ctx, IP_OFF, &ip_copy, sizeof(ip_copy)) ||
-	    bpf_xdp_store_bytes(ctx, TCP_OFF, out, new_len))
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	if (data + TCP_OFF + sizeof(struct tcphdr) + 12 > end)
+		return count(CRAB_LB_PASS_MALFORMED, XDP_DROP);
+	eth = data;
+	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	*(struct iphdr *)(data + IP_OFF) = new_ip;
+	*(struct tcphdr *)(data + TCP_OFF) = new_tcp;
+	*(__u64 *)(data + TCP_OFF + sizeof(struct tcphdr)) = *(__u64 *)opt;
+	if (opt_size == 12)
+		*(__u32 *)(data + TCP_OFF + sizeof(struct tcphdr) + 8) = *(__u32 *)(opt + 8);
+	/* The marker is consumed: NOPs in its place, so the server never sees two options of our kind. */
+	if (marker_off >= 0) {
+		__u8 *marker = data + TCP_OFF + ((marker_off + opt_size) & 127);
+		if ((void *)marker + 2 > end)
+			return count(CRAB_LB_PASS_MALFORMED, XDP_DROP);
+		marker[0] = CRAB_TCPOPT_NOP;
+		marker[1] = CRAB_TCPOPT_NOP;
+		if (marker_len == 4) {
+			if ((void *)marker + 4 > end)
+				return count(CRAB_LB_PASS_MALFORMED, XDP_DROP);
+			marker[2] = CRAB_TCPOPT_NOP;
+			marker[3] = CRAB_TCPOPT_NOP;
+		}
+	}
+	if (partial && full_tcp_csum(ctx, new_ip.saddr, new_ip.daddr, new_len))
 		return count(CRAB_LB_PASS_MALFORMED, XDP_DROP);
 
 	__u64 *syns = bpf_map_lookup_elem(&backend_syns, &bid);

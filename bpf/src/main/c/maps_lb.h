@@ -160,14 +160,31 @@ struct {
 	__type(value, __u64);
 } backend_syns SEC(".maps");
 
+/* The kinds of key vips holds (enum crab_vip_kinds): a SYN to a VIP of one kind then costs one hash lookup, not a
+ * miss first. The agent widens it before it adds a key of a new kind and narrows it after it removed the last one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} vip_kinds SEC(".maps");
+
 /* The service of a VIP and port: an entry for the port, else one for every port of the address. */
 static __always_inline struct crab_vip *crab_find_vip(__be32 addr, __be16 port)
 {
+	__u32 zero = 0;
+	__u32 *kinds = bpf_map_lookup_elem(&vip_kinds, &zero);
+	/* Never written (0): both. */
+	__u32 have = kinds && *kinds ? *kinds : CRAB_VIPS_WITH_PORT | CRAB_VIPS_ANY_PORT;
 	struct crab_vip_key key = { .addr = addr, .port = port };
-	struct crab_vip *vip = bpf_map_lookup_elem(&vips, &key);
 
-	if (vip)
-		return vip;
+	if (have & CRAB_VIPS_WITH_PORT) {
+		struct crab_vip *vip = bpf_map_lookup_elem(&vips, &key);
+		if (vip)
+			return vip;
+	}
+	if (!(have & CRAB_VIPS_ANY_PORT))
+		return 0;
 	key.port = 0;
 	return bpf_map_lookup_elem(&vips, &key);
 }

@@ -19,8 +19,6 @@
 #define CRAB_IP_SADDR_OFF (CRAB_IP_OFF + offsetof(struct iphdr, saddr))
 #define CRAB_IP_DADDR_OFF (CRAB_IP_OFF + offsetof(struct iphdr, daddr))
 #define CRAB_IP_TOTLEN_OFF (CRAB_IP_OFF + offsetof(struct iphdr, tot_len))
-#define CRAB_TCP_CSUM 16
-#define CRAB_TCP_DOFF_WORD 12
 
 /* Where the headers of one IPv4/TCP packet are, in the skb's linear data. Valid until a helper changes the packet
  * (the verifier refuses any use after that). */

@@ -20,6 +20,7 @@ public final class Abi
         public static final String BTF_ANCHOR = "btf_anchor";
 
         public static final String VIPS = "vips";
+        public static final String VIP_KINDS = "vip_kinds";
         public static final String VIP_SLOTS = "vip_slots";
         public static final String BACKENDS = "backends";
         public static final String RR_CURSORS = "rr_cursors";
@@ -48,9 +49,10 @@ public final class Abi
         public static final String SERVER_COUNTERS = "server_counters";
 
         /** Every map of lb_xdp and lb_tc (the same: they share them through their pins), client_tc, server_tc. */
-        public static final List<String> LB_XDP = List.of(OPT_CFG, BTF_ANCHOR, VIPS, VIP_SLOTS, BACKENDS, RR_CURSORS,
-            SYN_SLOTS, LB_COUNTERS, BACKEND_SYNS, SERVICE_NAMES, LB_AGENT_COUNTERS, MAGLEV_TABLES, CONN_TABLE,
-            FALLBACK_COUNTERS, BACKEND_FALLBACKS, VIP_MEMBERS, BACKEND_ASSIGNED, BACKEND_LOADS, FEEDBACK_COUNTERS);
+        public static final List<String> LB_XDP = List.of(OPT_CFG, BTF_ANCHOR, VIPS, VIP_KINDS, VIP_SLOTS, BACKENDS,
+            RR_CURSORS, SYN_SLOTS, LB_COUNTERS, BACKEND_SYNS, SERVICE_NAMES, LB_AGENT_COUNTERS, MAGLEV_TABLES,
+            CONN_TABLE, FALLBACK_COUNTERS, BACKEND_FALLBACKS, VIP_MEMBERS, BACKEND_ASSIGNED, BACKEND_LOADS,
+            FEEDBACK_COUNTERS);
         public static final List<String> LB_TC = LB_XDP;
         public static final List<String> CLIENT_TC = List.of(OPT_CFG, BTF_ANCHOR, CLIENT_VIPS, BACKEND_CIDRS, FLOWS,
             RFLOWS, PORTS, CLIENT_COUNTERS);
@@ -61,7 +63,10 @@ public final class Abi
         }
     }
 
-    /** enum crab_limits, crab_policy, crab_vip_flags, crab_backend_flags, crab_fin_flags, crab_flow_state and the counter enums. */
+    /**
+     * enum crab_limits, crab_policy, crab_vip_flags, crab_vip_kinds, crab_backend_flags, crab_fin_flags,
+     * crab_flow_state and the counter enums.
+     */
     public static final class Consts
     {
         public static final int CRAB_MAX_VIPS = 64;
@@ -89,6 +94,9 @@ public final class Abi
 
         public static final int CRAB_VIP_REDIRECT_UNMARKED = 1;
 
+        public static final int CRAB_VIPS_WITH_PORT = 1;
+        public static final int CRAB_VIPS_ANY_PORT = 2;
+
         public static final int CRAB_FIN_OUT = 1;
         public static final int CRAB_FIN_IN = 2;
 
@@ -109,10 +117,9 @@ public final class Abi
         public static final int CRAB_LB_PASS_NO_BACKEND = 11;
         public static final int CRAB_LB_TX_REDIRECT = 12;
         public static final int CRAB_LB_TX_RETRANSMIT = 13;
-        public static final int CRAB_LB_PASS_BAD_CSUM = 14;
-        public static final int CRAB_LB_DROP_NO_ROUTE = 15;
-        public static final int CRAB_LB_TX_REBALANCED = 16;
-        public static final int CRAB_LB_COUNTER_MAX = 17;
+        public static final int CRAB_LB_DROP_NO_ROUTE = 14;
+        public static final int CRAB_LB_TX_REBALANCED = 15;
+        public static final int CRAB_LB_COUNTER_MAX = 16;
 
         public static final int CRAB_FB_PASS_OTHER = 0;
         public static final int CRAB_FB_PASS_NOT_VIP = 1;

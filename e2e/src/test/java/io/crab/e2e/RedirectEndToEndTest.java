@@ -235,7 +235,10 @@ class RedirectEndToEndTest
             assertEquals(0, cluster.lb().stop(), "crab-lb exits cleanly on SIGTERM:\n" + cluster.lb().logText());
             assertTrue(topology.exec(topology.lb(), "ip", "link", "show", "dev", "eth0").contains("xdp"),
                 "stopping crab-lb leaves its program attached");
-            assertTrue(topology.exec(topology.lb(), "ls", "/sys/fs/bpf").lines().anyMatch(l -> l.startsWith("crab-lb")),
+            // Its own pins: other LBs on this host (other tests' namespaces) pin theirs beside it.
+            final String pins = "crab-lb-" + topology.exec(topology.lb(), "stat", "-L", "-c", "%i",
+                "/proc/self/ns/net").strip() + "-eth0";
+            assertTrue(topology.exec(topology.lb(), "ls", "/sys/fs/bpf").lines().anyMatch(pins::equals),
                 "and its state pinned");
             for (final Socket s : sockets)
             {
@@ -244,7 +247,7 @@ class RedirectEndToEndTest
             cluster.detachLb();
             final String link = topology.exec(topology.lb(), "ip", "link", "show", "dev", "eth0");
             assertFalse(link.contains("xdp"), "crab-lb --detach removes the XDP program: " + link);
-            assertTrue(topology.exec(topology.lb(), "ls", "/sys/fs/bpf").lines().noneMatch(l -> l.startsWith("crab-lb")),
+            assertTrue(topology.exec(topology.lb(), "ls", "/sys/fs/bpf").lines().noneMatch(pins::equals),
                 "and its pins");
             for (int round = 0; round < 20; round++)
             {

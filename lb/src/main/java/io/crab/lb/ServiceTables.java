@@ -16,6 +16,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -38,6 +39,7 @@ import java.util.function.ToIntFunction;
 final class ServiceTables
 {
     private final BpfMap vips;
+    private final BpfMap vipKinds;
     private final BpfMap slots;
     private final BpfMap members;
     private final BpfMap backends;
@@ -68,6 +70,7 @@ final class ServiceTables
         final int maglevSize)
     {
         this.vips = obj.map(Abi.Maps.VIPS);
+        this.vipKinds = obj.map(Abi.Maps.VIP_KINDS);
         final BpfMap maglevMap = obj.map(Abi.Maps.MAGLEV_TABLES);
         this.maglev = maglevMap.mmap();
         this.maglevStride = BitUtil.align(maglevMap.valueSize(), 8);
@@ -148,6 +151,10 @@ final class ServiceTables
                 .anyMatch(b -> b.target().equals(target) && redirectable.test(b));
             writeBackend(backendIds.get(target), target, up, compliant.test(target), serving.test(target));
         }
+        final int kinds = kindsOf(config.services().stream().map(ServiceConfig::vip).toList());
+        // Widened before the new keys go in, narrowed after the old ones are gone: a SYN always looks up every kind
+        // of key the map may hold.
+        writeVipKinds(kinds | kindsOf(published.keySet()));
         final Set<HostPort> configured = new LinkedHashSet<>();
         for (final ServiceConfig service : config.services())
         {
@@ -163,6 +170,7 @@ final class ServiceTables
                 freedServices.set(published.remove(vip)[0]);
             }
         }
+        writeVipKinds(kinds);
         for (final Map.Entry<HostPort, Integer> e : new ArrayList<>(backendIds.entrySet()))
         {
             if (!targets.contains(e.getKey()))
@@ -177,6 +185,24 @@ final class ServiceTables
         usedBackendIds.andNot(restingBackends);
         resting = freedServices;
         restingBackends = freedBackends;
+    }
+
+    /** The enum crab_vip_kinds bits of these VIPs: with a port, and of every port (port 0). */
+    private static int kindsOf(final Collection<HostPort> vips)
+    {
+        int kinds = 0;
+        for (final HostPort vip : vips)
+        {
+            kinds |= vip.port() == 0 ? Abi.Consts.CRAB_VIPS_ANY_PORT : Abi.Consts.CRAB_VIPS_WITH_PORT;
+        }
+        return kinds;
+    }
+
+    private void writeVipKinds(final int kinds)
+    {
+        slotKey.putInt(0, 0);
+        slotValue.putInt(0, kinds);
+        vipKinds.update(slotKey, slotValue, BpfMap.UPDATE_ANY);
     }
 
     private void writeService(final ServiceConfig service, final Predicate<BackendConfig> usable,

@@ -31,6 +31,8 @@ import static io.crab.bpf.frames.Frames.ip;
 import static io.crab.bpf.frames.Frames.mac;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Fixture tests of the XDP load balancer: one frame in, the verdict and the exact frame out. Frames arrive on a
@@ -193,27 +195,48 @@ class LbXdpTest
     }
 
     @Test
-    void aCorruptHeaderIsPassedUnchangedForTheKernelToDropNotRewrittenIntoAValidOne()
+    void aWrongChecksumStaysWrongForTheBackendsKernelToDropNeverRewrittenIntoARightOne() throws Exception
     {
         final byte[] badIp = markedSyn(40000).build();
-        badIp[Frames.ETH_LEN + 8] = 1;
-        assertPassedUnchanged(badIp, Abi.Consts.CRAB_LB_PASS_BAD_CSUM);
+        badIp[Frames.ETH_LEN + 10] ^= 0x40;
+        final byte[] outIp = redirectedAndStillTheSameElsewhere(badIp, markedSyn(40000).build());
+        assertFalse(Frames.ipChecksumValid(outIp), "the IPv4 header checksum is still wrong");
+        assertTrue(Frames.tcpChecksumValid(outIp), "the TCP checksum, right before, is still right");
 
-        final byte[] badTcp = markedSyn(40000).build();
-        badTcp[Frames.ETH_LEN + 20 + 4] ^= 0x40;
-        assertPassedUnchanged(badTcp, Abi.Consts.CRAB_LB_PASS_BAD_CSUM);
+        final byte[] badTcp = markedSyn(40001).build();
+        badTcp[Frames.ETH_LEN + 20 + 16] ^= 0x40;
+        final byte[] outTcp = redirectedAndStillTheSameElsewhere(badTcp, markedSyn(40001).build());
+        assertFalse(Frames.tcpChecksumValid(outTcp), "the TCP checksum is still wrong");
+        assertTrue(Frames.ipChecksumValid(outTcp));
 
-        final byte[] offByOne = markedSyn(40000).build();
+        // One off the partial form an offloading sender leaves is neither form: updated, so still wrong.
+        final byte[] offByOne = markedSyn(40002).build();
         Frames.put16(offByOne, Frames.ETH_LEN + 20 + 16, partialChecksum(offByOne) + 1);
-        assertPassedUnchanged(offByOne, Abi.Consts.CRAB_LB_PASS_BAD_CSUM);
-        assertEquals(0, counter(Abi.Consts.CRAB_LB_TX_REDIRECT));
+        assertFalse(Frames.tcpChecksumValid(run(offByOne, 1).frameOut()));
+        assertEquals(3, counter(Abi.Consts.CRAB_LB_TX_REDIRECT));
 
         // A SYN the LB does not rewrite is not checked: passed as it is, the kernel checks it.
-        final Frames.Tcp unmarked = markedSyn(40001);
+        final Frames.Tcp unmarked = markedSyn(40003);
         unmarked.options = LINUX_SYN_OPTIONS.clone();
         final byte[] badUnmarked = unmarked.build();
         badUnmarked[Frames.ETH_LEN + 20 + 4] ^= 0x40;
         assertPassedUnchanged(badUnmarked, Abi.Consts.CRAB_LB_PASS_UNMARKED);
+    }
+
+    /** Redirects the frame and returns what was sent: but for the checksum fields, what the right frame gives. */
+    private byte[] redirectedAndStillTheSameElsewhere(final byte[] wrong, final byte[] right)
+    {
+        final byte[] sent = run(wrong, 1).frameOut();
+        final byte[] out = sent.clone();
+        final byte[] expected = run(right, 1).frameOut();
+        assertEquals(expected.length, out.length);
+        for (final int field : new int[] {Frames.ETH_LEN + 10, Frames.ETH_LEN + 20 + 16})
+        {
+            out[field] = expected[field];
+            out[field + 1] = expected[field + 1];
+        }
+        assertArrayEquals(expected, out, "the same frame but for the checksums");
+        return sent;
     }
 
     @Test
@@ -363,6 +386,34 @@ class LbXdpTest
         assertArrayEquals(concat(bytes(42, 6), VIP, bytes(1, 1, 1, 1, 1, 1, 2, 4, 0x05, 0xb4, 0, 0, 0, 0)),
             Frames.tcpOptions(run.frameOut()));
         FrameAssertions.assertChecksumsValid(run.frameOut());
+    }
+
+    @Test
+    void aVipIsLookedUpOnlyUnderTheKindsOfKeyTheAgentSaysTheMapHolds()
+    {
+        // VIP is a VIP of every port: a map said to hold only VIPs with a port does not find it...
+        vipKinds(Abi.Consts.CRAB_VIPS_WITH_PORT);
+        assertPassedUnchanged(markedSyn(40000).build(), Abi.Consts.CRAB_LB_PASS_NOT_VIP);
+        // ...one said to hold VIPs of every port does, with one lookup, and so does one never written (0: both).
+        vipKinds(Abi.Consts.CRAB_VIPS_ANY_PORT);
+        assertEquals(0, backendOf(run(markedSyn(40001).build(), 1)));
+        vipKinds(0);
+        assertEquals(1, backendOf(run(markedSyn(40002).build(), 1)));
+
+        // VIP_PORT_REDIRECT has a VIP with port 80.
+        final Frames.Tcp toPort = markedSyn(40003);
+        toPort.dstIp = VIP_PORT_REDIRECT;
+        vipKinds(Abi.Consts.CRAB_VIPS_ANY_PORT);
+        assertPassedUnchanged(toPort.build(), Abi.Consts.CRAB_LB_PASS_NOT_VIP);
+        vipKinds(Abi.Consts.CRAB_VIPS_WITH_PORT);
+        assertEquals(XDP_TX, run(toPort.build(), 1).verdict());
+    }
+
+    private void vipKinds(final int kinds)
+    {
+        key.putInt(0, 0);
+        value.putInt(0, kinds);
+        obj.map(Abi.Maps.VIP_KINDS).update(key, value, BpfMap.UPDATE_ANY);
     }
 
     @Test

@@ -74,6 +74,31 @@ class ServiceTablesTest
         assertEquals(3, second[3], "slot table of the three active backends");
     }
 
+    @Test
+    void theVipKindsMapSaysWhichKindsOfKeyThePublishedServicesHave()
+    {
+        final BackendConfig b = backend("198.18.0.101", BackendState.ACTIVE);
+        assertEquals(0, vipKinds(), "nothing published yet");
+        tables.publish(config(b), x -> true, t -> true, t -> true);
+        assertEquals(Abi.Consts.CRAB_VIPS_WITH_PORT, vipKinds());
+
+        final ServiceConfig everyPort = new ServiceConfig("all", HostPort.parse("198.19.0.2"), Policy.RR, false,
+            List.of(b), 1);
+        tables.publish(new LbConfig(List.of(everyPort)), x -> true, t -> true, t -> true);
+        assertEquals(Abi.Consts.CRAB_VIPS_ANY_PORT, vipKinds(), "narrowed once the VIP with a port is gone");
+
+        tables.publish(new LbConfig(List.of(everyPort, config(b).services().get(0))), x -> true, t -> true,
+            t -> true);
+        assertEquals(Abi.Consts.CRAB_VIPS_WITH_PORT | Abi.Consts.CRAB_VIPS_ANY_PORT, vipKinds());
+    }
+
+    private int vipKinds()
+    {
+        key.putInt(0, 0);
+        assertTrue(obj.map(Abi.Maps.VIP_KINDS).lookup(key, value));
+        return value.getInt(0);
+    }
+
     private static LbConfig config(final BackendConfig... backends)
     {
         return new LbConfig(List.of(new ServiceConfig("web", VIP, Policy.RR, false, List.of(backends), 1)));

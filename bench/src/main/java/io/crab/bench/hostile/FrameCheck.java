@@ -3,10 +3,9 @@ package io.crab.bench.hostile;
 import java.util.List;
 
 /**
- * The checks every program's every frame gets, then its program's {@link ProgramRules}. An XDP program computes
- * what it transmits from scratch, so a transmitted frame must be whole and valid whatever came in. A TC program
- * patches frames in place (checksums incrementally, so a wrong one stays wrong), so a frame it sends on changed
- * must keep every property its input had, and be IPv4.
+ * The checks every program's every frame gets, then its program's {@link ProgramRules}. Every program patches
+ * frames in place, checksums incrementally, so a wrong one stays wrong: a frame it sends on changed must keep every
+ * property its input had. An XDP program transmits only a whole, unfragmented IPv4 datagram whose options parse.
  */
 final class FrameCheck
 {
@@ -14,8 +13,8 @@ final class FrameCheck
         "the verdict is one the hook allows: XDP_PASS, XDP_TX, XDP_DROP, XDP_REDIRECT; TC_ACT_OK, TC_ACT_SHOT," +
             " TC_ACT_REDIRECT (never XDP_ABORTED, TC_ACT_UNSPEC, TC_ACT_PIPE...)",
         "XDP: a frame it transmits (XDP_TX, XDP_REDIRECT) is an unfragmented IPv4 datagram held whole in the frame," +
-            " with a valid header checksum, carrying a whole TCP segment with a valid checksum and an option list" +
-            " that parses, or a whole ICMP message with a valid checksum",
+            " carrying a whole TCP segment with an option list that parses, or a whole ICMP message with a valid" +
+            " checksum; an IPv4 or TCP checksum that was valid still is",
         "TC: a frame it sends on (TC_ACT_OK, TC_ACT_REDIRECT) changed is IPv4 with its whole header, and keeps" +
             " what its input had: the datagram held whole, a valid IP header checksum, a whole TCP segment, a valid" +
             " TCP checksum, an option list that parses, a valid ICMP checksum, and in an ICMP error's quote a valid" +
@@ -60,7 +59,7 @@ final class FrameCheck
         {
             if (o.hook == Hook.XDP)
             {
-                transmittedValid(o.out(), failures);
+                transmittedWhole(o.in(), o.out(), failures);
             }
             else
             {
@@ -82,17 +81,14 @@ final class FrameCheck
             type == ETH_P_IPV6 && frame.length < Packet.ETH_LEN + IPV6_HEADER);
     }
 
-    private static void transmittedValid(final Packet out, final List<String> failures)
+    private static void transmittedWhole(final Packet in, final Packet out, final List<String> failures)
     {
         if (!out.ipv4)
         {
             failures.add("transmitted a frame that is not IPv4 with its whole header");
             return;
         }
-        if (!out.ipChecksumValid)
-        {
-            failures.add("transmitted a bad IPv4 header checksum");
-        }
+        lost(in.ipChecksumValid, out.ipChecksumValid, "a valid IPv4 header checksum", failures);
         if (!out.datagramHeld)
         {
             failures.add("transmitted a total length of " + out.totalLength + " in a frame of " + out.length);
@@ -117,10 +113,7 @@ final class FrameCheck
                 "transmitted protocol " + out.protocol + ", neither TCP nor ICMP");
             return;
         }
-        if (!out.tcpChecksumValid)
-        {
-            failures.add("transmitted a bad TCP checksum");
-        }
+        lost(in.tcpChecksumValid, out.tcpChecksumValid, "a valid TCP checksum", failures);
         if (!out.optionsParse)
         {
             failures.add("transmitted TCP options that do not parse");

@@ -71,7 +71,7 @@ final class ProgramRules
             .exactlyOneCounterPerFrame()
             .counterFixesVerdict(Hook.XDP, verdicts)
             .passedFramesUntouched()
-            .transmitsOnlySynsWithGoodChecksums()
+            .neverRightsAWrongChecksum()
             .transmittedSynsCarryOneRedirectNamingTheVip(Pool.DIP1, Pool.DIP1_MAC, Pool.DIP2, Pool.DIP2_MAC);
     }
 
@@ -332,29 +332,31 @@ final class ProgramRules
     }
 
     /**
-     * The LB computes what it transmits from scratch, so it must not turn a frame that was corrupt on the way into
-     * a valid one: the IPv4 header checksum must have been right, the TCP one right or the partial form a sender
-     * leaves for checksum offload (the pseudo-header sum, folded, not inverted).
+     * The LB updates both checksums for what it changes, so a frame corrupt on the way stays corrupt for the backend's
+     * kernel to drop: a wrong IPv4 header checksum stays wrong, and so does a TCP checksum that was neither right nor
+     * the partial form a sender leaves for checksum offload (the pseudo-header sum, folded, not inverted), which the
+     * LB replaces by a full one.
      */
-    private ProgramRules transmitsOnlySynsWithGoodChecksums()
+    private ProgramRules neverRightsAWrongChecksum()
     {
-        return add("a SYN it transmits came with a valid IPv4 header checksum, and a valid TCP checksum or the" +
-            " offload partial one (not rewritten from a corrupt frame into a valid one)", (o, failures) ->
+        return add("a SYN it transmits keeps a wrong IPv4 header checksum wrong, and a TCP checksum neither right" +
+            " nor the offload partial one wrong (a corrupt frame is never rewritten into a valid one)", (o, failures) ->
         {
             final Packet in = o.in();
-            if (!o.hook.sendsOn(o.verdict) || !in.tcp)
+            final Packet out = o.out();
+            if (!o.hook.sendsOn(o.verdict) || !in.tcp || !out.tcp)
             {
                 return;
             }
-            if (!in.ipChecksumValid)
+            if (!in.ipChecksumValid && out.ipChecksumValid)
             {
-                failures.add("transmitted a SYN whose IPv4 header checksum was wrong");
+                failures.add("made a wrong IPv4 header checksum right");
             }
             final int segment = in.totalLength - in.ipHeaderLength;
             final int partial = Packet.sum(in.frame, 0, 0, in.pseudoHeaderSum(segment));
-            if (!in.tcpChecksumValid && in.u16At(in.tcpAt + 16) != partial)
+            if (!in.tcpChecksumValid && in.u16At(in.tcpAt + 16) != partial && out.tcpChecksumValid)
             {
-                failures.add("transmitted a SYN whose TCP checksum was neither right nor the partial form");
+                failures.add("made a TCP checksum right that was neither right nor the partial form");
             }
         });
     }

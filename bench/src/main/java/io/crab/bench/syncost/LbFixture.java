@@ -151,8 +151,11 @@ final class LbFixture implements AutoCloseable
     /** Makes the VIP pick by {@code policy} (enum crab_policy) from now on, as a live reload would. */
     void usePolicy(final int policy)
     {
-        // Port 0 in the key: the VIP takes every port, found by the program's second lookup.
+        // Port 0 in the key: the VIP takes every port; the map holds no VIP with a port, as crab-lb tells the program.
         key.setMemory(0, BUFFER_SIZE, (byte)0);
+        value.setMemory(0, BUFFER_SIZE, (byte)0);
+        value.putInt(0, Abi.Consts.CRAB_VIPS_ANY_PORT);
+        obj.map(Abi.Maps.VIP_KINDS).update(key, value, BpfMap.UPDATE_ANY);
         key.putBytes(Abi.VipKey.ADDR, VIP);
         value.setMemory(0, BUFFER_SIZE, (byte)0);
         value.putInt(Abi.Vip.VIP_ID, VIP_ID);

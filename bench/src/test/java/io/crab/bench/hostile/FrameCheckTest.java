@@ -38,7 +38,7 @@ class FrameCheckTest
     {
         final byte[] out = redirected().build();
         out[Frames.ETH_LEN + 10] ^= 0x01;
-        assertReported("bad IPv4 header checksum", lb(markedSyn().build(), Hook.XDP_TX, out,
+        assertReported("lost a valid IPv4 header checksum", lb(markedSyn().build(), Hook.XDP_TX, out,
             Abi.Consts.CRAB_LB_TX_REDIRECT));
     }
 
@@ -47,7 +47,7 @@ class FrameCheckTest
     {
         final byte[] out = redirected().build();
         out[Frames.ETH_LEN + 20 + 16] ^= 0x40;
-        assertReported("bad TCP checksum", lb(markedSyn().build(), Hook.XDP_TX, out,
+        assertReported("lost a valid TCP checksum", lb(markedSyn().build(), Hook.XDP_TX, out,
             Abi.Consts.CRAB_LB_TX_REDIRECT));
     }
 
@@ -112,13 +112,19 @@ class FrameCheckTest
     {
         final byte[] badIp = markedSyn().build();
         badIp[Frames.ETH_LEN + 8] ^= 0x01;
-        assertReported("IPv4 header checksum was wrong", lb(badIp, Hook.XDP_TX, redirected().build(),
+        assertReported("made a wrong IPv4 header checksum right", lb(badIp, Hook.XDP_TX, redirected().build(),
             Abi.Consts.CRAB_LB_TX_REDIRECT));
 
         final byte[] badTcp = markedSyn().build();
         badTcp[Frames.ETH_LEN + 20 + 4] ^= 0x01;
         assertReported("neither right nor the partial form", lb(badTcp, Hook.XDP_TX, redirected().build(),
             Abi.Consts.CRAB_LB_TX_REDIRECT));
+        final byte[] badTcpChecksum = markedSyn().build();
+        badTcpChecksum[Frames.ETH_LEN + 20 + 16] ^= 0x01;
+        final byte[] keptWrong = redirected().build();
+        keptWrong[Frames.ETH_LEN + 20 + 16] ^= 0x01;
+        assertEquals(List.of(), lb(badTcpChecksum, Hook.XDP_TX, keptWrong, Abi.Consts.CRAB_LB_TX_REDIRECT),
+            "a wrong checksum sent on wrong");
 
         final byte[] partial = markedSyn().build();
         final int tcpLength = partial.length - Frames.ETH_LEN - 20;
@@ -135,8 +141,8 @@ class FrameCheckTest
         assertEquals(List.of(), lb(syn, Hook.XDP_DROP, syn, Abi.Consts.CRAB_LB_DROP_NO_ROUTE));
         assertReported("drop_no_route rose with verdict XDP_PASS", lb(syn, Hook.XDP_PASS, syn,
             Abi.Consts.CRAB_LB_DROP_NO_ROUTE));
-        assertReported("pass_bad_csum rose with verdict XDP_DROP", lb(syn, Hook.XDP_DROP, syn,
-            Abi.Consts.CRAB_LB_PASS_BAD_CSUM));
+        assertReported("pass_no_room rose with verdict XDP_DROP", lb(syn, Hook.XDP_DROP, syn,
+            Abi.Consts.CRAB_LB_PASS_NO_ROOM));
     }
 
     @Test

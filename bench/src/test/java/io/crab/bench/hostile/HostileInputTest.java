@@ -29,8 +29,8 @@ class HostileInputTest
 
     /** Counters that only frames reaching a program's deep paths raise, per program. */
     private static final Map<Target, List<String>> DEEP_PATHS = Map.of(
-        Target.CRAB_LB, List.of("tx_redirect", "tx_retransmit", "tx_rebalanced", "drop_no_route", "pass_bad_csum",
-            "pass_unmarked", "pass_bad_option", "pass_no_room", "pass_syn_data", "pass_no_backend", "pass_malformed",
+        Target.CRAB_LB, List.of("tx_redirect", "tx_retransmit", "tx_rebalanced", "drop_no_route", "pass_unmarked",
+            "pass_bad_option", "pass_no_room", "pass_syn_data", "pass_no_backend", "pass_malformed",
             "pass_fragment", "pass_ip_options"),
         Target.CRAB_LB_FALLBACK, List.of("new", "adopted", "forwarded", "pass_no_backend", "pass_not_vip",
             "pass_other"),
