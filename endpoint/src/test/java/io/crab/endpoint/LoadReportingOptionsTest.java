@@ -93,7 +93,7 @@ class LoadReportingOptionsTest
         final int code = CrabEndpoint.run(new PrintWriter(new StringWriter()), new PrintWriter(err), "server",
             "--iface", "eth0", "--report-to", "198.18.0.2:4750", "--report-hz", "5");
         assertEquals(2, code);
-        assertEquals("server: --report-hz 5: must be 10..1000", err.toString().trim());
+        assertEquals("crab-endpoint server: --report-hz 5: must be 10..1000", err.toString().trim());
     }
 
     private LoadReporting server(final List<String> reportTo, final Integer hz, final String from, final Path key,
