@@ -5,7 +5,6 @@ import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.IdleStrategy;
 import sun.misc.Signal;
 
-import java.io.PrintWriter;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -25,9 +24,12 @@ public final class AgentMain
         running.set(false);
     }
 
-    /** Announces readiness with a line containing "ready", then works until stopped. */
-    public void run(final Agent agent, final IdleStrategy idle, final ErrorHandler errors, final String readyLine,
-        final PrintWriter out) throws Exception
+    /**
+     * Logs readiness, an event whose message starts with "ready" (what scripts and tests wait for), then works until
+     * stopped.
+     */
+    public void run(final Agent agent, final IdleStrategy idle, final ErrorHandler errors, final String readyMessage,
+        final Log log) throws Exception
     {
         final Thread hook = new Thread(() ->
         {
@@ -47,8 +49,7 @@ public final class AgentMain
         try
         {
             agent.onStart();
-            out.println(readyLine);
-            out.flush();
+            log.info(readyMessage);
             while (running.get())
             {
                 int work = 0;

@@ -3,6 +3,8 @@ package io.crab.agent;
 import io.crab.bpf.Abi;
 import io.crab.bpf.BpfMap;
 import org.agrona.concurrent.UnsafeBuffer;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.TypeConversionException;
 
 import java.nio.ByteOrder;
 
@@ -29,6 +31,23 @@ public record OptionKind(int kind, int exid)
             throw new ConfigException("--option-exid must fit 16 bits");
         }
         return new OptionKind(kind, exid);
+    }
+
+    /** {@code --option-exid}: decimal, or hexadecimal after 0x (as ExIDs are usually written), 16 bits. */
+    public static final class ExidConverter implements ITypeConverter<Integer>
+    {
+        @Override
+        public Integer convert(final String value)
+        {
+            try
+            {
+                return Parse.hexOrDecimal(value, 0xffff);
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                throw new TypeConversionException(ex.getMessage());
+            }
+        }
     }
 
     /** Writes this option into an object's opt_cfg map (struct crab_opt_cfg), before its programs attach. */

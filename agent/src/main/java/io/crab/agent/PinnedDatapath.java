@@ -49,10 +49,11 @@ public final class PinnedDatapath implements AutoCloseable
      */
     public static PinnedDatapath open(final String objectName, final Path dir, final Map<String, Integer> sizes)
     {
-        if (!Files.isDirectory(Pins.BPFFS))
+        if (!Files.isDirectory(Pins.BPFFS) || !Pins.onBpffs())
         {
-            throw new IllegalStateException(Pins.BPFFS + " is missing: mount bpffs (mount -t bpf bpf " + Pins.BPFFS +
-                ")");
+            throw new IllegalStateException(Pins.BPFFS + " is no bpf filesystem here: mount it (mount -t bpf bpf " +
+                Pins.BPFFS + "); in a named network namespace, run crab with nsenter --net=/run/netns/NAME, since " +
+                "ip netns exec mounts a /sys of its own");
         }
         try
         {

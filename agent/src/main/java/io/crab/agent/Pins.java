@@ -21,6 +21,19 @@ public final class Pins
     {
     }
 
+    /** Whether {@link #BPFFS} is a bpf filesystem in this mount namespace, where pins can be made. */
+    static boolean onBpffs()
+    {
+        try
+        {
+            return "bpf".equals(Files.getFileStore(BPFFS).type());
+        }
+        catch (final IOException ex)
+        {
+            return false;
+        }
+    }
+
     public static Path dir(final String role, final String iface)
     {
         return BPFFS.resolve("crab-" + role + "-" + Netns.currentInode() + "-" + iface);

@@ -2,6 +2,7 @@ package io.crab.bench;
 
 import io.crab.agent.Cli;
 import io.crab.agent.ConfigException;
+import io.crab.agent.Parse;
 import io.crab.bench.BenchRunner.Outcome;
 import io.crab.bench.cluster.CrabCluster;
 import io.crab.bench.hostile.HostileCommand;
@@ -57,10 +58,17 @@ import java.util.stream.Stream;
         ClientCostCommand.class, SoakCommand.class, HostileCommand.class, MaglevCommand.class, PolicyCommand.class,
         InstrumentCommand.class,
         CrabBench.Echo.class})
-public final class CrabBench
+public final class CrabBench implements Callable<Integer>
 {
     static final List<String> ALL_MODES = List.of("direct", "crab", "crab-fallback", "l4-dnat", "haproxy");
     private static final int PORT = 80;
+
+    /** Without a command there is nothing to run: one line, as for any other usage error. */
+    @Override
+    public Integer call()
+    {
+        throw new ConfigException("expected a command (--help lists them)");
+    }
 
     public static void main(final String... args)
     {
@@ -292,10 +300,12 @@ public final class CrabBench
         }
     }
 
-    @Command(name = "echo", mixinStandardHelpOptions = true, description = "The bench's echo server, alone.")
+    @Command(name = "echo", mixinStandardHelpOptions = true,
+        description = "The bench's echo server, alone: crab-bench echo --listen IP:PORT.")
     static final class Echo implements Callable<Integer>
     {
-        @picocli.CommandLine.Parameters
+        /** Everything is the echo server's to parse, its options included. */
+        @picocli.CommandLine.Unmatched
         List<String> args = new ArrayList<>();
 
         @Spec
@@ -309,21 +319,20 @@ public final class CrabBench
         }
     }
 
+    /** Durations on the bench's command lines: digits and a unit, as {@link Parse#duration} reads them. */
     public static final class DurationConverter implements picocli.CommandLine.ITypeConverter<Duration>
     {
         @Override
         public Duration convert(final String value)
         {
-            final String v = value.trim().toLowerCase();
-            if (v.endsWith("ms"))
+            try
             {
-                return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
+                return Parse.duration(value);
             }
-            if (v.endsWith("s"))
+            catch (final IllegalArgumentException ex)
             {
-                return Duration.ofSeconds(Long.parseLong(v.substring(0, v.length() - 1)));
+                throw new picocli.CommandLine.TypeConversionException(ex.getMessage());
             }
-            return Duration.ofSeconds(Long.parseLong(v));
         }
     }
 }

@@ -164,7 +164,7 @@ class InstallEndToEndTest
                 "--iface", lb.iface(), "--vip", VIP, "--backends", "conf/backends.txt");
             try
             {
-                awaitLine(fromCheckout, checkoutLog, "crab-lb ready on " + lb.iface());
+                awaitLine(fromCheckout, checkoutLog, "crab-lb: ready on " + lb.iface());
                 assertEquals(0, stop(fromCheckout, checkoutLog), "./crab lb stops with exit 0 on SIGTERM");
             }
             finally
@@ -177,7 +177,7 @@ class InstallEndToEndTest
                 "--iface", lb.iface(), "--vip", VIP, "--backends", "conf/backends.txt", "--no-watch");
             try
             {
-                awaitLine(installed, log, "crab-lb ready on " + lb.iface());
+                awaitLine(installed, log, "crab-lb: ready on " + lb.iface());
                 assertTrue(Files.readString(log).contains("crab-lb: took over the XDP program and its state pinned " +
                     "in " + pins), "the installed crab-lb adopts what ./crab lb left pinned:\n" + Files.readString(log));
                 assertEquals("java", Files.readString(Path.of("/proc", Long.toString(installed.pid()), "comm")).strip(),

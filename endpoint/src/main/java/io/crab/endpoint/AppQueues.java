@@ -1,11 +1,11 @@
 package io.crab.endpoint;
 
+import io.crab.agent.Log;
 import io.crab.agent.feedback.LoadReport;
 import org.agrona.collections.Int2IntHashMap;
 import org.agrona.collections.IntIntConsumer;
 
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -40,7 +40,7 @@ final class AppQueues implements AutoCloseable
     private static final int MAX_QUEUE_DIGITS = 10;
 
     private final Path path;
-    private final PrintWriter log;
+    private final Log log;
     private final ServerSocketChannel server;
     /** Tells which connections have something to read, so a poll with nothing new makes one system call. */
     private final Selector selector;
@@ -48,7 +48,7 @@ final class AppQueues implements AutoCloseable
     private final List<App> apps = new ArrayList<>(MAX_CONNECTIONS);
     private int work;
 
-    private AppQueues(final Path path, final PrintWriter log, final ServerSocketChannel server,
+    private AppQueues(final Path path, final Log log, final ServerSocketChannel server,
         final Selector selector)
     {
         this.path = path;
@@ -58,7 +58,7 @@ final class AppQueues implements AutoCloseable
     }
 
     /** Binds the socket at {@code path}, replacing a socket file an earlier run left there. */
-    static AppQueues open(final Path path, final PrintWriter log)
+    static AppQueues open(final Path path, final Log log)
     {
         try
         {
@@ -129,9 +129,8 @@ final class AppQueues implements AutoCloseable
                 if (apps.size() == MAX_CONNECTIONS)
                 {
                     channel.close();
-                    log.println("crab-endpoint server: --load-socket " + path + ": " + MAX_CONNECTIONS +
+                    log.warn("--load-socket " + path + ": " + MAX_CONNECTIONS +
                         " applications are connected already, closed another");
-                    log.flush();
                     continue;
                 }
                 channel.configureBlocking(false);
@@ -168,8 +167,7 @@ final class AppQueues implements AutoCloseable
         }
         catch (final IOException ex)
         {
-            log.println("crab-endpoint server: --load-socket " + path + ": closing: " + ex.getMessage());
-            log.flush();
+            log.warn("--load-socket " + path + ": closing: " + ex.getMessage());
         }
     }
 
@@ -269,9 +267,8 @@ final class AppQueues implements AutoCloseable
 
         private int refuse(final String what)
         {
-            log.println("crab-endpoint server: --load-socket " + path + ": an application wrote " + what +
+            log.warn("--load-socket " + path + ": an application wrote " + what +
                 ": closed its connection, its queues no longer count");
-            log.flush();
             return -1;
         }
 

@@ -1,6 +1,7 @@
 package io.crab.endpoint;
 
 import io.crab.agent.HostPort;
+import io.crab.agent.Parse;
 
 import java.net.Inet4Address;
 
@@ -20,15 +21,11 @@ public record Cidr(Inet4Address address, int length)
         final int length;
         try
         {
-            length = Integer.parseInt(text.substring(slash + 1));
+            length = Parse.decimalInt(text.substring(slash + 1), 0, 32);
         }
-        catch (final NumberFormatException ex)
+        catch (final IllegalArgumentException ex)
         {
-            throw new IllegalArgumentException("'" + text + "': prefix length is not a number");
-        }
-        if (length < 0 || length > 32)
-        {
-            throw new IllegalArgumentException("'" + text + "': prefix length must be 0..32");
+            throw new IllegalArgumentException("'" + text + "': prefix length " + ex.getMessage());
         }
         final int bits = HostPort.ipv4Bits(address);
         final int mask = length == 0 ? 0 : -1 << (32 - length);
@@ -39,7 +36,6 @@ public record Cidr(Inet4Address address, int length)
         }
         return new Cidr(address, length);
     }
-
 
     private static Inet4Address fromInt(final int v)
     {

@@ -4,6 +4,8 @@ import io.crab.agent.AgentMain;
 import io.crab.agent.Cli;
 import io.crab.agent.ConfigException;
 import io.crab.agent.DutyCycleErrors;
+import io.crab.agent.Log;
+import io.crab.agent.LogOptions;
 import io.crab.agent.PinnedDatapath;
 import io.crab.bpf.Abi;
 import io.crab.agent.OptionKind;
@@ -27,7 +29,7 @@ import java.util.concurrent.Callable;
 @Command(name = "crab-endpoint", mixinStandardHelpOptions = true, version = "crab-endpoint 0.1.0",
     description = "Runs the client or server side of connection redirect on this host.",
     subcommands = {CrabEndpoint.Server.class, CrabEndpoint.Client.class})
-public final class CrabEndpoint
+public final class CrabEndpoint implements Callable<Integer>
 {
     public static void main(final String... args)
     {
@@ -37,6 +39,13 @@ public final class CrabEndpoint
     public static int run(final PrintWriter out, final PrintWriter err, final String... args)
     {
         return Cli.run(new CrabEndpoint(), out, err, args);
+    }
+
+    /** Without a role there is nothing to run: one line, as for any other usage error. */
+    @Override
+    public Integer call()
+    {
+        throw new ConfigException("expected a command: server or client (--help lists them)");
     }
 
     /** Options every role takes. */
@@ -52,25 +61,27 @@ public final class CrabEndpoint
         @Option(names = "--option-kind", defaultValue = "42", description = "TCP option kind (default 42).")
         int optionKind;
 
-        @Option(names = "--option-exid", defaultValue = "0", description = "ExID for kinds 253/254 (RFC 6994).")
-        String optionExid;
+        @Option(names = "--option-exid", defaultValue = "0", description = "ExID for kinds 253/254 (RFC 6994).",
+            converter = OptionKind.ExidConverter.class)
+        int optionExid;
+
+        @Mixin
+        LogOptions logOptions = new LogOptions();
 
         OptionKind option()
         {
-            return OptionKind.of(optionKind, Integer.decode(optionExid));
+            return OptionKind.of(optionKind, optionExid);
         }
     }
 
-    static int serve(final CommandSpec spec, final EndpointContext ctx) throws Exception
+    static int serve(final CommandSpec spec, final Common common, final EndpointContext ctx) throws Exception
     {
         final SystemNanoClock clock = new SystemNanoClock();
-        final PrintWriter err = spec.commandLine().getErr();
-        final EndpointAgent agent = new EndpointAgent(ctx, clock, SystemEpochClock.INSTANCE, err);
-        final String role = ctx.role().name().toLowerCase();
-        new AgentMain().run(agent, idleStrategy(ctx, agent, clock),
-            new DutyCycleErrors("crab-endpoint " + role, err, clock), "crab-endpoint " + role + " ready on " +
-                ctx.iface() + (ctx.vips().isEmpty() ? "" : " for VIPs " + ctx.vips()) + ", option " + ctx.option(),
-            spec.commandLine().getOut());
+        final Log log = common.logOptions.log(spec.qualifiedName(), spec.commandLine().getErr(),
+            SystemEpochClock.INSTANCE);
+        final EndpointAgent agent = new EndpointAgent(ctx, clock, SystemEpochClock.INSTANCE, log);
+        new AgentMain().run(agent, idleStrategy(ctx, agent, clock), new DutyCycleErrors(log, clock), "ready on " +
+            ctx.iface() + (ctx.vips().isEmpty() ? "" : " for VIPs " + ctx.vips()) + ", option " + ctx.option(), log);
         return Cli.OK;
     }
 
@@ -143,7 +154,7 @@ public final class CrabEndpoint
                 }
                 return detach(spec, EndpointAgent.Role.SERVER, common.iface);
             }
-            return serve(spec, EndpointContext.server(common.iface, common.option(), reportTo, reportHz, reportFrom,
+            return serve(spec, common, EndpointContext.server(common.iface, common.option(), reportTo, reportHz, reportFrom,
                 feedbackKey, loadSocket));
         }
     }
@@ -180,7 +191,7 @@ public final class CrabEndpoint
                 }
                 return detach(spec, EndpointAgent.Role.CLIENT, common.iface);
             }
-            return serve(spec, EndpointContext.client(common.iface, common.option(), vips, backendsCidr,
+            return serve(spec, common, EndpointContext.client(common.iface, common.option(), vips, backendsCidr,
                 flowTableSize));
         }
     }

@@ -2,6 +2,7 @@ package io.crab.endpoint;
 
 import io.crab.agent.ConfigException;
 import io.crab.agent.Interfaces;
+import io.crab.agent.Log;
 import io.crab.agent.PinnedDatapath;
 import io.crab.agent.Pins;
 import io.crab.bpf.Abi;
@@ -16,7 +17,6 @@ import org.agrona.concurrent.EpochClock;
 import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.UnsafeBuffer;
 
-import java.io.PrintWriter;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,7 +50,7 @@ public final class EndpointAgent implements Agent
 
     private final EndpointContext ctx;
     private final NanoClock clock;
-    private final PrintWriter log;
+    private final Log log;
     /** A server's load reports, sent from this agent's duty cycle; null when it reports nothing. */
     private final LoadReporter reporter;
     private final UnsafeBuffer key = new UnsafeBuffer(new byte[Abi.FlowKey.SIZE]);
@@ -75,7 +75,7 @@ public final class EndpointAgent implements Agent
     private LongHashSet missingThisSweep = new LongHashSet();
 
     public EndpointAgent(final EndpointContext ctx, final NanoClock clock, final EpochClock wallClock,
-        final PrintWriter log)
+        final Log log)
     {
         this.ctx = ctx;
         this.clock = clock;
@@ -121,19 +121,17 @@ public final class EndpointAgent implements Agent
         }
         if (datapath.adopted())
         {
-            log.println(roleName() + ": took over the programs and state pinned in " + dir);
-            log.flush();
+            log.info("took over the programs and state pinned in " + dir, "pins", dir);
         }
         if (reporter != null)
         {
             // Here, on the agent's thread: its sock_diag socket observes this namespace for good.
             reporter.open();
             final LoadReporting reporting = ctx.reporting();
-            log.println(roleName() + ": reporting the load of each listening port to " + reporting.destinations() +
+            log.info("reporting the load of each listening port to " + reporting.destinations() +
                 " at " + reporting.hz() + " Hz" + (reporting.key() == null ? ", unauthenticated" : ", signed") +
                 (reporting.loadSocket() == null ? "" : ", with the queues applications write to " +
-                    reporting.loadSocket()));
-            log.flush();
+                    reporting.loadSocket()), "report_hz", reporting.hz(), "signed", reporting.key() != null);
         }
         nextSweepNs = clock.nanoTime() + SWEEP_INTERVAL_NS;
     }

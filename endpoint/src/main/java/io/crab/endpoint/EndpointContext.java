@@ -102,7 +102,7 @@ public record EndpointContext(EndpointAgent.Role role, String iface, OptionKind 
         {
             try
             {
-                from = HostPort.parseIpv4(reportFrom.trim(), reportFrom);
+                from = HostPort.parseIpv4(reportFrom, reportFrom);
             }
             catch (final IllegalArgumentException ex)
             {

@@ -1,6 +1,7 @@
 package io.crab.endpoint;
 
 import io.crab.agent.HostPort;
+import io.crab.agent.Log;
 import io.crab.agent.feedback.LoadReport;
 import org.agrona.collections.IntIntConsumer;
 import org.agrona.collections.Long2LongHashMap;
@@ -9,7 +10,6 @@ import org.agrona.concurrent.EpochClock;
 import org.agrona.concurrent.NanoClock;
 
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
@@ -41,7 +41,7 @@ final class LoadReporter implements AutoCloseable
     private final LoadReporting settings;
     private final NanoClock clock;
     private final EpochClock wallClock;
-    private final PrintWriter log;
+    private final Log log;
     private final long periodNs;
     private final LoadReport.Writer writer;
     private final ByteBuffer datagram;
@@ -69,7 +69,7 @@ final class LoadReporter implements AutoCloseable
     private long nextSenderLookupNs;
 
     LoadReporter(final LoadReporting settings, final NanoClock clock, final EpochClock wallClock,
-        final PrintWriter log)
+        final Log log)
     {
         this.settings = settings;
         this.clock = clock;
@@ -247,9 +247,8 @@ final class LoadReporter implements AutoCloseable
             if (!loggedTooManyPorts)
             {
                 loggedTooManyPorts = true;
-                log.println("crab-endpoint server: " + portCount + " ports have a load, more than a report holds (" +
+                log.warn(portCount + " ports have a load, more than a report holds (" +
                     LoadReport.MAX_ENTRIES + "): reporting the most loaded ones (logged once)");
-                log.flush();
             }
         }
         for (int i = portCount - 1; i >= Math.max(0, portCount - LoadReport.MAX_ENTRIES); i--)

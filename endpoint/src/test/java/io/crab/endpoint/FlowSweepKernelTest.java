@@ -1,5 +1,6 @@
 package io.crab.endpoint;
 
+import io.crab.agent.Log;
 import io.crab.agent.PinnedDatapath;
 import io.crab.agent.OptionKind;
 import io.crab.bpf.Abi;
@@ -64,7 +65,8 @@ class FlowSweepKernelTest
             Shell.run("ip", "-n", name, "addr", "add", "192.0.2.1/24", "dev", IFACE);
             final EndpointAgent agent = new EndpointAgent(EndpointContext.client(IFACE, OptionKind.DEFAULT,
                 List.of("198.19.0.1"), List.of(), EndpointContext.MIN_FLOW_TABLE_SIZE), new SystemNanoClock(),
-                SystemEpochClock.INSTANCE, new PrintWriter(Writer.nullWriter()));
+                SystemEpochClock.INSTANCE,
+                new Log("test", Log.Format.TEXT, false, new PrintWriter(Writer.nullWriter()), SystemEpochClock.INSTANCE));
             namespace.netns().run(agent::onStart);
             try (ServerSocketChannel listener = namespace.listen(Stack.DUAL_STACK);
                 Connection live = namespace.connect(Stack.DUAL_STACK, listener);

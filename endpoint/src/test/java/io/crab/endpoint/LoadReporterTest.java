@@ -1,5 +1,6 @@
 package io.crab.endpoint;
 
+import io.crab.agent.Log;
 import io.crab.agent.feedback.FeedbackKey;
 import io.crab.agent.feedback.LoadReport;
 import io.crab.bpf.testing.KernelRequired;
@@ -232,7 +233,7 @@ class LoadReporterTest
         listen(Stack.IPV4);
         reporter = new LoadReporter(new LoadReporting(List.of(new InetSocketAddress("198.18.255.1", 4750),
             (InetSocketAddress)lb.getLocalAddress()), 100, null, null, null), clock, wallClock,
-            new PrintWriter(logText));
+            new Log("test", Log.Format.TEXT, false, new PrintWriter(logText), wallClock));
         namespace.netns().run(reporter::open);
         final Exception failure = org.junit.jupiter.api.Assertions.assertThrows(Exception.class, reporter::doWork);
         assertTrue(failure.getMessage().startsWith("sending a load report to /198.18.255.1:4750: "),
@@ -283,7 +284,8 @@ class LoadReporterTest
     {
         lb.configureBlocking(false);
         reporter = new LoadReporter(new LoadReporting(List.of((InetSocketAddress)lb.getLocalAddress()), 100, null,
-            key, loadSocket), clock, wallClock, new PrintWriter(logText));
+            key, loadSocket), clock, wallClock,
+            new Log("test", Log.Format.TEXT, false, new PrintWriter(logText), wallClock));
         namespace.netns().run(reporter::open);
     }
 

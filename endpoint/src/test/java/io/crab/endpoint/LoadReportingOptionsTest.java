@@ -51,8 +51,10 @@ class LoadReportingOptionsTest
     {
         assertError("--report-to 198.18.0.2: expected LB_ADDR:PORT (crab-lb's --feedback-port, 4750 by default)",
             List.of("198.18.0.2"), null, null, null, null);
-        assertError("--report-to 'lb:4750': not an IPv4 address (A.B.C.D)", List.of("lb:4750"), null, null, null,
-            null);
+        assertError("--report-to 'lb:4750': not an IPv4 address (A.B.C.D; names are not looked up)",
+            List.of("lb:4750"), null, null, null, null);
+        assertError("--report-to '198.18.0.2:04750': port has a leading zero", List.of("198.18.0.2:04750"), null,
+            null, null, null);
         assertError("--report-to '198.18.0.2:0': port must be 1..65535", List.of("198.18.0.2:0"), null, null, null,
             null);
         assertError("--report-to 198.18.0.2:4750: given twice", List.of("198.18.0.2:4750", "198.18.0.2:4750"), null,
@@ -91,7 +93,7 @@ class LoadReportingOptionsTest
         final int code = CrabEndpoint.run(new PrintWriter(new StringWriter()), new PrintWriter(err), "server",
             "--iface", "eth0", "--report-to", "198.18.0.2:4750", "--report-hz", "5");
         assertEquals(2, code);
-        assertEquals("server: --report-hz 5: must be 10..1000", err.toString().trim());
+        assertEquals("crab-endpoint server: --report-hz 5: must be 10..1000", err.toString().trim());
     }
 
     private LoadReporting server(final List<String> reportTo, final Integer hz, final String from, final Path key,

@@ -2,6 +2,7 @@ package io.crab.lb;
 
 import io.crab.agent.ConfigException;
 import io.crab.agent.HostPort;
+import io.crab.agent.Parse;
 import io.crab.lb.config.ConfigFile;
 
 import java.nio.file.Path;
@@ -20,6 +21,19 @@ public final class BackendsFile
 
     private BackendsFile()
     {
+    }
+
+    /** A weight as the backends file and the services file write it: 1..{@link #MAX_WEIGHT}, strictly decimal. */
+    public static int parseWeight(final String text)
+    {
+        try
+        {
+            return Parse.decimalInt(text, 1, MAX_WEIGHT);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new IllegalArgumentException("weight " + ex.getMessage() + ", got '" + text + "'");
+        }
     }
 
     public record Backend(HostPort target, int weight, int line)
@@ -55,31 +69,31 @@ public final class BackendsFile
             {
                 throw ConfigException.at(file, lineNo, ex.getMessage());
             }
-            int weight = 1;
+            int weight = 0;
             for (int f = 1; f < fields.length; f++)
             {
                 if (!fields[f].startsWith("weight="))
                 {
                     throw ConfigException.at(file, lineNo, "unknown field '" + fields[f] + "' (expected weight=N)");
                 }
+                if (weight != 0)
+                {
+                    throw ConfigException.at(file, lineNo, "weight given twice");
+                }
                 try
                 {
-                    weight = Integer.parseInt(fields[f].substring("weight=".length()));
+                    weight = parseWeight(fields[f].substring("weight=".length()));
                 }
-                catch (final NumberFormatException ex)
+                catch (final IllegalArgumentException ex)
                 {
-                    throw ConfigException.at(file, lineNo, "weight is not a number: '" + fields[f] + "'");
-                }
-                if (weight < 1 || weight > MAX_WEIGHT)
-                {
-                    throw ConfigException.at(file, lineNo, "weight must be 1.." + MAX_WEIGHT + ", got " + weight);
+                    throw ConfigException.at(file, lineNo, ex.getMessage());
                 }
             }
             if (!seen.add(target))
             {
                 throw ConfigException.at(file, lineNo, "backend " + target + " is listed twice");
             }
-            backends.add(new Backend(target, weight, lineNo));
+            backends.add(new Backend(target, weight == 0 ? 1 : weight, lineNo));
         }
         if (backends.isEmpty())
         {

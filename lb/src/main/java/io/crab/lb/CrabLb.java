@@ -4,6 +4,8 @@ import io.crab.agent.AgentMain;
 import io.crab.agent.Cli;
 import io.crab.agent.ConfigException;
 import io.crab.agent.DutyCycleErrors;
+import io.crab.agent.Log;
+import io.crab.agent.LogOptions;
 import io.crab.agent.PinnedDatapath;
 import io.crab.agent.Pins;
 import io.crab.agent.OptionKind;
@@ -12,6 +14,8 @@ import org.agrona.concurrent.SystemEpochClock;
 import org.agrona.concurrent.SystemNanoClock;
 import io.crab.bpf.Abi;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.TypeConversionException;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -21,7 +25,6 @@ import sun.misc.Signal;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
@@ -49,7 +52,7 @@ public final class CrabLb implements Callable<Integer>
         "SIGHUP and whenever it changes.")
     Path backends;
 
-    @Option(names = "--policy", defaultValue = "rr", converter = PolicyConverter.class,
+    @Option(names = "--policy", defaultValue = "rr", converter = PolicyConverter.class, paramLabel = "POLICY",
         description = "rr (global round-robin), random, hash, jsq (join-shortest-queue) or p2c (power of two " +
             "choices); jsq and p2c use the servers' load reports.")
     Policy policy;
@@ -62,7 +65,7 @@ public final class CrabLb implements Callable<Integer>
     int optionKind;
 
     @Option(names = "--option-exid", defaultValue = "0", description = "ExID for kinds 253/254 (RFC 6994).",
-        converter = HexOrDecimal.class)
+        converter = OptionKind.ExidConverter.class)
     int optionExid;
 
     @Option(names = "--health-interval-ms", defaultValue = "1000", description = "Backend TCP probe interval.")
@@ -102,6 +105,9 @@ public final class CrabLb implements Callable<Integer>
         "--feedback-key.")
     Path feedbackKey;
 
+    @Mixin
+    LogOptions logOptions = new LogOptions();
+
     @Option(names = "--detach", description = "Remove crab-lb from the interface: detach the XDP program and " +
         "delete its pinned state, then exit. Stopping crab-lb never does this.")
     boolean detach;
@@ -135,16 +141,16 @@ public final class CrabLb implements Callable<Integer>
             LbContext.Limits.of(maxServices, maxBackends, maxSlots, maglevSize, maxFallbackConnections), !noWatch, OptionKind.of(optionKind, optionExid),
             healthIntervalMs, LbContext.Feedback.of(feedbackPort, feedbackKey));
         final SystemNanoClock clock = new SystemNanoClock();
-        final LbAgent agent = new LbAgent(ctx, clock, SystemEpochClock.INSTANCE, spec.commandLine().getErr());
+        final Log log = logOptions.log("crab-lb", spec.commandLine().getErr(), SystemEpochClock.INSTANCE);
+        final LbAgent agent = new LbAgent(ctx, clock, SystemEpochClock.INSTANCE, log);
         Signal.handle(new Signal("HUP"), signal -> agent.requestReload());
         final String services = ctx.initial().services().stream()
             .map(s -> s.name() + " " + s.vip() + " (" + s.backends().size() + " backends, " +
                 s.policy().word() + ")")
             .collect(Collectors.joining(", "));
-        new AgentMain().run(agent, new SleepingMillisIdleStrategy(50),
-            new DutyCycleErrors("crab-lb", spec.commandLine().getErr(), clock), "crab-lb ready on " + ctx.iface() +
-                ": " + services + "; option " + ctx.option() + "; reloads on SIGHUP" +
-                (ctx.watch() ? " and changes to " + ctx.source().file() : ""), out);
+        new AgentMain().run(agent, new SleepingMillisIdleStrategy(50), new DutyCycleErrors(log, clock),
+            "ready on " + ctx.iface() + ": " + services + "; option " + ctx.option() + "; reloads on SIGHUP" +
+                (ctx.watch() ? " and changes to " + ctx.source().file() : ""), log);
         return Cli.OK;
     }
 
@@ -172,17 +178,14 @@ public final class CrabLb implements Callable<Integer>
         @Override
         public Policy convert(final String value)
         {
-            return Policy.ofWord(value.toLowerCase(Locale.ROOT)).orElseThrow(() ->
-                new IllegalArgumentException("expected rr, random, hash, jsq or p2c"));
-        }
-    }
-
-    static final class HexOrDecimal implements picocli.CommandLine.ITypeConverter<Integer>
-    {
-        @Override
-        public Integer convert(final String value)
-        {
-            return Integer.decode(value);
+            try
+            {
+                return Policy.parse(value);
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                throw new TypeConversionException(ex.getMessage());
+            }
         }
     }
 }

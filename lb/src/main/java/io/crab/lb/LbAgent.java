@@ -14,6 +14,7 @@ import io.crab.lb.config.LbConfig;
 import io.crab.lb.config.ServiceConfig;
 import io.crab.lb.config.ConfigDiff;
 import io.crab.agent.DutyCycleErrors;
+import io.crab.agent.Log;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.EpochClock;
@@ -21,13 +22,13 @@ import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.NanoClock;
 
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -55,7 +56,7 @@ public final class LbAgent implements Agent
     private final LbContext ctx;
     private final NanoClock clock;
     private final EpochClock wallClock;
-    private final PrintWriter log;
+    private final Log log;
     private final AtomicBoolean reloadRequested = new AtomicBoolean();
     private final ManyToOneConcurrentArrayQueue<HealthProber.Result> healthResults =
         new ManyToOneConcurrentArrayQueue<>(1024);
@@ -64,6 +65,8 @@ public final class LbAgent implements Agent
     /** Per backend: probes in a row that it accepted but did not echo the option. */
     private final Map<HostPort, int[]> silences = new HashMap<>();
     private final Map<HostPort, Boolean> resolved = new HashMap<>();
+    /** Backends logged as unresolved, so each is logged once when it goes and once when it comes back. */
+    private final Set<HostPort> loggedUnresolved = new HashSet<>();
     private LbConfig config;
     private Neighbours neighbours;
     private PinnedDatapath datapath;
@@ -83,7 +86,7 @@ public final class LbAgent implements Agent
     private Set<HostPort> publishedSilent;
     private Set<HostPort> publishedServing;
 
-    public LbAgent(final LbContext ctx, final NanoClock clock, final EpochClock wallClock, final PrintWriter log)
+    public LbAgent(final LbContext ctx, final NanoClock clock, final EpochClock wallClock, final Log log)
     {
         this.ctx = ctx;
         this.clock = clock;
@@ -109,6 +112,7 @@ public final class LbAgent implements Agent
     {
         final int ifindex = Interfaces.ifindex(ctx.iface());
         neighbours = new Neighbours(ctx.iface());
+        checkRoutes(config, Set.of());
         enableForwarding();
         awaitNeighbours();
         final Path dir = pinDir(ctx.iface());
@@ -148,8 +152,7 @@ public final class LbAgent implements Agent
         }
         if (datapath.adopted())
         {
-            log.println("crab-lb: took over the XDP program and its state pinned in " + dir);
-            log.flush();
+            log.info("took over the XDP program and its state pinned in " + dir, "pins", dir);
         }
         startProber();
         startFeedback();
@@ -160,13 +163,13 @@ public final class LbAgent implements Agent
     private void startFeedback()
     {
         feedbackRunner = new AgentRunner(feedback.idleStrategy(),
-            new DutyCycleErrors("crab-lb feedback receiver", log, clock), null, feedback);
+            new DutyCycleErrors(log.forComponent("crab-lb feedback receiver"), clock), null, feedback);
         AgentRunner.startOnThread(feedbackRunner);
         final LbContext.Feedback settings = ctx.feedback();
-        log.println(settings.port() == 0 ? "crab-lb: takes no load reports (--feedback-port 0)" :
-            "crab-lb: takes load reports from the backends on UDP port " + settings.port() +
-                (settings.key() == null ? ", unauthenticated" : ", signed with --feedback-key"));
-        log.flush();
+        log.info(settings.port() == 0 ? "takes no load reports (--feedback-port 0)" :
+            "takes load reports from the backends on UDP port " + settings.port() +
+                (settings.key() == null ? ", unauthenticated" : ", signed with --feedback-key"),
+            "feedback_port", settings.port(), "signed", settings.key() != null);
     }
 
     /** The LB's state holds no connection, but sizes cannot change under a running program: say how to resize. */
@@ -201,8 +204,8 @@ public final class LbAgent implements Agent
             if (!Files.readString(forwarding).trim().equals("1"))
             {
                 Files.writeString(forwarding, "1");
-                log.println("crab-lb: turned on IPv4 forwarding on " + ctx.iface() + " (XDP FIB lookups need it)");
-                log.flush();
+                log.info("turned on IPv4 forwarding on " + ctx.iface() + " (XDP FIB lookups need it)",
+                    "iface", ctx.iface());
             }
         }
         catch (final IOException ex)
@@ -242,28 +245,70 @@ public final class LbAgent implements Agent
         {
             if (!ok)
             {
-                log.println("crab-lb: backend " + target + " has no neighbour entry on " + ctx.iface() + " yet; it " +
-                    "gets no connections until it resolves");
+                loggedUnresolved.add(target);
+                warnUnresolved(target);
             }
         });
-        log.flush();
     }
 
-    /** True when the backend's next hop has a complete neighbour entry; else asks the kernel to resolve it. */
+    /**
+     * Refuses a configuration that names a backend with no route out of the LB's interface: the LB could never send
+     * it a SYN, so it is a mistake in the file (a typo in the address, or the wrong interface), not a host that is
+     * down. Checked before anything is applied, for the backends the configuration adds (every one at start); one
+     * whose route goes away later only stops getting connections until it is back.
+     */
+    private void checkRoutes(final LbConfig next, final Set<HostPort> known)
+    {
+        for (final ServiceConfig service : next.services())
+        {
+            for (final BackendConfig backend : service.backends())
+            {
+                if (!known.contains(backend.target()) && !neighbours.routed(backend.target().address()))
+                {
+                    throw ConfigException.at(ctx.source().file(), backend.line(), where(service) + "backend " +
+                        backend.target() + ": no route from " + ctx.iface());
+                }
+            }
+        }
+    }
+
+    /** How a message names a backend's service: a services file's services by name; the shorthand's not at all. */
+    private static String where(final ServiceConfig service)
+    {
+        return service.line() == 0 ? "" : "service " + service.name() + ": ";
+    }
+
+    /** One line for a backend whose next hop does not resolve, naming where it is written (first, if twice). */
+    private void warnUnresolved(final HostPort target)
+    {
+        for (final ServiceConfig service : config.services())
+        {
+            for (final BackendConfig backend : service.backends())
+            {
+                if (backend.target().equals(target))
+                {
+                    final String problem = neighbours.routed(target.address()) ? "no neighbour entry on " +
+                        ctx.iface() + " yet; it gets no new connections until it resolves" : "no route from " +
+                        ctx.iface() + " any more; it gets no new connections until there is one";
+                    log.warn(ctx.source().file() + ":" + backend.line() + ": " + where(service) + "backend " + target +
+                        ": " + problem, "backend", target, "file", ctx.source().file(), "line", backend.line());
+                    return;
+                }
+            }
+        }
+    }
+
+    /**
+     * True when the backend's next hop has a complete neighbour entry; else asks the kernel to resolve it (which
+     * does nothing while there is no route: the backend stays unusable until one appears).
+     */
     private boolean lookUp(final HostPort target)
     {
-        try
+        if (neighbours.lookup(target.address()).isPresent())
         {
-            if (neighbours.lookup(target.address()).isPresent())
-            {
-                return true;
-            }
-            neighbours.solicit(target.address());
+            return true;
         }
-        catch (final IllegalStateException noRoute)
-        {
-            // unusable until a route appears; the status shows it
-        }
+        neighbours.solicit(target.address());
         return false;
     }
 
@@ -357,22 +402,23 @@ public final class LbAgent implements Agent
     private int reload()
     {
         final LbConfig next;
+        final List<String> changes;
         try
         {
             next = ctx.source().load();
+            checkRoutes(next, targets(config));
+            changes = ConfigDiff.changes(config, next);
         }
         catch (final ConfigException ex)
         {
             final long refused = counters.add(Abi.Consts.CRAB_LBA_RELOADS_REFUSED, 1);
-            log.println("crab-lb: reload refused (" + refused + " so far), nothing changed: " + ex.getMessage());
-            log.flush();
+            log.warn("reload refused (" + refused + " so far), nothing changed: " + ex.getMessage(),
+                "refused", refused, "problem", ex.getMessage());
             return 0;
         }
-        final List<String> changes = ConfigDiff.changes(config, next);
         if (changes.isEmpty())
         {
-            log.println("crab-lb: reload: no change");
-            log.flush();
+            log.info("reload: no change");
             return 0;
         }
         final Set<HostPort> known = targets(config);
@@ -392,14 +438,14 @@ public final class LbAgent implements Agent
         failures.keySet().retainAll(targets(next));
         silences.keySet().retainAll(targets(next));
         resolved.keySet().retainAll(targets(next));
+        loggedUnresolved.retainAll(targets(next));
         stopProber();
         startProber();
         // Published before the change is logged: whoever reads the log line may rely on the change being live.
         publish();
         final long reload = counters.add(Abi.Consts.CRAB_LBA_RELOADS, 1);
         counters.add(Abi.Consts.CRAB_LBA_CHANGES, changes.size());
-        changes.forEach(line -> log.println("crab-lb: reload " + reload + ": " + line));
-        log.flush();
+        changes.forEach(line -> log.info("reload " + reload + ": " + line, "reload", reload, "change", line));
         return changes.size();
     }
 
@@ -417,9 +463,8 @@ public final class LbAgent implements Agent
         {
             // Published before logged, as reloads are: whoever reads the line may rely on the change being live.
             publish();
-            log.println("crab-lb: backend " + result.backend() + (healthy ? " is up" :
-                " is down: new connections go to the others"));
-            log.flush();
+            log.event(healthy ? Log.Level.INFO : Log.Level.WARN, "backend " + result.backend() + (healthy ? " is up" :
+                " is down: new connections go to the others"), null, "backend", result.backend(), "up", healthy);
         }
         if (result.up())
         {
@@ -430,9 +475,10 @@ public final class LbAgent implements Agent
             if (compliant != wasCompliant)
             {
                 publish();
-                log.println("crab-lb: backend " + result.backend() + (compliant ? " echoes the option again: it " +
-                    "takes redirected connections" : " does not echo the option: it takes only fallback connections"));
-                log.flush();
+                log.event(compliant ? Log.Level.INFO : Log.Level.WARN, "backend " + result.backend() + (compliant ?
+                    " echoes the option again: it takes redirected connections" :
+                    " does not echo the option: it takes only fallback connections"), null,
+                    "backend", result.backend(), "echoes", compliant);
             }
         }
     }
@@ -444,7 +490,10 @@ public final class LbAgent implements Agent
         return silent == null || silent[0] < DOWN_AFTER_FAILURES;
     }
 
-    /** Counts backends whose neighbour entry appeared or went since the last look. */
+    /**
+     * Counts backends whose neighbour entry appeared or went since the last look, and logs each that has none (a
+     * backend a reload added gets a look first) and each that has one again.
+     */
     private int refreshNeighbours()
     {
         int changed = 0;
@@ -454,6 +503,14 @@ public final class LbAgent implements Agent
             if (!Boolean.valueOf(now).equals(resolved.put(target, now)))
             {
                 changed++;
+            }
+            if (!now && loggedUnresolved.add(target))
+            {
+                warnUnresolved(target);
+            }
+            else if (now && loggedUnresolved.remove(target))
+            {
+                log.info("backend " + target + ": next hop on " + ctx.iface() + " resolved", "backend", target);
             }
         }
         return changed;

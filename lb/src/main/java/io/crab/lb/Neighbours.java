@@ -31,28 +31,33 @@ public final class Neighbours
         this.iface = iface;
     }
 
-    /** The MAC of the next hop towards {@code target} if the neighbour table has it complete. */
+    /**
+     * The MAC of the next hop towards {@code target} if the neighbour table has it complete; empty too when there is
+     * no route to it on this interface.
+     */
     public Optional<byte[]> lookup(final Inet4Address target)
     {
-        final Inet4Address hop = nextHop(target);
-        try
+        final Optional<Inet4Address> hop = nextHop(target);
+        if (hop.isEmpty())
         {
-            final List<String> lines = Files.readAllLines(ARP);
-            for (final String line : lines.subList(1, lines.size()))
+            return Optional.empty();
+        }
+        for (final String line : rows(ARP))
+        {
+            final String[] f = line.trim().split("\\s+");
+            if (f.length >= 6 && f[0].equals(hop.get().getHostAddress()) && f[5].equals(iface) &&
+                (Integer.decode(f[2]) & ATF_COM) != 0)
             {
-                final String[] f = line.trim().split("\\s+");
-                if (f.length >= 6 && f[0].equals(hop.getHostAddress()) && f[5].equals(iface) &&
-                    (Integer.decode(f[2]) & ATF_COM) != 0)
-                {
-                    return Optional.of(parseMac(f[3]));
-                }
+                return Optional.of(parseMac(f[3]));
             }
         }
-        catch (final IOException ex)
-        {
-            throw new IllegalStateException("reading " + ARP, ex);
-        }
         return Optional.empty();
+    }
+
+    /** Whether the main routing table has a route to {@code target} out of this interface. */
+    public boolean routed(final Inet4Address target)
+    {
+        return nextHop(target).isPresent();
     }
 
     /** Asks the kernel to resolve the next hop towards {@code target}, without waiting for it. */
@@ -68,43 +73,49 @@ public final class Neighbours
         }
     }
 
-    Inet4Address nextHop(final Inet4Address target)
+    /** The next hop towards {@code target} by the longest prefix routed out of this interface: it or a gateway. */
+    Optional<Inet4Address> nextHop(final Inet4Address target)
     {
         final int dst = Integer.reverseBytes(HostPort.ipv4Bits(target));
         long bestMask = -1;
         int gateway = 0;
-        try
+        for (final String line : rows(ROUTES))
         {
-            final List<String> lines = Files.readAllLines(ROUTES);
-            for (final String line : lines.subList(1, lines.size()))
+            final String[] f = line.trim().split("\\s+");
+            if (f.length < 8 || !f[0].equals(iface))
             {
-                final String[] f = line.trim().split("\\s+");
-                if (f.length < 8 || !f[0].equals(iface))
-                {
-                    continue;
-                }
-                final int net = (int)Long.parseLong(f[1], 16);
-                final int gw = (int)Long.parseLong(f[2], 16);
-                final int mask = (int)Long.parseLong(f[7], 16);
-                final long maskBits = Integer.bitCount(mask);
-                if ((dst & mask) == net && maskBits > bestMask)
-                {
-                    bestMask = maskBits;
-                    gateway = gw;
-                }
+                continue;
             }
-        }
-        catch (final IOException ex)
-        {
-            throw new IllegalStateException("reading " + ROUTES, ex);
+            final int net = (int)Long.parseLong(f[1], 16);
+            final int gw = (int)Long.parseLong(f[2], 16);
+            final int mask = (int)Long.parseLong(f[7], 16);
+            final long maskBits = Integer.bitCount(mask);
+            if ((dst & mask) == net && maskBits > bestMask)
+            {
+                bestMask = maskBits;
+                gateway = gw;
+            }
         }
         if (bestMask < 0)
         {
-            throw new IllegalStateException("no route to " + target.getHostAddress() + " on " + iface);
+            return Optional.empty();
         }
-        return gateway == 0 ? target : fromInt(Integer.reverseBytes(gateway));
+        return Optional.of(gateway == 0 ? target : fromInt(Integer.reverseBytes(gateway)));
     }
 
+    /** A /proc/net table's rows, without its header; a namespace without routes has an empty file, header and all. */
+    private static List<String> rows(final Path table)
+    {
+        try
+        {
+            final List<String> lines = Files.readAllLines(table);
+            return lines.isEmpty() ? lines : lines.subList(1, lines.size());
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException("reading " + table + ": " + ex.getMessage(), ex);
+        }
+    }
 
     private static Inet4Address fromInt(final int v)
     {

@@ -2,8 +2,10 @@ package io.crab.lb;
 
 import io.crab.bpf.Abi;
 
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.stream.Collectors;
 
 /**
  * How the LB picks a backend for a new connection; values are enum crab_policy. rr, random and hash pick from the
@@ -50,6 +52,13 @@ public enum Policy
             }
         }
         return Optional.empty();
+    }
+
+    /** The policy whose {@link #word} this is; else a message naming the word and the words there are. */
+    public static Policy parse(final String word)
+    {
+        return ofWord(word).orElseThrow(() -> new IllegalArgumentException("unknown policy '" + word +
+            "' (expected " + Arrays.stream(values()).map(Policy::word).collect(Collectors.joining(", ")) + ")"));
     }
 
     public static Policy ofCode(final int code)

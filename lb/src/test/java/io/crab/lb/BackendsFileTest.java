@@ -42,8 +42,14 @@ class BackendsFileTest
     {
         assertError("198.18.0.101\n198.18.0.300\n", ":2: '198.18.0.300': not an IPv4 address");
         assertError("198.18.0.101:0\n", ":1: '198.18.0.101:0': port must be 1..65535");
-        assertError("198.18.0.101 weight=0\n", ":1: weight must be 1..100, got 0");
+        assertError("198.18.0.101 weight=0\n", ":1: weight must be 1..100, got '0'");
         assertError("198.18.0.101 weight=x\n", ":1: weight is not a number");
+        assertError("198.18.0.101 weight=+2\n", ":1: weight is not a number (digits 0-9 only), got '+2'");
+        assertError("198.18.0.101 weight=2 weight=3\n", ":1: weight given twice");
+        assertError("# first\n198.18.0.+11\n", ":2: '198.18.0.+11': not an IPv4 address ('+11' is not a number 0..255)");
+        assertError("010.0.0.1\n", ":1: '010.0.0.1': not an IPv4 address ('010' has a leading zero, which some " +
+            "tools read as octal)");
+        assertError("198.18.0.101:+80\n", ":1: '198.18.0.101:+80': port is not a number (digits 0-9 only)");
         assertError("198.18.0.101 mac=02:00:00:00:00:01\n", ":1: unknown field 'mac=02:00:00:00:00:01'");
         assertError("198.18.0.101\n198.18.0.101\n", ":2: backend 198.18.0.101 is listed twice");
         assertError("backend.example\n", ":1: 'backend.example': not an IPv4 address");

@@ -2,6 +2,7 @@ package io.crab.lb;
 
 import io.crab.agent.DutyCycleErrors;
 import io.crab.agent.HostPort;
+import io.crab.agent.Log;
 import io.crab.agent.feedback.LoadReport;
 import io.crab.bpf.Abi;
 import io.crab.bpf.Bpf;
@@ -142,7 +143,8 @@ class FeedbackReceiverTest
         receiver.publish(Map.of(HostPort.parse("127.0.0.1:8080"), 3));
         final StringWriter log = new StringWriter();
         try (AgentRunner runner = new AgentRunner(receiver.idleStrategy(),
-            new DutyCycleErrors("test", new PrintWriter(log), new SystemNanoClock()), null, receiver))
+            new DutyCycleErrors(new Log("test", Log.Format.TEXT, true, new PrintWriter(log), SystemEpochClock.INSTANCE),
+                new SystemNanoClock()), null, receiver))
         {
             AgentRunner.startOnThread(runner);
             Thread.sleep(50);

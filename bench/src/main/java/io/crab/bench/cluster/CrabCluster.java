@@ -168,10 +168,11 @@ public final class CrabCluster implements AutoCloseable
         while (true)
         {
             final String fresh = lb.logText().substring(seen);
-            // Whole lines only: the daemon may be half-way through writing one.
+            // Whole lines only: the daemon may be half-way through writing one. Its events are
+            // "TIMESTAMP LEVEL crab-lb: message".
             final List<String> reload = fresh.substring(0, fresh.lastIndexOf('\n') + 1).lines()
-                .filter(line -> line.startsWith("crab-lb: reload")).toList();
-            if (reload.stream().anyMatch(line -> line.startsWith("crab-lb: reload refused")))
+                .filter(line -> line.contains(" crab-lb: reload")).toList();
+            if (reload.stream().anyMatch(line -> line.contains(" crab-lb: reload refused")))
             {
                 throw new IllegalStateException("crab-lb refused the services file: " + reload);
             }

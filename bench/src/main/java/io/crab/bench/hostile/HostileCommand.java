@@ -1,6 +1,7 @@
 package io.crab.bench.hostile;
 
 import io.crab.agent.Cli;
+import io.crab.agent.ConfigException;
 import io.crab.bench.results.MachineInfo;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -55,16 +56,28 @@ public final class HostileCommand implements Callable<Integer>
         description = "Results directory (default: bench/results/DATE-hostile).")
     Path out;
 
+    private static Target target(final String program)
+    {
+        try
+        {
+            return Target.of(program);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new ConfigException("--program " + ex.getMessage());
+        }
+    }
+
     @Override
     public Integer call() throws IOException
     {
         final PrintWriter printer = spec.commandLine().getOut();
         if (framesPerProgram < 1)
         {
-            throw new IllegalArgumentException("--frames-per-program must be at least 1, got " + framesPerProgram);
+            throw new ConfigException("--frames-per-program must be at least 1, got " + framesPerProgram);
         }
         final List<Target> targets = programs.isEmpty() ? Arrays.asList(Target.values()) :
-            programs.stream().map(Target::of).toList();
+            programs.stream().map(HostileCommand::target).toList();
         if (index != null)
         {
             long violations = 0;

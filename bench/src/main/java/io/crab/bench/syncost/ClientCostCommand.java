@@ -1,6 +1,7 @@
 package io.crab.bench.syncost;
 
 import io.crab.agent.Cli;
+import io.crab.agent.ConfigException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -33,6 +34,10 @@ public final class ClientCostCommand implements Callable<Integer>
     public Integer call() throws Exception
     {
         final PrintWriter printer = spec.commandLine().getOut();
+        if (samples < 1)
+        {
+            throw new ConfigException("--samples must be at least 1, got " + samples);
+        }
         final String report = ClientCost.measure(samples, line ->
         {
             printer.println(line);

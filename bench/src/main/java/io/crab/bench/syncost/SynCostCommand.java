@@ -62,6 +62,10 @@ public final class SynCostCommand implements Callable<Integer>
             chosen.add(Policy.ofWord(name.toLowerCase(Locale.ROOT)).orElseThrow(() ->
                 new ConfigException("--policies " + name + ": expected rr, random, hash, jsq or p2c")));
         }
+        if (samples < 1 || repeat < 1)
+        {
+            throw new ConfigException("--samples and --repeat must be at least 1, got " + samples + " and " + repeat);
+        }
         if (backends < 1 || backends > Abi.Consts.CRAB_MAX_SLOTS)
         {
             throw new ConfigException("--backends " + backends + ": must be 1.." + Abi.Consts.CRAB_MAX_SLOTS);

@@ -1,15 +1,16 @@
 package io.crab.bench.traffic;
 
+import io.crab.agent.Cli;
+import io.crab.agent.Parse;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Model.CommandSpec;
@@ -83,10 +84,7 @@ public final class EchoServerMain implements Callable<Integer>
     /** Like {@link #run(PrintWriter, PrintWriter, String...)} but serves until stop is counted down. */
     static int run(final PrintWriter out, final PrintWriter err, final CountDownLatch stop, final String... args)
     {
-        final CommandLine commandLine = new CommandLine(new EchoServerMain(stop));
-        commandLine.setOut(out);
-        commandLine.setErr(err);
-        return commandLine.execute(args);
+        return Cli.run(new EchoServerMain(stop), out, err, args);
     }
 
     @Override
@@ -100,10 +98,7 @@ public final class EchoServerMain implements Callable<Integer>
         }
         catch (IOException e)
         {
-            final PrintWriter err = spec.commandLine().getErr();
-            err.println("cannot listen on " + Sockets.format(listen) + ": " + e.getMessage());
-            err.flush();
-            return 1;
+            throw new UncheckedIOException("cannot listen on " + Sockets.format(listen), e);
         }
         try (server)
         {
@@ -118,7 +113,7 @@ public final class EchoServerMain implements Callable<Integer>
         return 0;
     }
 
-    /** Parses IP:PORT, with IPv6 addresses in brackets. */
+    /** Parses IP:PORT strictly ({@link Parse}), with IPv6 addresses in brackets; names are not looked up. */
     public static final class AddressConverter implements ITypeConverter<InetSocketAddress>
     {
         @Override
@@ -129,32 +124,27 @@ public final class EchoServerMain implements Callable<Integer>
             {
                 throw new TypeConversionException("expected IP:PORT but got '" + value + "'");
             }
-            String host = value.substring(0, colon);
-            if (host.startsWith("[") && host.endsWith("]"))
-            {
-                host = host.substring(1, host.length() - 1);
-            }
+            final String host = value.substring(0, colon);
+            final InetAddress address;
             final int port;
             try
             {
-                port = Integer.parseInt(value.substring(colon + 1));
+                address = host.startsWith("[") && host.endsWith("]") ?
+                    Parse.ipv6(host.substring(1, host.length() - 1)) : Parse.ipv4(host);
             }
-            catch (NumberFormatException e)
+            catch (final IllegalArgumentException ex)
             {
-                throw new TypeConversionException("bad port in '" + value + "'");
-            }
-            if (port < 0 || port > 65_535)
-            {
-                throw new TypeConversionException("port out of range in '" + value + "'");
+                throw new TypeConversionException(ex.getMessage() + ", in '" + value + "' (IP:PORT, [IPv6]:PORT)");
             }
             try
             {
-                return new InetSocketAddress(InetAddress.getByName(host), port);
+                port = Parse.decimalInt(value.substring(colon + 1), 0, 65_535);
             }
-            catch (UnknownHostException e)
+            catch (final IllegalArgumentException ex)
             {
-                throw new TypeConversionException("unknown host in '" + value + "'");
+                throw new TypeConversionException("'" + value + "': port " + ex.getMessage());
             }
+            return new InetSocketAddress(address, port);
         }
     }
 }

@@ -46,7 +46,7 @@ class MaglevCommandTest
         final Path results = dir.resolve("results");
         assertEquals(Cli.USAGE, CrabBench.run(new PrintWriter(new StringWriter()), new PrintWriter(err), "maglev",
             "--size", "1000", "--out", results.toString()));
-        assertEquals("maglev: --size 1000, --backends 1000: table size 1000 is not prime (e.g. 65537)",
+        assertEquals("crab-bench maglev: --size 1000, --backends 1000: table size 1000 is not prime (e.g. 65537)",
             err.toString().strip());
         assertFalse(Files.exists(results));
     }

@@ -59,7 +59,7 @@ class PolicyCommandTest
         final StringWriter err = new StringWriter();
 
         assertEquals(Cli.USAGE, CrabBench.run(new PrintWriter(new StringWriter()), new PrintWriter(err), args));
-        assertEquals("policy: " + message, err.toString().strip());
+        assertEquals("crab-bench policy: " + message, err.toString().strip());
         assertFalse(Files.exists(out));
     }
 }

@@ -308,26 +308,26 @@ public final class ServicesFile
 
     private Policy policy(final int line, final String text)
     {
-        return Policy.ofWord(text).orElseThrow(() ->
-            error(line, "policy must be rr, random, hash, jsq or p2c, got '" + text + "'"));
+        try
+        {
+            return Policy.parse(text);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw error(line, ex.getMessage());
+        }
     }
 
     private int weight(final int line, final String text)
     {
-        final int weight;
         try
         {
-            weight = Integer.parseInt(text);
+            return BackendsFile.parseWeight(text);
         }
-        catch (final NumberFormatException ex)
+        catch (final IllegalArgumentException ex)
         {
-            throw error(line, "weight is not a number: '" + text + "'");
+            throw error(line, ex.getMessage());
         }
-        if (weight < 1 || weight > BackendsFile.MAX_WEIGHT)
-        {
-            throw error(line, "weight must be 1.." + BackendsFile.MAX_WEIGHT + ", got " + weight);
-        }
-        return weight;
     }
 
     /** Inside a block the problem names its service, so a message stands alone in a log. */

@@ -122,14 +122,18 @@ class ServicesFileTest
         assertError("service web\n vip 198.19.0.1\n vip 198.19.0.2\n",
             "3: service web: vip given twice (first at line 2)");
         assertError("service web\n vip 198.19.0.300\n",
-            "2: service web: vip '198.19.0.300': not an IPv4 address (A.B.C.D)");
+            "2: service web: vip '198.19.0.300': not an IPv4 address (300 is over 255)");
         assertError("service web\n vip web.example\n",
-            "2: service web: vip 'web.example': not an IPv4 address (A.B.C.D)");
+            "2: service web: vip 'web.example': not an IPv4 address (A.B.C.D; names are not looked up)");
         assertError("service web\n vip 198.19.0.1:0\n", "2: service web: vip '198.19.0.1:0': port must be 1..65535");
         assertError("service web\n vip 198.19.0.1:65536\n",
             "2: service web: vip '198.19.0.1:65536': port must be 1..65535");
         assertError("service web\n vip 198.19.0.1:http\n",
-            "2: service web: vip '198.19.0.1:http': port is not a number");
+            "2: service web: vip '198.19.0.1:http': port is not a number (digits 0-9 only)");
+        assertError("service web\n vip 198.19.0.1:+80\n",
+            "2: service web: vip '198.19.0.1:+80': port is not a number (digits 0-9 only)");
+        assertError("service web\n vip 198.19.0.01\n", "2: service web: vip '198.19.0.01': not an IPv4 address " +
+            "('01' has a leading zero, which some tools read as octal)");
     }
 
     @Test
@@ -151,9 +155,9 @@ class ServicesFileTest
     void policyAndFlagErrors() throws Exception
     {
         assertError("service web\n policy wrr\n",
-            "2: service web: policy must be rr, random, hash, jsq or p2c, got 'wrr'");
+            "2: service web: unknown policy 'wrr' (expected rr, random, hash, jsq, p2c)");
         assertError("service web\n policy RR\n",
-            "2: service web: policy must be rr, random, hash, jsq or p2c, got 'RR'");
+            "2: service web: unknown policy 'RR' (expected rr, random, hash, jsq, p2c)");
         assertError("service web\n policy\n", "2: service web: expected 'policy rr|random|hash|jsq|p2c'");
         assertError("service web\n policy rr hash\n", "2: service web: expected 'policy rr|random|hash|jsq|p2c'");
         assertError("service web\n policy rr\n policy hash\n",
@@ -169,14 +173,21 @@ class ServicesFileTest
         final String web = "service web\n vip 198.19.0.1:80\n";
         assertError(web + " backend\n", "3: service web: expected 'backend IP[:PORT] [weight N] [draining]'");
         assertError(web + " backend 198.18.0.300\n",
-            "3: service web: backend '198.18.0.300': not an IPv4 address (A.B.C.D)");
+            "3: service web: backend '198.18.0.300': not an IPv4 address (300 is over 255)");
         assertError(web + " backend 198.18.0.101:0\n",
             "3: service web: backend '198.18.0.101:0': port must be 1..65535");
         assertError(web + " backend 198.18.0.101 weight\n",
             "3: service web: weight needs a number: 'backend IP[:PORT] [weight N] [draining]'");
-        assertError(web + " backend 198.18.0.101 weight x\n", "3: service web: weight is not a number: 'x'");
-        assertError(web + " backend 198.18.0.101 weight 0\n", "3: service web: weight must be 1..100, got 0");
-        assertError(web + " backend 198.18.0.101 weight 101\n", "3: service web: weight must be 1..100, got 101");
+        assertError(web + " backend 198.18.0.101 weight x\n", "3: service web: weight is not a number (digits 0-9 only), got 'x'");
+        assertError(web + " backend 198.18.0.101 weight 0\n", "3: service web: weight must be 1..100, got '0'");
+        assertError(web + " backend 198.18.0.101 weight 101\n", "3: service web: weight must be 1..100, got '101'");
+        assertError(web + " backend 198.18.0.101 weight +3\n",
+            "3: service web: weight is not a number (digits 0-9 only), got '+3'");
+        assertError(web + " backend 198.18.0.101 weight 03\n", "3: service web: weight has a leading zero, got '03'");
+        assertError(web + " backend 198.18.0.+11\n",
+            "3: service web: backend '198.18.0.+11': not an IPv4 address ('+11' is not a number 0..255)");
+        assertError(web + " backend 010.0.0.1\n", "3: service web: backend '010.0.0.1': not an IPv4 address " +
+            "('010' has a leading zero, which some tools read as octal)");
         assertError(web + " backend 198.18.0.101 weight 2 weight 3\n", "3: service web: weight given twice");
         assertError(web + " backend 198.18.0.101 draining draining\n", "3: service web: draining given twice");
         assertError(web + " backend 198.18.0.101 weight=3\n",
@@ -226,9 +237,9 @@ class ServicesFileTest
     void theFirstErrorReadingDownTheFileWins() throws Exception
     {
         assertError("service web\n vip 198.19.0.1\n backend 198.18.0.101 weight 0\n policy wrr\nbogus\n",
-            "3: service web: weight must be 1..100, got 0");
+            "3: service web: weight must be 1..100, got '0'");
         assertError("service web\n vip 198.19.0.300\n", "2: service web: vip '198.19.0.300': not an IPv4 address " +
-            "(A.B.C.D)");
+            "(300 is over 255)");
         assertError("service web\n backend 198.18.0.101\nservice web\n vip 198.19.0.1\n",
             "1: service web: no vip (expected one 'vip A.B.C.D[:PORT]' line)");
         assertError("service a\n vip 198.19.0.1\nservice b\n vip 198.19.0.1\n backend 1.2.3.4 weight 0\n",
