@@ -20,6 +20,7 @@ struct crab_btf_anchor {
 	enum crab_feedback_counter feedback_counter;
 	enum crab_client_counter client_counter;
 	enum crab_server_counter server_counter;
+	enum crab_cpu_counter cpu_counter;
 };
 
 /* Never read or written: clang emits only the types that something uses, and this map uses the enums. */

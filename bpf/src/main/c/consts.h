@@ -148,6 +148,15 @@ enum crab_server_counter {
 	CRAB_SV_COUNTER_MAX,
 };
 
+/* What crab-bench's lb_cpu program measured; index of its per-CPU lb_cpu_counters map. */
+enum crab_cpu_counter {
+	CRAB_CPU_POLL_NS = 0,          /* time in the NAPI polls of the watched interface, in softirq */
+	CRAB_CPU_POLLS,                /* those polls */
+	CRAB_CPU_TASK_NS,              /* time the watched process was on a CPU */
+	CRAB_CPU_TASK_SOFTIRQ_NS,      /* of that, softirqs that ran in its context: other devices' work or the polls */
+	CRAB_CPU_COUNTER_MAX,
+};
+
 #define CRAB_TCPOPT_EOL 0
 #define CRAB_TCPOPT_NOP 1
 /* Offsets in the TCP header: the checksum, and the 16-bit word holding the data offset and the flags. */

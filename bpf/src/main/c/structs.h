@@ -139,4 +139,13 @@ struct crab_echo {
 	__u8 pad;
 };
 
+/* What crab-bench's lb_cpu program watches: one interface (by its index and its network namespace's inode) and
+ * the threads of one process (tgid 0: none). */
+struct crab_cpu_target {
+	__u32 ifindex;
+	__u32 netns_inum;
+	__u32 tgid;
+	__u32 pad;
+};
+
 #endif

@@ -3,6 +3,8 @@ package io.crab.bench;
 import io.crab.agent.Cli;
 import io.crab.agent.ConfigException;
 import io.crab.agent.Parse;
+import io.crab.bench.BenchRunner.Attribution;
+import io.crab.bench.BenchRunner.Measured;
 import io.crab.bench.BenchRunner.Outcome;
 import io.crab.bench.cluster.CrabCluster;
 import io.crab.bench.hostile.HostileCommand;
@@ -162,15 +164,15 @@ public final class CrabBench implements Callable<Integer>
                     }
                     out.printf("crab-bench: %d rounds of %s x %s, %s per run%n", options.rounds, workloads,
                         options.modes, options.count > 0 ? options.count + " transactions" : options.duration);
-                    final Map<String, Map<Workload, Outcome>> outcomes = new BenchRunner(cluster, client, plainClient, out).run(
-                        modes, new BenchRunner.Plan(workloads, options.rounds, options.payload, options.concurrency,
+                    final Measured measured = new BenchRunner(cluster, client, plainClient, out).run(modes,
+                        new BenchRunner.Plan(workloads, options.rounds, options.payload, options.concurrency,
                             options.count, options.duration));
                     final Map<String, Map<Workload, List<Double>>> rounds = new LinkedHashMap<>();
-                    outcomes.forEach((mode, byWorkload) -> byWorkload.forEach((w, o) -> rounds
+                    measured.outcomes().forEach((mode, byWorkload) -> byWorkload.forEach((w, o) -> rounds
                         .computeIfAbsent(mode, m -> new LinkedHashMap<>()).put(w, o.roundP50Us())));
-                    final BenchResults results = new BenchResults(toResults(outcomes, modes), MachineInfo.detect(), command,
-                        started, new RunParameters(options.payload, options.concurrency, options.rounds,
-                            options.duration, options.count), rounds);
+                    final BenchResults results = new BenchResults(toResults(measured, modes), MachineInfo.detect(),
+                        command, started, new RunParameters(options.payload, options.concurrency, options.rounds,
+                            options.duration, options.count), rounds, lbAgentCpuShare(measured));
                     final ResultFiles files = ResultsWriter.write(results, dir);
                     out.println();
                     out.print(Files.readString(files.markdown()));
@@ -224,32 +226,49 @@ public final class CrabBench implements Callable<Integer>
         };
     }
 
-    static List<ModeResult> toResults(final Map<String, Map<Workload, Outcome>> outcomes,
-        final List<BenchMode> modes)
+    static List<ModeResult> toResults(final Measured measured, final List<BenchMode> modes)
     {
-        final Map<String, String> cpuSources = new LinkedHashMap<>();
-        modes.forEach(m -> cpuSources.put(m.name(), m.cpuSource()));
+        final Map<String, BenchMode> byName = new LinkedHashMap<>();
+        modes.forEach(m -> byName.put(m.name(), m));
         final List<ModeResult> results = new ArrayList<>();
-        outcomes.forEach((mode, byWorkload) ->
+        measured.outcomes().forEach((mode, byWorkload) ->
         {
             final Outcome crr = byWorkload.get(Workload.CRR);
             final Outcome rr = byWorkload.get(Workload.RR);
-            final Map<Workload, String> problems = new LinkedHashMap<>();
+            final Map<String, String> problems = new LinkedHashMap<>();
             byWorkload.forEach((w, o) ->
             {
                 if (!PathCheck.OK.equals(o.pathCheck()))
                 {
-                    problems.put(w, o.pathCheck());
+                    problems.put(w.name(), o.pathCheck());
                 }
             });
+            final Attribution attribution = measured.attributions().get(mode);
+            if (attribution != null && !PathCheck.OK.equals(attribution.pathCheck()))
+            {
+                problems.put("LB CPU run", attribution.pathCheck());
+            }
             final String check = problems.isEmpty() ? PathCheck.OK : problems.toString();
-            final String cpuSource = cpuSources.get(mode);
-            final OptionalDouble cpu = crr == null || crr.result().transactions() == 0 || cpuSource.isEmpty() ?
-                OptionalDouble.empty() : OptionalDouble.of((double)crr.lbCpuNs() / crr.result().transactions());
+            final BenchMode benchMode = byName.get(mode);
+            final OptionalDouble cpu = attribution == null || attribution.result().transactions() == 0 ?
+                OptionalDouble.empty() : OptionalDouble.of(attribution.lbCpuNsPerConnection());
+            final String cpuSource = benchMode.lbProcess().isEmpty() ? "kernel" : "kernel + " + benchMode.lbProcess();
+            final OptionalDouble bpf = crr == null || crr.result().transactions() == 0 ||
+                benchMode.bpfPrograms().isEmpty() ? OptionalDouble.empty() :
+                OptionalDouble.of((double)crr.bpfRunTimeNs() / crr.result().transactions());
             results.add(new ModeResult(mode, crr == null ? null : crr.result(), rr == null ? null : rr.result(),
-                crr == null ? Double.NaN : crr.lbPacketsPerTransaction(), cpu, cpuSource, check));
+                crr == null ? Double.NaN : crr.lbPacketsPerTransaction(), cpu, cpuSource, bpf,
+                benchMode.bpfPrograms(), check));
         });
         return results;
+    }
+
+    /** crab-lb's CPU over the LB CPU runs' wall time; empty if there were none. */
+    static OptionalDouble lbAgentCpuShare(final Measured measured)
+    {
+        final long wallNs = measured.attributions().values().stream().mapToLong(Attribution::wallNs).sum();
+        final long agentNs = measured.attributions().values().stream().mapToLong(Attribution::lbAgentNs).sum();
+        return wallNs == 0 ? OptionalDouble.empty() : OptionalDouble.of((double)agentNs / wallNs);
     }
 
     @Command(name = "crr", mixinStandardHelpOptions = true, description = "netperf TCP_CRR side by side.")

@@ -58,6 +58,12 @@ public final class Abi
             RFLOWS, PORTS, CLIENT_COUNTERS);
         public static final List<String> SERVER_TC = List.of(OPT_CFG, BTF_ANCHOR, ECHOES, SERVER_COUNTERS);
 
+        /** crab-bench's meter of the LB's CPU (lb_cpu.bpf.c). */
+        public static final String LB_CPU_TARGET = "lb_cpu_target";
+        public static final String LB_CPU_COUNTERS = "lb_cpu_counters";
+        public static final String LB_CPU_MARKS = "lb_cpu_marks";
+        public static final List<String> LB_CPU = List.of(BTF_ANCHOR, LB_CPU_TARGET, LB_CPU_COUNTERS, LB_CPU_MARKS);
+
         private Maps()
         {
         }
@@ -172,6 +178,12 @@ public final class Abi
         public static final int CRAB_SV_SYNACK_ECHOED = 1;
         public static final int CRAB_SV_SYNACK_NOT_ECHOED = 2;
         public static final int CRAB_SV_COUNTER_MAX = 3;
+
+        public static final int CRAB_CPU_POLL_NS = 0;
+        public static final int CRAB_CPU_POLLS = 1;
+        public static final int CRAB_CPU_TASK_NS = 2;
+        public static final int CRAB_CPU_TASK_SOFTIRQ_NS = 3;
+        public static final int CRAB_CPU_COUNTER_MAX = 4;
 
         private Consts()
         {
@@ -406,6 +418,20 @@ public final class Abi
         public static final int SIZE = 16;
 
         private Echo()
+        {
+        }
+    }
+
+    /** struct crab_cpu_target. */
+    public static final class CpuTarget
+    {
+        public static final int IFINDEX = 0;
+        public static final int NETNS_INUM = 4;
+        public static final int TGID = 8;
+        public static final int PAD = 12;
+        public static final int SIZE = 16;
+
+        private CpuTarget()
         {
         }
     }

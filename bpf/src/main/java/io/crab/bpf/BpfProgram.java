@@ -20,6 +20,12 @@ public interface BpfProgram
     BpfLink attachTcx(int ifindex, TcDirection direction);
 
     /**
+     * Attaches a BTF-typed tracepoint program (section {@code tp_btf/NAME}) to its tracepoint, for the whole machine.
+     * The link cannot be updated; closing it detaches the program.
+     */
+    BpfLink attachTracepoint();
+
+    /**
      * Run the program once per repeat on a copy of {@code frame} through BPF_PROG_TEST_RUN.
      * The result holds the verdict, the frame as the program left it and the average run time.
      */

@@ -137,6 +137,12 @@ public final class Daemon implements AutoCloseable
         }
     }
 
+    /** The daemon's JVM: the process spawned under nsenter, which execs it. */
+    public long pid()
+    {
+        return process.pid();
+    }
+
     public boolean isAlive()
     {
         return process.isAlive();

@@ -1,10 +1,12 @@
 package io.crab.bench.modes;
 
 import java.net.InetSocketAddress;
+import java.util.OptionalLong;
 
 /**
- * One way for the client to reach the backends, set up on the shared topology. Every mode reports the LB's CPU
- * time as a cumulative counter from its own source, so the bench takes deltas around each run.
+ * One way for the client to reach the backends, set up on the shared topology. The LB's CPU is measured alike for
+ * every mode ({@link LbCpuMeter}); a mode names what only it has: a process on the LB that carries its traffic,
+ * and crab's BPF programs, whose run time is a cumulative counter the bench takes deltas of around each run.
  */
 public interface BenchMode extends AutoCloseable
 {
@@ -20,11 +22,29 @@ public interface BenchMode extends AutoCloseable
         return false;
     }
 
-    /** What {@link #lbCpuNs()} measures, for the results; empty when the mode has no LB. */
-    String cpuSource();
+    /** The process on the LB host that carries the mode's traffic in user space, e.g. a proxy; empty if none. */
+    default String lbProcess()
+    {
+        return "";
+    }
 
-    /** Cumulative LB CPU time in ns by {@link #cpuSource()}; 0 for a mode without an LB. */
-    long lbCpuNs();
+    /** The id of {@link #lbProcess()}; empty when there is none. */
+    default OptionalLong lbProcessPid()
+    {
+        return OptionalLong.empty();
+    }
+
+    /** Which of crab's BPF programs on the LB serve the mode's traffic, e.g. "XDP"; empty if crab does not. */
+    default String bpfPrograms()
+    {
+        return "";
+    }
+
+    /** Cumulative run time in ns of {@link #bpfPrograms()} from the kernel's BPF statistics; 0 if there are none. */
+    default long bpfRunTimeNs()
+    {
+        return 0;
+    }
 
     /** Removes what the mode added to the topology. */
     @Override

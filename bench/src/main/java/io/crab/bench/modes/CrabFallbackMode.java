@@ -10,8 +10,8 @@ import java.net.InetSocketAddress;
 
 /**
  * {@code crab-fallback}: a client without crab through crab's VIP. Its packets reach the backends through the LB's
- * hashing fallback; the backends (which have the VIP on their loopback) answer it directly. The LB's CPU is the run
- * time of both its programs, XDP (which passes these packets) and TC (which forwards them).
+ * hashing fallback; the backends (which have the VIP on their loopback) answer it directly. Besides the LB's kernel
+ * work it reports the run time of both its programs, XDP (which passes these packets) and TC (which forwards them).
  */
 public final class CrabFallbackMode implements BenchMode
 {
@@ -43,13 +43,13 @@ public final class CrabFallbackMode implements BenchMode
     }
 
     @Override
-    public String cpuSource()
+    public String bpfPrograms()
     {
-        return "XDP and TC program run time (BPF stats)";
+        return "XDP and TC";
     }
 
     @Override
-    public long lbCpuNs()
+    public long bpfRunTimeNs()
     {
         return lb.netns().call(() -> Bpf.xdpProgramStats(Interfaces.ifindex(lb.iface())).runTimeNs() +
             Bpf.linkProgramStats(LbAgent.pinDir(lb.iface()).resolve(PinnedDatapath.LINK_PREFIX + "tc_ingress"))

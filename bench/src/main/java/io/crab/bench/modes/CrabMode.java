@@ -7,8 +7,8 @@ import io.crab.rig.Host;
 import java.net.InetSocketAddress;
 
 /**
- * {@code crab}: through the VIP with crab-lb and crab-endpoint (started by the bench's cluster). The LB's CPU is
- * the XDP program's run time from the kernel's BPF statistics, which the bench turns on for the run.
+ * {@code crab}: through the VIP with crab-lb and crab-endpoint (started by the bench's cluster). Besides the LB's
+ * kernel work it reports the XDP program's run time from the kernel's BPF statistics, which the bench turns on.
  */
 public final class CrabMode implements BenchMode
 {
@@ -34,13 +34,13 @@ public final class CrabMode implements BenchMode
     }
 
     @Override
-    public String cpuSource()
+    public String bpfPrograms()
     {
-        return "XDP program run time (BPF stats)";
+        return "XDP";
     }
 
     @Override
-    public long lbCpuNs()
+    public long bpfRunTimeNs()
     {
         return lb.netns().call(() -> Bpf.xdpProgramStats(Interfaces.ifindex(lb.iface())).runTimeNs());
     }

@@ -10,10 +10,11 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.OptionalLong;
 
 /**
  * {@code haproxy}: HAProxy in TCP mode in the LB namespace, round-robin over the backends; a proxy, so every
- * request makes two connections. Its CPU is the HAProxy process's user and system time (single-threaded).
+ * request makes two connections. Besides the LB's kernel work its CPU includes the HAProxy process's (one thread).
  */
 public final class HaproxyMode implements BenchMode
 {
@@ -99,15 +100,15 @@ public final class HaproxyMode implements BenchMode
     }
 
     @Override
-    public String cpuSource()
+    public String lbProcess()
     {
-        return "haproxy process CPU";
+        return "haproxy";
     }
 
     @Override
-    public long lbCpuNs()
+    public OptionalLong lbProcessPid()
     {
-        return SystemCpu.processNs(process.pid());
+        return OptionalLong.of(process.pid());
     }
 
     @Override

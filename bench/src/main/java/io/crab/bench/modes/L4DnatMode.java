@@ -9,8 +9,8 @@ import java.util.stream.Collectors;
 
 /**
  * {@code l4-dnat}: the LB namespace forwards with stateful DNAT to a random backend and masquerades, the way
- * kube-proxy serves a NodePort; every packet of every connection crosses the LB both ways. Its CPU is kernel
- * softirq work that this machine cannot attribute to one namespace, so the machine's softirq time stands in.
+ * kube-proxy serves a NodePort; every packet of every connection crosses the LB both ways. All its work is the
+ * LB's kernel work (receive, netfilter, forwarding), which the bench measures alike for every mode.
  */
 public final class L4DnatMode implements BenchMode
 {
@@ -51,18 +51,6 @@ public final class L4DnatMode implements BenchMode
     public InetSocketAddress target()
     {
         return target;
-    }
-
-    @Override
-    public String cpuSource()
-    {
-        return "machine softirq time (upper bound)";
-    }
-
-    @Override
-    public long lbCpuNs()
-    {
-        return SystemCpu.softirqNs();
     }
 
     @Override

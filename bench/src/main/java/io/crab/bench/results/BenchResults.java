@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.Set;
 
 import io.crab.bench.traffic.LoadResult;
@@ -21,6 +22,8 @@ import io.crab.bench.traffic.Workload;
  * @param started      when the bench started
  * @param parameters   how each run was driven
  * @param rounds       per mode and workload, the p50 of each round in µs, in order; empty when not kept
+ * @param lbAgentCpuShare crab-lb's CPU time over the wall time of the LB CPU runs (0.01 is 1 % of a core), if
+ *                        measured: it runs in every mode and does no per-connection work, so it is shown apart
  */
 public record BenchResults(
     List<ModeResult> modes,
@@ -29,7 +32,8 @@ public record BenchResults(
     String command,
     Instant started,
     RunParameters parameters,
-    Map<String, Map<Workload, List<Double>>> rounds)
+    Map<String, Map<Workload, List<Double>>> rounds,
+    OptionalDouble lbAgentCpuShare)
 {
     public static final String DEFAULT_BASELINE = "direct";
 
@@ -42,6 +46,7 @@ public record BenchResults(
         Objects.requireNonNull(command, "command");
         Objects.requireNonNull(started, "started");
         Objects.requireNonNull(parameters, "parameters");
+        Objects.requireNonNull(lbAgentCpuShare, "lbAgentCpuShare");
         final Set<String> labels = new HashSet<>();
         for (final ModeResult mode : modes)
         {
@@ -60,19 +65,20 @@ public record BenchResults(
         final Instant started,
         final RunParameters parameters)
     {
-        this(modes, DEFAULT_BASELINE, machine, command, started, parameters, Map.of());
+        this(modes, DEFAULT_BASELINE, machine, command, started, parameters, Map.of(), OptionalDouble.empty());
     }
 
-    /** Results compared with {@link #DEFAULT_BASELINE}, with each round's p50. */
+    /** Results compared with {@link #DEFAULT_BASELINE}, with each round's p50 and crab-lb's CPU share. */
     public BenchResults(
         final List<ModeResult> modes,
         final MachineInfo machine,
         final String command,
         final Instant started,
         final RunParameters parameters,
-        final Map<String, Map<Workload, List<Double>>> rounds)
+        final Map<String, Map<Workload, List<Double>>> rounds,
+        final OptionalDouble lbAgentCpuShare)
     {
-        this(modes, DEFAULT_BASELINE, machine, command, started, parameters, rounds);
+        this(modes, DEFAULT_BASELINE, machine, command, started, parameters, rounds, lbAgentCpuShare);
     }
 
     /**

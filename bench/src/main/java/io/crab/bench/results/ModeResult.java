@@ -15,7 +15,11 @@ import io.crab.bench.traffic.Workload;
  * @param rr                         merged RR result, or null if RR was not run
  * @param lbPacketsPerCrrTransaction packets the load balancer handled per CRR transaction; NaN when not measured
  * @param lbCpuNsPerConnection       load-balancer CPU time per CRR connection in nanoseconds, if measured
- * @param cpuSource                  where that CPU time comes from, e.g. "bpf run time" or "haproxy process CPU"
+ * @param cpuSource                  what that CPU time covers, e.g. "kernel" or "kernel + haproxy"
+ * @param bpfNsPerConnection         run time of crab's BPF programs on the LB per CRR connection in nanoseconds, in
+ *                                   the latency rounds: the part of the LB's work that is crab's code; empty for a
+ *                                   mode crab does not serve
+ * @param bpfPrograms                which programs, e.g. "XDP"
  * @param pathCheck                  {@link #PATH_OK} if traffic took the path the mode claims, otherwise why not
  */
 public record ModeResult(
@@ -25,6 +29,8 @@ public record ModeResult(
     double lbPacketsPerCrrTransaction,
     OptionalDouble lbCpuNsPerConnection,
     String cpuSource,
+    OptionalDouble bpfNsPerConnection,
+    String bpfPrograms,
     String pathCheck)
 {
     /** The path check's verdict for a mode whose figures may be reported. */
@@ -35,6 +41,8 @@ public record ModeResult(
         Objects.requireNonNull(mode, "mode");
         Objects.requireNonNull(lbCpuNsPerConnection, "lbCpuNsPerConnection");
         Objects.requireNonNull(cpuSource, "cpuSource");
+        Objects.requireNonNull(bpfNsPerConnection, "bpfNsPerConnection");
+        Objects.requireNonNull(bpfPrograms, "bpfPrograms");
         Objects.requireNonNull(pathCheck, "pathCheck");
         requireKind(crr, Workload.CRR);
         requireKind(rr, Workload.RR);
@@ -43,7 +51,8 @@ public record ModeResult(
     /** A mode the path check rejected: nothing about it will be reported but the reason. */
     public static ModeResult refused(final String mode, final String reason)
     {
-        return new ModeResult(mode, null, null, Double.NaN, OptionalDouble.empty(), "", reason);
+        return new ModeResult(mode, null, null, Double.NaN, OptionalDouble.empty(), "", OptionalDouble.empty(), "",
+            reason);
     }
 
     /** True when the path check failed, so the mode's figures must not be shown. */

@@ -37,8 +37,8 @@ public final class ResultsWriter
         .withZone(ZoneOffset.UTC);
 
     private static final String NO_VALUE = "-";
-    /** The CSV's last columns: the LB's packets, CPU and CPU source, which belong to the mode, not to a run. */
-    private static final int LB_CSV_COLUMNS = 3;
+    /** The CSV's last columns: the LB's packets, CPU, BPF time and their sources, which belong to the mode. */
+    private static final int LB_CSV_COLUMNS = 5;
     private static final String REFUSED = "refused: ";
     private static final double NANOS_PER_MICRO = 1_000.0;
 
@@ -83,6 +83,7 @@ public final class ResultsWriter
         appendSummaryTable(out, results);
         out.append('\n').append("![Latency percentiles per mode](").append(CHART_FILE).append(")\n\n");
         appendHowToRead(out, results.baselineMode());
+        appendLbAgent(out, results.lbAgentCpuShare());
 
         out.append("\n## All percentiles\n\n");
         appendPercentileTable(out, results);
@@ -161,7 +162,8 @@ public final class ResultsWriter
         }
         header.addAll(List.of("elapsed_ms", "tx_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
             "p50_vs_" + baseline, "p99_vs_" + baseline,
-            "lb_packets_per_connection", "lb_cpu_ns_per_connection", "cpu_source"));
+            "lb_packets_per_connection", "lb_cpu_ns_per_connection", "cpu_source", "lb_bpf_ns_per_connection",
+            "bpf_programs"));
 
         final StringBuilder out = new StringBuilder();
         Tables.csvRow(out, header);
@@ -185,6 +187,9 @@ public final class ResultsWriter
                 cells.add(lbFigures && mode.lbCpuNsPerConnection().isPresent()
                     ? decimal(mode.lbCpuNsPerConnection().getAsDouble(), 1) : "");
                 cells.add(lbFigures && mode.lbCpuNsPerConnection().isPresent() ? mode.cpuSource() : "");
+                cells.add(lbFigures && mode.bpfNsPerConnection().isPresent()
+                    ? decimal(mode.bpfNsPerConnection().getAsDouble(), 1) : "");
+                cells.add(lbFigures && mode.bpfNsPerConnection().isPresent() ? mode.bpfPrograms() : "");
                 Tables.csvRow(out, cells);
             }
         }
@@ -222,7 +227,7 @@ public final class ResultsWriter
         final List<String> header = List.of("mode",
             "CRR p50 µs", "CRR p99 µs", "CRR p50" + versus, "CRR p99" + versus,
             "RR p50 µs", "RR p99 µs", "RR p50" + versus, "RR p99" + versus,
-            "CRR conn/s", "LB packets per connection", "LB CPU per connection", "path check");
+            "CRR conn/s", "LB packets per connection", "LB CPU per connection", "of which BPF", "path check");
         Tables.markdownRow(out, header);
         final StringJoiner rule = new StringJoiner(" |", "|", " |\n");
         rule.add(" ---");
@@ -258,9 +263,20 @@ public final class ResultsWriter
             cells.add(mode.reportable(Workload.CRR).map(r -> decimal(r.throughput(), 0)).orElse(NO_VALUE));
             cells.add(Double.isFinite(mode.lbPacketsPerCrrTransaction())
                 ? decimal(mode.lbPacketsPerCrrTransaction(), 1) : NO_VALUE);
-            cells.add(cpu(mode));
+            cells.add(micros(mode.lbCpuNsPerConnection(), mode.cpuSource()));
+            cells.add(micros(mode.bpfNsPerConnection(), mode.bpfPrograms()));
             cells.add(mode.pathCheck());
             Tables.markdownRow(out, cells);
+        }
+    }
+
+    private static void appendLbAgent(final StringBuilder out, final OptionalDouble share)
+    {
+        if (share.isPresent())
+        {
+            out.append("\ncrab-lb itself (the control plane, which runs in every mode and handles no packet of a ")
+                .append("connection) used ").append(decimal(share.getAsDouble() * 100, 1))
+                .append(" % of a core during the LB CPU runs; it is not in the LB CPU column.\n");
         }
     }
 
@@ -275,10 +291,17 @@ public final class ResultsWriter
             .append("connections all workers completed per second; the workers are a closed loop, so it follows ")
             .append("latency. LB packets per connection is what the load balancer handled per CRR transaction: a ")
             .append("connection-redirect balancer such as crab handles only the SYN, a NAT or a proxy every packet. ")
-            .append("LB CPU per connection is the balancer's CPU time per CRR connection, measured as named in ")
-            .append("brackets; different sources are not strictly comparable. A mode whose path check failed ")
-            .append("(its traffic did not take the path the mode claims) is marked refused, with the reason, ")
-            .append("and none of its figures are reported.\n");
+            .append("LB CPU per connection is the balancer's CPU time per CRR connection, measured alike for ")
+            .append("every mode, by BPF programs on the kernel's tracepoints, in a CRR run of its own after the ")
+            .append("latency rounds: \"kernel\" is the time of the NAPI polls of the LB's interface, in which the ")
+            .append("kernel does all its work on the packets the LB receives (crab's XDP program, the IP stack, ")
+            .append("netfilter, forwarding, TCP) and no other host's; \"+ haproxy\" adds the proxy process's own ")
+            .append("time, less the softirqs that ran in it (other devices' work, or the polls counted already). ")
+            .append(baseline).append(" bypasses the LB: its figure, 0 or nearly, shows that other hosts' ")
+            .append("traffic does not count. \"of which BPF\" is the run time of crab's programs per CRR ")
+            .append("connection in the latency rounds (the kernel's BPF statistics): the part of the LB's work that ")
+            .append("is crab's code. A mode whose path check failed (its traffic did not take the path the mode ")
+            .append("claims) is marked refused, with the reason, and none of its figures are reported.\n");
     }
 
     private static void appendPercentileTable(final StringBuilder out, final BenchResults results)
@@ -319,14 +342,15 @@ public final class ResultsWriter
         return LatencyReport.ratio(latency.applyAsDouble(result), latency.applyAsDouble(baseline.get()));
     }
 
-    private static String cpu(final ModeResult mode)
+    /** "1.23 µs (kernel)", or {@link #NO_VALUE} when not measured. */
+    private static String micros(final OptionalDouble nanos, final String source)
     {
-        if (mode.lbCpuNsPerConnection().isEmpty())
+        if (nanos.isEmpty())
         {
             return NO_VALUE;
         }
-        final String micros = decimal(mode.lbCpuNsPerConnection().getAsDouble() / NANOS_PER_MICRO, 2) + " µs";
-        return mode.cpuSource().isEmpty() ? micros : micros + " (" + mode.cpuSource() + ")";
+        final String micros = decimal(nanos.getAsDouble() / NANOS_PER_MICRO, 2) + " µs";
+        return source.isEmpty() ? micros : micros + " (" + source + ")";
     }
 
     /** "3 (connect 2, timeout 1)", naming only the kinds that occurred. */

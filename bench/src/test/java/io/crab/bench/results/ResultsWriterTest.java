@@ -66,15 +66,18 @@ class ResultsWriterTest
         assertTrue(md.contains("- Payload: 8 bytes\n- Workers: 4\n- Rounds: 3\n- Each run: 10 s\n"), md);
         assertTrue(md.contains("| mode | CRR p50 µs | CRR p99 µs | CRR p50 vs direct | CRR p99 vs direct "
             + "| RR p50 µs | RR p99 µs | RR p50 vs direct | RR p99 vs direct | CRR conn/s "
-            + "| LB packets per connection | LB CPU per connection | path check |\n"), md);
+            + "| LB packets per connection | LB CPU per connection | of which BPF | path check |\n"), md);
 
         // HdrHistogram keeps 3 significant digits and reports the top of a value's bucket: 330 µs reads back as 330.2.
         assertEquals(List.of("direct", "100.0", "300.0", "1.00x", "1.00x", "40.0", "80.1", "1.00x", "1.00x",
-            "1000", "0.0", "-", "ok"), row(md, "direct"));
+            "1000", "0.0", "0.02 µs (kernel)", "-", "ok"), row(md, "direct"));
         assertEquals(List.of("crab", "110.0", "330.2", "1.10x", "1.10x", "44.0", "88.1", "1.10x", "1.10x",
-            "1000", "1.0", "0.35 µs (bpf run time)", "ok"), row(md, "crab"));
+            "1000", "1.0", "4.35 µs (kernel)", "0.35 µs (XDP)", "ok"), row(md, "crab"));
+        assertEquals("12.00 µs (kernel + haproxy)", row(md, "haproxy").get(11));
         assertEquals("2.50x", row(md, "haproxy").get(3));
         assertTrue(md.contains("How to read this:"), md);
+        assertTrue(md.contains("crab-lb itself (the control plane, which runs in every mode and handles no packet of "
+            + "a connection) used 2.1 % of a core during the LB CPU runs; it is not in the LB CPU column."), md);
         assertTrue(md.contains("![Latency percentiles per mode](latency.png)"), md);
     }
 
@@ -109,13 +112,13 @@ class ResultsWriterTest
     void modeWithoutAWorkloadOrBaselineShowsDashes()
     {
         final ModeResult crrOnly = new ModeResult("crab", result("crab", Workload.CRR, 110, 330), null,
-            1.0, OptionalDouble.empty(), "", ModeResult.PATH_OK);
+            1.0, OptionalDouble.empty(), "", OptionalDouble.empty(), "", ModeResult.PATH_OK);
         final BenchResults noBaseline = new BenchResults(List.of(crrOnly, ModeResult.refused("direct", REASON)),
             MACHINE, COMMAND, Instant.EPOCH, PARAMETERS);
 
         final String md = ResultsWriter.markdown(noBaseline);
 
-        assertEquals(List.of("crab", "110.0", "330.2", "-", "-", "-", "-", "-", "-", "1000", "1.0", "-", "ok"),
+        assertEquals(List.of("crab", "110.0", "330.2", "-", "-", "-", "-", "-", "-", "1000", "1.0", "-", "-", "ok"),
             row(md, "crab"));
     }
 
@@ -128,7 +131,8 @@ class ResultsWriterTest
         assertEquals(1 + 4 * 2, csv.size(), "header, then CRR and RR for each of 4 modes");
         assertEquals(List.of("mode", "workload", "path_check", "transactions", "failures"), header.subList(0, 5));
         assertTrue(header.containsAll(List.of("connect_failures", "p50_us", "p999_us", "max_us",
-            "p50_vs_direct", "p99_vs_direct", "lb_packets_per_connection", "lb_cpu_ns_per_connection")),
+            "p50_vs_direct", "p99_vs_direct", "lb_packets_per_connection", "lb_cpu_ns_per_connection",
+            "lb_bpf_ns_per_connection")),
             header.toString());
         for (final List<String> line : csv)
         {
@@ -141,8 +145,13 @@ class ResultsWriterTest
         assertEquals(110.0, Double.parseDouble(crabCrr.get("p50_us")), 0.1);
         assertEquals(1.10, Double.parseDouble(crabCrr.get("p50_vs_direct")), 0.001);
         assertEquals(1.0, Double.parseDouble(crabCrr.get("lb_packets_per_connection")), 1e-9);
-        assertEquals(350.0, Double.parseDouble(crabCrr.get("lb_cpu_ns_per_connection")), 1e-9);
-        assertEquals("bpf run time", crabCrr.get("cpu_source"));
+        assertEquals(4350.0, Double.parseDouble(crabCrr.get("lb_cpu_ns_per_connection")), 1e-9);
+        assertEquals("kernel", crabCrr.get("cpu_source"));
+        assertEquals(350.0, Double.parseDouble(crabCrr.get("lb_bpf_ns_per_connection")), 1e-9);
+        assertEquals("XDP", crabCrr.get("bpf_programs"));
+        final Map<String, String> haproxyCrr = line(csv, "haproxy", "CRR");
+        assertEquals("kernel + haproxy", haproxyCrr.get("cpu_source"));
+        assertEquals("", haproxyCrr.get("lb_bpf_ns_per_connection"), "crab's programs do not serve haproxy");
         assertEquals("", line(csv, "crab", "RR").get("lb_packets_per_connection"), "LB figures are per connection");
         assertEquals(2, Long.parseLong(line(csv, "haproxy", "CRR").get("connect_failures")));
 
@@ -256,18 +265,21 @@ class ResultsWriterTest
         final LoadResult haproxyCrr = result("haproxy", Workload.CRR, 250, 750);
         return new BenchResults(
             List.of(
-                new ModeResult("direct",
-                    result("direct", Workload.CRR, 100, 300), result("direct", Workload.RR, 40, 80), 0.0, OptionalDouble.empty(), "", ModeResult.PATH_OK),
+                new ModeResult("direct", result("direct", Workload.CRR, 100, 300),
+                    result("direct", Workload.RR, 40, 80), 0.0, OptionalDouble.of(20), "kernel",
+                    OptionalDouble.empty(), "", ModeResult.PATH_OK),
                 new ModeResult("crab", result("crab", Workload.CRR, 110, 330), result("crab", Workload.RR, 44, 88),
-                    1.0, OptionalDouble.of(350), "bpf run time", ModeResult.PATH_OK),
+                    1.0, OptionalDouble.of(4_350), "kernel", OptionalDouble.of(350), "XDP", ModeResult.PATH_OK),
                 new ModeResult("l4-dnat", result("l4-dnat", Workload.CRR, 120, 360),
-                    result("l4-dnat", Workload.RR, 45, 90), 10.0, OptionalDouble.of(900), "bpf run time", REASON),
+                    result("l4-dnat", Workload.RR, 45, 90), 10.0, OptionalDouble.of(900), "kernel",
+                    OptionalDouble.empty(), "", REASON),
                 new ModeResult("haproxy",
                     new LoadResult("haproxy", Workload.CRR, haproxyCrr.transactions(), failures,
                         haproxyCrr.elapsedNanos(), haproxyCrr.histogram()),
                     result("haproxy", Workload.RR, 60, 150), 10.0, OptionalDouble.of(12_000),
-                    "haproxy process CPU", ModeResult.PATH_OK)),
-            MACHINE, COMMAND, Instant.parse("2025-06-01T12:00:00Z"), PARAMETERS);
+                    "kernel + haproxy", OptionalDouble.empty(), "", ModeResult.PATH_OK)),
+            MACHINE, COMMAND, Instant.parse("2025-06-01T12:00:00Z"), PARAMETERS, Map.of(),
+            OptionalDouble.of(0.021));
     }
 
     /** 100 transactions in 100 ms: 98 at p50 and 2 at p99, so p90 is p50 and p99.9 and max are p99. */

@@ -88,6 +88,17 @@ class LibbpfProgram implements BpfProgram
     }
 
     @Override
+    public BpfLink attachTracepoint()
+    {
+        final int rc = LIB.bpf_raw_tracepoint_open(null, fd);
+        if (rc < 0)
+        {
+            throw Libbpf.error("attaching tracing program " + name + " to its tracepoint", rc);
+        }
+        return new LibbpfLink("tracepoint " + name, rc);
+    }
+
+    @Override
     public TestRun testRun(final byte[] frame, final int repeat)
     {
         return testRun(frame, repeat, null);

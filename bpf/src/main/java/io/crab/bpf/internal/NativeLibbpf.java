@@ -81,6 +81,9 @@ public interface NativeLibbpf
 
     int bpf_link_detach(int linkFd);
 
+    /** name null: the tracepoint a tp_btf program was loaded for. */
+    int bpf_raw_tracepoint_open(String name, int progFd);
+
     int bpf_prog_test_run_opts(int progFd, long opts);
 
     /** Six parameters: opts is a {@link Pointer} to dodge jnr-ffi's sixth-primitive bug (see mmap). */
