@@ -5,6 +5,7 @@ import io.crab.agent.Cli;
 import io.crab.agent.ConfigException;
 import io.crab.agent.DutyCycleErrors;
 import io.crab.agent.PinnedDatapath;
+import io.crab.agent.metrics.MetricsServer;
 import io.crab.bpf.Abi;
 import io.crab.agent.OptionKind;
 import org.agrona.concurrent.IdleStrategy;
@@ -55,6 +56,10 @@ public final class CrabEndpoint
         @Option(names = "--option-exid", defaultValue = "0", description = "ExID for kinds 253/254 (RFC 6994).")
         String optionExid;
 
+        @Option(names = "--metrics-address", paramLabel = "IP:PORT", description = "Serve Prometheus metrics at " +
+            "http://IP:PORT/metrics (e.g. 127.0.0.1:9751); off unless given.")
+        String metricsAddress;
+
         OptionKind option()
         {
             return OptionKind.of(optionKind, Integer.decode(optionExid));
@@ -69,7 +74,8 @@ public final class CrabEndpoint
         final String role = ctx.role().name().toLowerCase();
         new AgentMain().run(agent, idleStrategy(ctx, agent, clock),
             new DutyCycleErrors("crab-endpoint " + role, err, clock), "crab-endpoint " + role + " ready on " +
-                ctx.iface() + (ctx.vips().isEmpty() ? "" : " for VIPs " + ctx.vips()) + ", option " + ctx.option(),
+                ctx.iface() + (ctx.vips().isEmpty() ? "" : " for VIPs " + ctx.vips()) + ", option " + ctx.option() +
+                (ctx.metrics() == null ? "" : ", metrics on http://" + MetricsServer.text(ctx.metrics()) + "/metrics"),
             spec.commandLine().getOut());
         return Cli.OK;
     }
@@ -137,14 +143,14 @@ public final class CrabEndpoint
             if (common.detach)
             {
                 if (reportTo != null || reportHz != null || reportFrom != null || feedbackKey != null ||
-                    loadSocket != null)
+                    loadSocket != null || common.metricsAddress != null)
                 {
                     throw new ConfigException("--detach takes --iface only");
                 }
                 return detach(spec, EndpointAgent.Role.SERVER, common.iface);
             }
             return serve(spec, EndpointContext.server(common.iface, common.option(), reportTo, reportHz, reportFrom,
-                feedbackKey, loadSocket));
+                feedbackKey, loadSocket).withMetrics(MetricsServer.parseAddress(common.metricsAddress)));
         }
     }
 
@@ -174,14 +180,14 @@ public final class CrabEndpoint
         {
             if (common.detach)
             {
-                if (vips != null || backendsCidr != null)
+                if (vips != null || backendsCidr != null || common.metricsAddress != null)
                 {
                     throw new ConfigException("--detach takes --iface only");
                 }
                 return detach(spec, EndpointAgent.Role.CLIENT, common.iface);
             }
             return serve(spec, EndpointContext.client(common.iface, common.option(), vips, backendsCidr,
-                flowTableSize));
+                flowTableSize).withMetrics(MetricsServer.parseAddress(common.metricsAddress)));
         }
     }
 }

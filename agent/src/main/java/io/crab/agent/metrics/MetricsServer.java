@@ -13,6 +13,7 @@ import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
 /**
@@ -27,11 +28,15 @@ public final class MetricsServer implements AutoCloseable
     private static final Pattern ADDRESS = Pattern.compile("(\\d{1,3}(?:\\.\\d{1,3}){3}|\\[[0-9a-fA-F:.]+])" +
         ":(\\d{1,5})");
 
-    private final HTTPServer server;
+    private static final long STOP_TIMEOUT_SECONDS = 5;
 
-    private MetricsServer(final HTTPServer server)
+    private final HTTPServer server;
+    private final ExecutorService thread;
+
+    private MetricsServer(final HTTPServer server, final ExecutorService thread)
     {
         this.server = server;
+        this.thread = thread;
     }
 
     /**
@@ -85,7 +90,7 @@ public final class MetricsServer implements AutoCloseable
             // on the class path could otherwise change the port or the exposition behind the command line's back.
             return new MetricsServer(HTTPServer.builder(PrometheusProperties.builder().build())
                 .inetAddress(address.getAddress()).port(address.getPort()).registry(registry)
-                .executorService(thread).buildAndStart());
+                .executorService(thread).buildAndStart(), thread);
         }
         catch (final IOException ex)
         {
@@ -100,14 +105,31 @@ public final class MetricsServer implements AutoCloseable
         return server.getPort();
     }
 
-    /** Stops serving: the socket closes and its thread ends. */
+    /**
+     * Stops serving: the socket closes, and once this returns no scrape is under way any more, so the collector's
+     * map handles may be closed.
+     */
     @Override
     public void close()
     {
         server.close();
+        thread.shutdown();
+        try
+        {
+            if (!thread.awaitTermination(STOP_TIMEOUT_SECONDS, TimeUnit.SECONDS))
+            {
+                throw new IllegalStateException("a scrape still runs " + STOP_TIMEOUT_SECONDS + " s after the " +
+                    "metrics server was stopped");
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
     }
 
-    private static String text(final InetSocketAddress address)
+    /** {@code IP:PORT} as {@code --metrics-address} takes it, IPv6 in brackets. */
+    public static String text(final InetSocketAddress address)
     {
         final String host = address.getAddress().getHostAddress();
         return (host.contains(":") ? "[" + host + "]" : host) + ":" + address.getPort();

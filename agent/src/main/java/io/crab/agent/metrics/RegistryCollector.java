@@ -14,11 +14,12 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
- * A dropwizard registry as Prometheus metric families: each scrape first has the registry brought up to date (the
- * {@code refresh}, which reads the pinned maps), then turns every gauge that belongs to one of the families into a
- * sample of it, labelled from its name. Gauges of no family are left out.
+ * A dropwizard registry as Prometheus metric families: each scrape first asks {@code source} for the registry
+ * brought up to date (the daemons' sources read their pinned maps then), then turns every gauge that belongs to one
+ * of the families into a sample of it, labelled from its name. Gauges of no family are left out.
  * <p>
  * Which family and labels a name gives is worked out once per name and kept while the name is registered, so a
  * scrape of an unchanged registry matches no pattern and builds no label; what it allocates is the snapshot the
@@ -33,23 +34,21 @@ public final class RegistryCollector implements MultiCollector
 
     private static final Sample OUTSIDE = new Sample(-1, Labels.EMPTY, null);
 
-    private final MetricRegistry registry;
-    private final Runnable refresh;
+    private final Supplier<MetricRegistry> source;
     private final List<MetricFamily> families;
     private final Map<String, Sample> samples = new HashMap<>();
 
     /** {@code families} are tried in order: the first whose pattern matches a name takes it. */
-    public RegistryCollector(final MetricRegistry registry, final Runnable refresh, final List<MetricFamily> families)
+    public RegistryCollector(final Supplier<MetricRegistry> source, final List<MetricFamily> families)
     {
-        this.registry = registry;
-        this.refresh = refresh;
+        this.source = source;
         this.families = List.copyOf(families);
     }
 
     @Override
     public MetricSnapshots collect()
     {
-        refresh.run();
+        final MetricRegistry registry = source.get();
         final CounterSnapshot.Builder[] counters = new CounterSnapshot.Builder[families.size()];
         final GaugeSnapshot.Builder[] gauges = new GaugeSnapshot.Builder[families.size()];
         final List<Map<Labels, Map<String, String>>> infos = new ArrayList<>(families.size());

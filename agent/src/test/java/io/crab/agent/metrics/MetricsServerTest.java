@@ -60,7 +60,11 @@ class MetricsServerTest
         registry.register("test.unmapped.thing", (Gauge<Long>)() -> 7L);
 
         try (MetricsServer server = MetricsServer.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
-            "test-metrics", new RegistryCollector(registry, refreshes::incrementAndGet, FAMILIES)))
+            "test-metrics", new RegistryCollector(() ->
+            {
+                refreshes.incrementAndGet();
+                return registry;
+            }, FAMILIES)))
         {
             final Map<String, Metrics.MetricFamily> first = scrape(server.port());
             assertEquals(1, refreshes.get(), "each scrape refreshes the registry first");
@@ -97,11 +101,11 @@ class MetricsServerTest
     {
         final MetricRegistry registry = new MetricRegistry();
         try (MetricsServer first = MetricsServer.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
-            "test-metrics", new RegistryCollector(registry, () -> { }, FAMILIES)))
+            "test-metrics", new RegistryCollector(() -> registry, FAMILIES)))
         {
             final InetSocketAddress taken = new InetSocketAddress(InetAddress.getLoopbackAddress(), first.port());
             final IllegalStateException ex = assertThrows(IllegalStateException.class, () ->
-                MetricsServer.start(taken, "test-metrics", new RegistryCollector(registry, () -> { }, FAMILIES)));
+                MetricsServer.start(taken, "test-metrics", new RegistryCollector(() -> registry, FAMILIES)));
             assertTrue(ex.getMessage().startsWith("--metrics-address 127.0.0.1:" + first.port() + ": "),
                 ex.getMessage());
         }
