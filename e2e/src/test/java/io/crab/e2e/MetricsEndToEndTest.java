@@ -10,7 +10,9 @@ import io.crab.bpf.testing.KernelRequired;
 import io.crab.lb.CrabLb;
 import io.crab.rig.Host;
 import io.crab.rig.Topology;
+import io.crab.lb.LbAgent;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -19,19 +21,24 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The daemons' Prometheus endpoints for real: crab-lb serving {@code --metrics-address} on its address on the
  * bridge, scraped from a client host; crab-endpoint client on its host's address and the servers on their own
  * loopback, each scraped from inside its namespace. Known traffic through a round-robin service must show in the
- * counters exactly, and {@code crab-lb status --json} must say the same.
+ * counters exactly, and {@code crab-lb status --json} must say the same. A port in use fails the start before
+ * anything is attached.
  */
 @ExtendWith(KernelRequired.class)
 class MetricsEndToEndTest
@@ -75,9 +82,15 @@ class MetricsEndToEndTest
     {
         if (rig != null)
         {
-            cluster.detachLb();
             rig.close();
         }
+    }
+
+    /** Each test starts from an LB host without crab. */
+    @AfterEach
+    void removeLb()
+    {
+        cluster.detachLb();
     }
 
     @Test
@@ -120,7 +133,7 @@ class MetricsEndToEndTest
         assertEquals(1, lb.value("crab_lb_service_info", "service", "web", "vip", VIP + ":" + PORT, "policy", "rr"));
         assertEquals(3, lb.value("crab_lb_service_backends", "service", "web"));
         assertEquals(0, lb.value("crab_lb_reloads_total"));
-        assertEquals(0, lb.family("crab_lb_backend_report_age_seconds").getMetricCount(),
+        assertEquals(0, lb.samples("crab_lb_backend_report_age_seconds"),
             "the servers report no load here: no report age");
 
         assertEquals(CONNECTIONS, delta(clientBefore, clientAfter, "crab_endpoint_client_syns_total", "verdict",
@@ -152,6 +165,25 @@ class MetricsEndToEndTest
             assertTrue(backend.get("report_age_ms").isNull(), "never reported: " + backend);
             assertTrue(backend.get("load_reported").isNull(), backend.toString());
         }
+    }
+
+    @Test
+    void aMetricsPortInUseFailsTheStartBeforeAnythingIsAttached() throws Exception
+    {
+        final InetSocketAddress taken = new InetSocketAddress(topology.lb().ip(), LB_METRICS);
+        try (ServerSocket holder = topology.lb().netns().call(() -> new ServerSocket(taken.getPort(), 1,
+            taken.getAddress())))
+        {
+            final IllegalStateException failed = assertThrows(IllegalStateException.class, () ->
+                cluster.startLbWithServices(List.of("service web", "  vip " + VIP + ":" + PORT,
+                    "  backend " + topology.servers().get(0).ip()), "--metrics-address", topology.lb().ip() + ":" +
+                    LB_METRICS));
+            assertTrue(failed.getMessage().contains("exited with 1 before it was ready") &&
+                failed.getMessage().contains("crab-lb: --metrics-address " + topology.lb().ip() + ":" + LB_METRICS +
+                    ": "), failed.getMessage());
+        }
+        assertFalse(topology.lb().netns().call(() -> Files.exists(LbAgent.pinDir(topology.lb().iface()))),
+            "nothing was pinned, so nothing attached");
     }
 
     /** Waits until the server has echoed the LB's probe at start, so that SYN is not counted with the traffic. */

@@ -76,6 +76,13 @@ record Scrape(Map<String, Metrics.MetricFamily> families)
         return family;
     }
 
+    /** The samples of a family; 0 when it has none (the exposition leaves out a family without samples). */
+    int samples(final String name)
+    {
+        final Metrics.MetricFamily family = families.get(name);
+        return family == null ? 0 : family.getMetricCount();
+    }
+
     /** The value of the one sample of {@code name} whose labels are exactly {@code labels} (name, value, ...). */
     double value(final String name, final String... labels)
     {
