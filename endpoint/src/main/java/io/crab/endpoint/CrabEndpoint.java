@@ -7,6 +7,7 @@ import io.crab.agent.DutyCycleErrors;
 import io.crab.agent.Log;
 import io.crab.agent.LogOptions;
 import io.crab.agent.PinnedDatapath;
+import io.crab.agent.metrics.MetricsServer;
 import io.crab.bpf.Abi;
 import io.crab.agent.OptionKind;
 import org.agrona.concurrent.IdleStrategy;
@@ -68,6 +69,10 @@ public final class CrabEndpoint implements Callable<Integer>
         @Mixin
         LogOptions logOptions = new LogOptions();
 
+        @Option(names = "--metrics-address", paramLabel = "IP:PORT", description = "Serve Prometheus metrics at " +
+            "http://IP:PORT/metrics (e.g. 127.0.0.1:9751); off unless given.")
+        String metricsAddress;
+
         OptionKind option()
         {
             return OptionKind.of(optionKind, optionExid);
@@ -81,7 +86,9 @@ public final class CrabEndpoint implements Callable<Integer>
             SystemEpochClock.INSTANCE);
         final EndpointAgent agent = new EndpointAgent(ctx, clock, SystemEpochClock.INSTANCE, log);
         new AgentMain().run(agent, idleStrategy(ctx, agent, clock), new DutyCycleErrors(log, clock), "ready on " +
-            ctx.iface() + (ctx.vips().isEmpty() ? "" : " for VIPs " + ctx.vips()) + ", option " + ctx.option(), log);
+            ctx.iface() + (ctx.vips().isEmpty() ? "" : " for VIPs " + ctx.vips()) + ", option " + ctx.option() +
+            (ctx.metrics() == null ? "" : ", metrics on http://" + MetricsServer.text(ctx.metrics()) + "/metrics"),
+            log);
         return Cli.OK;
     }
 
@@ -148,14 +155,14 @@ public final class CrabEndpoint implements Callable<Integer>
             if (common.detach)
             {
                 if (reportTo != null || reportHz != null || reportFrom != null || feedbackKey != null ||
-                    loadSocket != null)
+                    loadSocket != null || common.metricsAddress != null)
                 {
                     throw new ConfigException("--detach takes --iface only");
                 }
                 return detach(spec, EndpointAgent.Role.SERVER, common.iface);
             }
-            return serve(spec, common, EndpointContext.server(common.iface, common.option(), reportTo, reportHz, reportFrom,
-                feedbackKey, loadSocket));
+            return serve(spec, common, EndpointContext.server(common.iface, common.option(), reportTo, reportHz,
+                reportFrom, feedbackKey, loadSocket).withMetrics(MetricsServer.parseAddress(common.metricsAddress)));
         }
     }
 
@@ -185,14 +192,14 @@ public final class CrabEndpoint implements Callable<Integer>
         {
             if (common.detach)
             {
-                if (vips != null || backendsCidr != null)
+                if (vips != null || backendsCidr != null || common.metricsAddress != null)
                 {
                     throw new ConfigException("--detach takes --iface only");
                 }
                 return detach(spec, EndpointAgent.Role.CLIENT, common.iface);
             }
             return serve(spec, common, EndpointContext.client(common.iface, common.option(), vips, backendsCidr,
-                flowTableSize));
+                flowTableSize).withMetrics(MetricsServer.parseAddress(common.metricsAddress)));
         }
     }
 }

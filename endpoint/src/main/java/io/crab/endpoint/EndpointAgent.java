@@ -5,6 +5,8 @@ import io.crab.agent.Interfaces;
 import io.crab.agent.Log;
 import io.crab.agent.PinnedDatapath;
 import io.crab.agent.Pins;
+import io.crab.agent.metrics.MetricsServer;
+import io.crab.agent.metrics.RegistryCollector;
 import io.crab.bpf.Abi;
 import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfMap;
@@ -67,6 +69,9 @@ public final class EndpointAgent implements Agent
     private final ExpandableArrayBuffer deadFlows = new ExpandableArrayBuffer();
     private PinnedDatapath datapath;
     private BpfObject obj;
+    /** {@code --metrics-address}: the endpoint and what it reads; null without the option. */
+    private MetricsServer metricsServer;
+    private EndpointMetrics metrics;
     /** Opened on the agent's thread, in the namespace it serves; reopened by the next sweep after a failed dump. */
     private SocketDiag socketDiag;
     private long nextSweepNs;
@@ -96,6 +101,13 @@ public final class EndpointAgent implements Agent
         final boolean client = ctx.role() == Role.CLIENT;
         final Path dir = pinDir(ctx.role(), ctx.iface());
         final Map<String, Integer> sizes = client ? flowTableSizes(dir) : Map.of();
+        if (ctx.metrics() != null)
+        {
+            // Bound before anything touches the kernel, so a port in use fails the start with nothing changed.
+            metrics = new EndpointMetrics(ctx.role(), dir);
+            metricsServer = MetricsServer.start(ctx.metrics(), roleName() + "-metrics",
+                new RegistryCollector(metrics, EndpointMetrics.FAMILIES));
+        }
         datapath = PinnedDatapath.open(client ? "client_tc" : "server_tc", dir, sizes);
         obj = datapath.object();
         final String prefix = client ? "crab_client_" : "crab_server_";
@@ -314,6 +326,11 @@ public final class EndpointAgent implements Agent
         if (socketDiag != null)
         {
             socketDiag.close();
+        }
+        if (metricsServer != null)
+        {
+            metricsServer.close();
+            metrics.close();
         }
         if (datapath != null)
         {

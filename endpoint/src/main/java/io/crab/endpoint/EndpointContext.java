@@ -4,6 +4,7 @@ import io.crab.agent.ConfigException;
 import io.crab.agent.HostPort;
 import io.crab.agent.OptionKind;
 import io.crab.agent.feedback.FeedbackKey;
+import io.crab.agent.metrics.MetricsServer;
 import io.crab.bpf.Abi;
 
 import java.io.IOException;
@@ -25,9 +26,10 @@ import java.util.Map;
  *
  * @param backendCidrs per VIP, the prefixes a redirect may name as the backend; a VIP not in the map takes any.
  * @param reporting    a server's load reports to crab-lb; null: it reports nothing (and always for a client)
+ * @param metrics      where the metrics are served ({@code --metrics-address}); null: nowhere
  */
 public record EndpointContext(EndpointAgent.Role role, String iface, OptionKind option, List<HostPort> vips,
-    Map<HostPort, List<Cidr>> backendCidrs, int flowTableSize, LoadReporting reporting)
+    Map<HostPort, List<Cidr>> backendCidrs, int flowTableSize, LoadReporting reporting, InetSocketAddress metrics)
 {
     /** Smallest flow table worth having; the largest is what the kernel will allocate. */
     public static final int MIN_FLOW_TABLE_SIZE = 1024;
@@ -47,7 +49,13 @@ public record EndpointContext(EndpointAgent.Role role, String iface, OptionKind 
     {
         final String checkedIface = requireIface(iface);
         return new EndpointContext(EndpointAgent.Role.SERVER, checkedIface, option, List.of(), Map.of(), 0,
-            reporting(reportTo, reportHz, reportFrom, feedbackKey, loadSocket));
+            reporting(reportTo, reportHz, reportFrom, feedbackKey, loadSocket), null);
+    }
+
+    /** The same, with the metrics served at {@code address} ({@link MetricsServer#parseAddress}; null: nowhere). */
+    public EndpointContext withMetrics(final InetSocketAddress address)
+    {
+        return new EndpointContext(role, iface, option, vips, backendCidrs, flowTableSize, reporting, address);
     }
 
     private static LoadReporting reporting(final List<String> reportTo, final Integer reportHz,
@@ -221,7 +229,7 @@ public record EndpointContext(EndpointAgent.Role role, String iface, OptionKind 
                 " prefixes in all");
         }
         return new EndpointContext(EndpointAgent.Role.CLIENT, requireIface(iface), option, vips, Map.copyOf(cidrs),
-            flowTableSize, null);
+            flowTableSize, null, null);
     }
 
     /** The prefixes of {@code vip}: its own, or 0.0.0.0/0 when none were given. */

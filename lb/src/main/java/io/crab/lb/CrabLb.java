@@ -9,6 +9,7 @@ import io.crab.agent.LogOptions;
 import io.crab.agent.PinnedDatapath;
 import io.crab.agent.Pins;
 import io.crab.agent.OptionKind;
+import io.crab.agent.metrics.MetricsServer;
 import org.agrona.concurrent.SleepingMillisIdleStrategy;
 import org.agrona.concurrent.SystemEpochClock;
 import org.agrona.concurrent.SystemNanoClock;
@@ -108,6 +109,10 @@ public final class CrabLb implements Callable<Integer>
     @Mixin
     LogOptions logOptions = new LogOptions();
 
+    @Option(names = "--metrics-address", paramLabel = "IP:PORT", description = "Serve Prometheus metrics at " +
+        "http://IP:PORT/metrics (e.g. 127.0.0.1:9750); off unless given.")
+    String metricsAddress;
+
     @Option(names = "--detach", description = "Remove crab-lb from the interface: detach the XDP program and " +
         "delete its pinned state, then exit. Stopping crab-lb never does this.")
     boolean detach;
@@ -128,7 +133,7 @@ public final class CrabLb implements Callable<Integer>
         final PrintWriter out = spec.commandLine().getOut();
         if (detach)
         {
-            if (iface == null || vips != null || backends != null || config != null)
+            if (iface == null || vips != null || backends != null || config != null || metricsAddress != null)
             {
                 throw new ConfigException("--detach takes --iface only");
             }
@@ -139,7 +144,8 @@ public final class CrabLb implements Callable<Integer>
         }
         final LbContext ctx = LbContext.of(iface, config, vips, backends, policy, redirectUnmarked,
             LbContext.Limits.of(maxServices, maxBackends, maxSlots, maglevSize, maxFallbackConnections), !noWatch, OptionKind.of(optionKind, optionExid),
-            healthIntervalMs, LbContext.Feedback.of(feedbackPort, feedbackKey));
+            healthIntervalMs, LbContext.Feedback.of(feedbackPort, feedbackKey))
+            .withMetrics(MetricsServer.parseAddress(metricsAddress));
         final SystemNanoClock clock = new SystemNanoClock();
         final Log log = logOptions.log("crab-lb", spec.commandLine().getErr(), SystemEpochClock.INSTANCE);
         final LbAgent agent = new LbAgent(ctx, clock, SystemEpochClock.INSTANCE, log);
@@ -150,11 +156,13 @@ public final class CrabLb implements Callable<Integer>
             .collect(Collectors.joining(", "));
         new AgentMain().run(agent, new SleepingMillisIdleStrategy(50), new DutyCycleErrors(log, clock),
             "ready on " + ctx.iface() + ": " + services + "; option " + ctx.option() + "; reloads on SIGHUP" +
-                (ctx.watch() ? " and changes to " + ctx.source().file() : ""), log);
+                (ctx.watch() ? " and changes to " + ctx.source().file() : "") +
+                (ctx.metrics() == null ? "" : "; metrics on http://" + MetricsServer.text(ctx.metrics()) + "/metrics"),
+            log);
         return Cli.OK;
     }
 
-    /** {@code crab-lb status --iface IFACE}. */
+    /** {@code crab-lb status --iface IFACE [--json]}. */
     @Command(name = "status", mixinStandardHelpOptions = true,
         description = "Per-VIP and per-backend counters of the crab-lb running on an interface.")
     static final class Status implements Callable<Integer>
@@ -165,10 +173,20 @@ public final class CrabLb implements Callable<Integer>
         @Option(names = "--iface", required = true)
         String iface;
 
+        @Option(names = "--json", description = "One JSON document with the same content, for scripts.")
+        boolean json;
+
         @Override
         public Integer call()
         {
-            LbStatus.print(LbStatus.read(iface), iface, spec.commandLine().getOut());
+            if (json)
+            {
+                LbStatus.printJson(LbStatus.read(iface), iface, spec.commandLine().getOut());
+            }
+            else
+            {
+                LbStatus.print(LbStatus.read(iface), iface, spec.commandLine().getOut());
+            }
             return Cli.OK;
         }
     }

@@ -15,6 +15,8 @@ import io.crab.lb.config.ServiceConfig;
 import io.crab.lb.config.ConfigDiff;
 import io.crab.agent.DutyCycleErrors;
 import io.crab.agent.Log;
+import io.crab.agent.metrics.MetricsServer;
+import io.crab.agent.metrics.RegistryCollector;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.EpochClock;
@@ -80,6 +82,9 @@ public final class LbAgent implements Agent
     private ConfigWatcher watcher;
     private long nextRefreshNs;
     private AgentCounters counters;
+    /** {@code --metrics-address}: the endpoint and what it reads; null without the option. */
+    private MetricsServer metricsServer;
+    private LbMetrics metrics;
     /** What the tables were last published from: publishing again only when either changes. */
     private LbConfig publishedConfig;
     private Set<HostPort> publishedUsable;
@@ -111,11 +116,12 @@ public final class LbAgent implements Agent
     public void onStart()
     {
         final int ifindex = Interfaces.ifindex(ctx.iface());
+        final Path dir = pinDir(ctx.iface());
+        startMetrics(dir);
         neighbours = new Neighbours(ctx.iface());
         checkRoutes(config, Set.of());
         enableForwarding();
         awaitNeighbours();
-        final Path dir = pinDir(ctx.iface());
         checkPinnedSizes(dir);
         datapath = PinnedDatapath.open("lb_xdp", dir, ctx.limits().mapSizes());
         try
@@ -157,6 +163,20 @@ public final class LbAgent implements Agent
         startProber();
         startFeedback();
         nextRefreshNs = clock.nanoTime() + NEIGHBOUR_REFRESH_NS;
+    }
+
+    /**
+     * Binds {@code --metrics-address} before anything touches the kernel, so a port in use fails the start with
+     * nothing changed. The maps are read at each scrape from their pins, through handles of the server's own.
+     */
+    private void startMetrics(final Path dir)
+    {
+        if (ctx.metrics() != null)
+        {
+            metrics = new LbMetrics(dir);
+            metricsServer = MetricsServer.start(ctx.metrics(), "crab-lb-metrics",
+                new RegistryCollector(metrics, LbMetrics.FAMILIES));
+        }
     }
 
     /** Starts the load-report receiver's thread; the tables it follows were published already. */
@@ -546,6 +566,11 @@ public final class LbAgent implements Agent
         if (watcher != null)
         {
             watcher.close();
+        }
+        if (metricsServer != null)
+        {
+            metricsServer.close();
+            metrics.close();
         }
         closeDatapaths();
     }

@@ -4,6 +4,7 @@ import io.crab.agent.ConfigException;
 import io.crab.agent.HostPort;
 import io.crab.agent.OptionKind;
 import io.crab.agent.feedback.FeedbackKey;
+import io.crab.agent.metrics.MetricsServer;
 import io.crab.bpf.Abi;
 import io.crab.lb.config.BackendConfig;
 import io.crab.lb.config.BackendState;
@@ -13,6 +14,7 @@ import io.crab.lb.config.ServiceConfig;
 import io.crab.lb.config.ServicesFile;
 import io.crab.lb.policy.MaglevTable;
 
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -20,10 +22,11 @@ import java.util.Map;
 /**
  * Everything crab-lb is told, validated in one place before anything touches the kernel: the interface, where the
  * services come from (a services file, or the {@code --vip}/{@code --backends} shorthand, both read again on
- * reload), the map sizes, the option, the probe interval and the servers' load reports.
+ * reload), the map sizes, the option, the probe interval, the servers' load reports and where the metrics are
+ * served ({@code metrics}: null, nowhere).
  */
 public record LbContext(String iface, ConfigSource source, LbConfig initial, Limits limits, boolean watch,
-    OptionKind option, long healthIntervalNs, Feedback feedback)
+    OptionKind option, long healthIntervalNs, Feedback feedback, InetSocketAddress metrics)
 {
     /**
      * Where the servers' load reports arrive ({@code --feedback-port}, 0: nowhere, jsq and p2c then count only what
@@ -185,7 +188,13 @@ public record LbContext(String iface, ConfigSource source, LbConfig initial, Lim
             };
         }
         return new LbContext(iface, source, source.load(), limits, watch, option, healthIntervalMs * 1_000_000L,
-            feedback);
+            feedback, null);
+    }
+
+    /** The same, with the metrics served at {@code address} ({@link MetricsServer#parseAddress}; null: nowhere). */
+    public LbContext withMetrics(final InetSocketAddress address)
+    {
+        return new LbContext(iface, source, initial, limits, watch, option, healthIntervalNs, feedback, address);
     }
 
     /** The shorthand's checks: the services file checks the same limits line by line as it reads. */

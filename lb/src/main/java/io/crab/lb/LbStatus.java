@@ -2,249 +2,218 @@ package io.crab.lb;
 
 import com.codahale.metrics.Gauge;
 import com.codahale.metrics.MetricRegistry;
-import io.crab.bpf.Counters;
-import io.crab.agent.Pins;
-import io.crab.bpf.Abi;
-import io.crab.bpf.Bpf;
-import io.crab.bpf.BpfMap;
-import io.crab.bpf.PinnedMap;
-import org.agrona.concurrent.UnsafeBuffer;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
 
+import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.Inet4Address;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
-import java.nio.ByteOrder;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
-import java.util.stream.Collectors;
+import java.util.SortedMap;
 
 /**
- * {@code crab-lb status}: the services and counters of crab-lb on an interface, read from the maps it pinned, as
- * dropwizard gauges (crab.lb.packets.VERDICT; crab.lb.backend.IP[:PORT].syns and .up; crab.service.NAME.vip,
- * .policy, .backends, .syns and .weight.IP[:PORT]; crab.lb.backend.IP[:PORT].fallbacks and .compliant; crab.lb.fallback.EVENT;
- * crab.lb.agent.EVENT; crab.lb.backend.IP[:PORT].load, .estimate and .report_age_ms; crab.lb.feedback.EVENT) printed
- * as tables.
+ * {@code crab-lb status}: the services and counters of crab-lb on an interface, read from the maps it pinned
+ * ({@link LbStateReader}'s gauges), printed as tables or as one JSON document with the same content.
  */
 public final class LbStatus
 {
+    /** A service and the backends of its current table, with their weights. */
+    record Service(String name, String vip, String policy, int backends, long synsRedirected,
+        Map<String, Integer> weights)
+    {
+    }
+
+    /** A backend; the reported load and the report's age are null when no report ever came. */
+    record Backend(String backend, boolean up, boolean echoes, long synsRedirected, long fallbackConnections,
+        Long loadReported, long loadEstimate, Long reportAgeMs)
+    {
+    }
+
+    /** What status shows: the services, the backends and the four groups of counters, by name. */
+    record View(List<Service> services, List<Backend> backends, Map<String, Long> fallbackPackets,
+        Map<String, Long> loadReports, Map<String, Long> agent, Map<String, Long> xdpPackets)
+    {
+    }
+
     private LbStatus()
     {
     }
 
+    /** The gauges of the crab-lb on {@code iface} in the calling thread's namespace, read once. */
     public static MetricRegistry read(final String iface)
     {
-        final Path dir = LbAgent.pinDir(iface);
-        if (!Files.isDirectory(dir))
+        try (LbStateReader reader = LbStateReader.open(LbAgent.pinDir(iface)))
         {
-            throw new IllegalStateException("no crab-lb is running on " + iface + " in this network namespace (no " +
-                dir + ")");
-        }
-        try (PinnedMap vips = Bpf.openPinnedMap(dir.resolve(Abi.Maps.VIPS).toString());
-            PinnedMap slots = Bpf.openPinnedMap(dir.resolve(Abi.Maps.VIP_SLOTS).toString());
-            PinnedMap backends = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKENDS).toString());
-            PinnedMap packetMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.LB_COUNTERS).toString());
-            PinnedMap synMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKEND_SYNS).toString());
-            PinnedMap names = Bpf.openPinnedMap(dir.resolve(Abi.Maps.SERVICE_NAMES).toString());
-            PinnedMap agent = Bpf.openPinnedMap(dir.resolve(Abi.Maps.LB_AGENT_COUNTERS).toString());
-            PinnedMap fallbackMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.FALLBACK_COUNTERS).toString());
-            PinnedMap placedMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKEND_FALLBACKS).toString());
-            PinnedMap loads = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKEND_LOADS).toString());
-            PinnedMap assigned = Bpf.openPinnedMap(dir.resolve(Abi.Maps.BACKEND_ASSIGNED).toString());
-            PinnedMap feedbackMap = Bpf.openPinnedMap(dir.resolve(Abi.Maps.FEEDBACK_COUNTERS).toString()))
-        {
-            final MetricRegistry registry = read(vips, slots, backends, names, new Counters(packetMap),
-                new Counters(synMap), new Counters(placedMap));
-            readLoads(registry, backends, loads, assigned, System.nanoTime());
-            final Counters feedback = new Counters(feedbackMap);
-            Counters.names("CRAB_FBK_").forEach((index, name) ->
-            {
-                final long n = feedback.sum(index);
-                registry.register("crab.lb.feedback." + name, (Gauge<Long>)() -> n);
-            });
-            final Counters fallback = new Counters(fallbackMap);
-            Counters.names("CRAB_FB_").forEach((index, name) ->
-            {
-                final long n = fallback.sum(index);
-                registry.register("crab.lb.fallback." + name, (Gauge<Long>)() -> n);
-            });
-            final Counters agentCounters = new Counters(agent);
-            Counters.names("CRAB_LBA_").forEach((index, name) ->
-            {
-                final long n = agentCounters.sum(index);
-                registry.register("crab.lb.agent." + name, (Gauge<Long>)() -> n);
-            });
-            return registry;
+            reader.read();
+            return reader.registry();
         }
     }
 
-    private static MetricRegistry read(final BpfMap vips, final BpfMap slots, final BpfMap backends,
-        final BpfMap names, final Counters packets, final Counters syns, final Counters placed)
+    /** The registry's gauges sorted into services, backends and counter groups. */
+    static View view(final MetricRegistry registry)
     {
-
-        final MetricRegistry registry = new MetricRegistry();
-        for (final Map.Entry<Integer, String> c : Counters.names("CRAB_LB_").entrySet())
+        final SortedMap<String, Gauge> gauges = registry.getGauges();
+        final List<Service> services = new ArrayList<>();
+        gauges.forEach((name, gauge) ->
         {
-            final long n = packets.sum(c.getKey());
-            registry.register("crab.lb.packets." + c.getValue(), (Gauge<Long>)() -> n);
-        }
-        final UnsafeBuffer key = new UnsafeBuffer(new byte[16]);
-        final UnsafeBuffer value = new UnsafeBuffer(new byte[64]);
-        final Map<Integer, String> backendNames = new TreeMap<>();
-        for (int id = 0; id < backends.maxEntries(); id++)
-        {
-            key.putInt(0, id);
-            if (backends.lookup(key, value) && value.getInt(Abi.Backend.ADDR) != 0)
+            if (name.startsWith("crab.service.") && name.endsWith(".policy"))
             {
-                final int port = value.getShort(Abi.Backend.PORT, ByteOrder.BIG_ENDIAN) & 0xffff;
-                final String name = address(value, Abi.Backend.ADDR) + (port == 0 ? "" : ":" + port);
-                backendNames.put(id, name);
-                final long n = syns.sum(id);
-                final int up = value.getShort(Abi.Backend.FLAGS) & Abi.Consts.CRAB_BACKEND_UP;
-                registry.register("crab.lb.backend." + name + ".syns", (Gauge<Long>)() -> n);
-                registry.register("crab.lb.backend." + name + ".up", (Gauge<Integer>)() -> up);
-                final int compliant = (value.getShort(Abi.Backend.FLAGS) & Abi.Consts.CRAB_BACKEND_COMPLIANT) != 0 ? 1 : 0;
-                registry.register("crab.lb.backend." + name + ".compliant", (Gauge<Integer>)() -> compliant);
-                final long fallbacks = placed.sum(id);
-                registry.register("crab.lb.backend." + name + ".fallbacks", (Gauge<Long>)() -> fallbacks);
-            }
-        }
-        final UnsafeBuffer next = new UnsafeBuffer(new byte[16]);
-        final UnsafeBuffer slot = new UnsafeBuffer(new byte[8]);
-        final UnsafeBuffer nameValue = new UnsafeBuffer(new byte[Abi.ServiceName.SIZE]);
-        final UnsafeBuffer slotKey = new UnsafeBuffer(new byte[4]);
-        boolean more = vips.nextKey(null, next);
-        while (more)
-        {
-            key.putBytes(0, next, 0, Abi.VipKey.SIZE);
-            if (vips.lookup(key, value))
-            {
-                final int port = key.getShort(Abi.VipKey.PORT, ByteOrder.BIG_ENDIAN) & 0xffff;
-                final String vip = address(key, Abi.VipKey.ADDR) + (port == 0 ? "" : ":" + port);
-                final int serviceId = value.getInt(Abi.Vip.VIP_ID);
-                slotKey.putInt(0, serviceId);
-                final String service = names.lookup(slotKey, nameValue) ?
-                    nameValue.getStringWithoutLengthAscii(0, Abi.ServiceName.SIZE).replace("\0", "") : vip;
-                final int base = value.getInt(Abi.Vip.SLOT_BASE);
-                final int slotCount = value.getInt(Abi.Vip.SLOT_COUNT);
-                final Map<Integer, Integer> weights = new TreeMap<>();
-                for (int s = 0; s < slotCount; s++)
-                {
-                    slotKey.putInt(0, base + s);
-                    if (slots.lookup(slotKey, slot))
-                    {
-                        weights.merge(slot.getInt(0), 1, Integer::sum);
-                    }
-                }
-                final long total = weights.keySet().stream().mapToLong(syns::sum).sum();
-                final String policy = Policy.ofCode(value.getInt(Abi.Vip.POLICY)).word();
+                final String service = name.substring("crab.service.".length(), name.length() - ".policy".length());
                 final String prefix = "crab.service." + service;
-                registry.register(prefix + ".vip", (Gauge<String>)() -> vip);
-                registry.register(prefix + ".policy", (Gauge<String>)() -> policy);
-                registry.register(prefix + ".syns", (Gauge<Long>)() -> total);
-                registry.register(prefix + ".backends", (Gauge<Integer>)weights::size);
-                weights.forEach((id, weight) -> registry.register(prefix + ".weight." +
-                    backendNames.getOrDefault(id, "#" + id), (Gauge<Integer>)() -> weight));
+                final Map<String, Integer> weights = new LinkedHashMap<>();
+                gauges.subMap(prefix + ".weight.", prefix + ".weight/").forEach((weight, value) ->
+                    weights.put(weight.substring((prefix + ".weight.").length()), (Integer)value.getValue()));
+                services.add(new Service(service, (String)gauges.get(prefix + ".vip").getValue(),
+                    (String)gauge.getValue(), (Integer)gauges.get(prefix + ".backends").getValue(),
+                    (Long)gauges.get(prefix + ".syns").getValue(), weights));
             }
-            more = vips.nextKey(key, next);
-        }
-        return registry;
+        });
+        final List<Backend> backends = new ArrayList<>();
+        gauges.forEach((name, gauge) ->
+        {
+            if (name.startsWith("crab.lb.backend.") && name.endsWith(".syns"))
+            {
+                final String prefix = name.substring(0, name.length() - ".syns".length());
+                final long ageMs = (Long)gauges.get(prefix + ".report_age_ms").getValue();
+                backends.add(new Backend(prefix.substring("crab.lb.backend.".length()),
+                    Integer.valueOf(1).equals(gauges.get(prefix + ".up").getValue()),
+                    Integer.valueOf(1).equals(gauges.get(prefix + ".compliant").getValue()),
+                    (Long)gauge.getValue(), (Long)gauges.get(prefix + ".fallbacks").getValue(),
+                    ageMs < 0 ? null : (Long)gauges.get(prefix + ".load").getValue(),
+                    (Long)gauges.get(prefix + ".estimate").getValue(), ageMs < 0 ? null : ageMs));
+            }
+        });
+        return new View(services, backends, group(gauges, "crab.lb.fallback."), group(gauges, "crab.lb.feedback."),
+            group(gauges, "crab.lb.agent."), group(gauges, "crab.lb.packets."));
     }
 
-    /**
-     * Each backend's load as the load-aware policies see it: the last reported load, the estimate (that plus the
-     * connections given since) and how long ago the report was applied, against {@code nowNs} (CLOCK_MONOTONIC, as
-     * the receiver stamps it); -1 when no report ever came.
-     */
-    private static void readLoads(final MetricRegistry registry, final BpfMap backends, final BpfMap loads,
-        final BpfMap assigned, final long nowNs)
+    private static Map<String, Long> group(final SortedMap<String, Gauge> gauges, final String prefix)
     {
-        final UnsafeBuffer key = new UnsafeBuffer(new byte[4]);
-        final UnsafeBuffer backend = new UnsafeBuffer(new byte[Abi.Backend.SIZE]);
-        final UnsafeBuffer load = new UnsafeBuffer(new byte[Abi.BackendLoad.SIZE]);
-        final UnsafeBuffer count = new UnsafeBuffer(new byte[8]);
-        for (int id = 0; id < backends.maxEntries(); id++)
-        {
-            key.putInt(0, id);
-            if (!backends.lookup(key, backend) || backend.getInt(Abi.Backend.ADDR) == 0 || !loads.lookup(key, load))
-            {
-                continue;
-            }
-            final int port = backend.getShort(Abi.Backend.PORT, ByteOrder.BIG_ENDIAN) & 0xffff;
-            final String name = "crab.lb.backend." + address(backend, Abi.Backend.ADDR) + (port == 0 ? "" : ":" + port);
-            final long given = assigned.lookup(key, count) ? count.getLong(0) : 0;
-            final long reported = load.getLong(Abi.BackendLoad.LOAD);
-            final long estimate = Math.max(0, load.getLong(Abi.BackendLoad.BASE) + given);
-            final long reportedNs = load.getLong(Abi.BackendLoad.REPORTED_NS);
-            final long ageMs = reportedNs == 0 ? -1 : (nowNs - reportedNs) / 1_000_000L;
-            registry.register(name + ".load", (Gauge<Long>)() -> reported);
-            registry.register(name + ".estimate", (Gauge<Long>)() -> estimate);
-            registry.register(name + ".report_age_ms", (Gauge<Long>)() -> ageMs);
-        }
+        final Map<String, Long> counts = new LinkedHashMap<>();
+        gauges.subMap(prefix, prefix.substring(0, prefix.length() - 1) + "/").forEach((name, gauge) ->
+            counts.put(name.substring(prefix.length()), (Long)gauge.getValue()));
+        return counts;
     }
 
     public static void print(final MetricRegistry registry, final String iface, final PrintWriter out)
     {
+        final View view = view(registry);
         out.printf("crab-lb on %s%n%nServices%n  %-16s %-22s %-7s %-9s %-15s %s%n", iface, "service", "vip", "policy",
             "backends", "syns redirected", "weights in the current table");
-        registry.getGauges((name, metric) -> name.startsWith("crab.service.") && name.endsWith(".policy"))
-            .forEach((name, gauge) ->
-            {
-                final String service = name.substring("crab.service.".length(), name.length() - ".policy".length());
-                final String prefix = "crab.service." + service;
-                final String weights = registry.getGauges((n, m) -> n.startsWith(prefix + ".weight.")).entrySet()
-                    .stream().map(e -> e.getKey().substring((prefix + ".weight.").length()) + "=" +
-                        e.getValue().getValue()).collect(Collectors.joining(" "));
-                out.printf("  %-16s %-22s %-7s %-9s %-15s %s%n", service,
-                    registry.getGauges().get(prefix + ".vip").getValue(), gauge.getValue(),
-                    registry.getGauges().get(prefix + ".backends").getValue(),
-                    registry.getGauges().get(prefix + ".syns").getValue(), weights);
-            });
+        for (final Service s : view.services())
+        {
+            final List<String> weights = new ArrayList<>();
+            s.weights().forEach((backend, weight) -> weights.add(backend + "=" + weight));
+            out.printf("  %-16s %-22s %-7s %-9s %-15s %s%n", s.name(), s.vip(), s.policy(), s.backends(),
+                s.synsRedirected(), String.join(" ", weights));
+        }
         out.printf("%nBackends%n  %-22s %-6s %-8s %-15s %-20s %-13s %-8s %s%n", "backend", "state", "echoes",
             "syns redirected", "fallback connections", "load reported", "estimate", "report age");
-        registry.getGauges((name, metric) -> name.startsWith("crab.lb.backend.") && name.endsWith(".syns"))
-            .forEach((name, gauge) ->
-            {
-                final String backend = name.substring("crab.lb.backend.".length(), name.length() - ".syns".length());
-                final Object up = registry.getGauges().get("crab.lb.backend." + backend + ".up").getValue();
-                final Object echoes = registry.getGauges().get("crab.lb.backend." + backend + ".compliant").getValue();
-                final Gauge<?> age = registry.getGauges().get("crab.lb.backend." + backend + ".report_age_ms");
-                final long ageMs = age == null ? -1 : ((Number)age.getValue()).longValue();
-                out.printf("  %-22s %-6s %-8s %-15s %-20s %-13s %-8s %s%n", backend,
-                    Integer.valueOf(1).equals(up) ? "up" : "down", Integer.valueOf(1).equals(echoes) ? "yes" : "no",
-                    gauge.getValue(), registry.getGauges().get("crab.lb.backend." + backend + ".fallbacks").getValue(),
-                    ageMs < 0 ? "-" : registry.getGauges().get("crab.lb.backend." + backend + ".load").getValue(),
-                    age == null ? "-" : registry.getGauges().get("crab.lb.backend." + backend + ".estimate").getValue(),
-                    ageMs < 0 ? "never" : ageMs + " ms");
-            });
-        out.printf("%nFallback (clients without crab), packets by what the TC program did%n");
-        registry.getGauges((name, metric) -> name.startsWith("crab.lb.fallback.")).forEach((name, gauge) ->
-            out.printf("  %-22s %s%n", name.substring("crab.lb.fallback.".length()), gauge.getValue()));
-        out.printf("%nLoad reports from the servers, by what the feedback receiver made of them%n");
-        registry.getGauges((name, metric) -> name.startsWith("crab.lb.feedback.")).forEach((name, gauge) ->
-            out.printf("  %-22s %s%n", name.substring("crab.lb.feedback.".length()), gauge.getValue()));
-        out.printf("%ncrab-lb's agent%n");
-        registry.getGauges((name, metric) -> name.startsWith("crab.lb.agent.")).forEach((name, gauge) ->
-            out.printf("  %-22s %s%n", name.substring("crab.lb.agent.".length()), gauge.getValue()));
-        out.printf("%nPackets seen by the XDP program, by verdict%n");
-        registry.getGauges((name, metric) -> name.startsWith("crab.lb.packets.")).forEach((name, gauge) ->
-            out.printf("  %-22s %s%n", name.substring("crab.lb.packets.".length()), gauge.getValue()));
+        for (final Backend b : view.backends())
+        {
+            out.printf("  %-22s %-6s %-8s %-15s %-20s %-13s %-8s %s%n", b.backend(), b.up() ? "up" : "down",
+                b.echoes() ? "yes" : "no", b.synsRedirected(), b.fallbackConnections(),
+                b.loadReported() == null ? "-" : b.loadReported(), b.loadEstimate(),
+                b.reportAgeMs() == null ? "never" : b.reportAgeMs() + " ms");
+        }
+        printGroup(out, "Fallback (clients without crab), packets by what the TC program did", view.fallbackPackets());
+        printGroup(out, "Load reports from the servers, by what the feedback receiver made of them",
+            view.loadReports());
+        printGroup(out, "crab-lb's agent", view.agent());
+        printGroup(out, "Packets seen by the XDP program, by verdict", view.xdpPackets());
         out.flush();
     }
 
-    private static String address(final UnsafeBuffer buffer, final int offset)
+    private static void printGroup(final PrintWriter out, final String title, final Map<String, Long> counts)
     {
-        final byte[] b = new byte[4];
-        buffer.getBytes(offset, b);
-        try
+        out.printf("%n%s%n", title);
+        counts.forEach((name, n) -> out.printf("  %-22s %s%n", name, n));
+    }
+
+    /**
+     * The same as {@link #print}, as one JSON document for scripts: {@code iface}, {@code services} and
+     * {@code backends} (arrays of objects), and the counter groups {@code fallback_packets}, {@code load_reports},
+     * {@code agent} and {@code xdp_packets} (objects of counts by name).
+     */
+    public static void printJson(final MetricRegistry registry, final String iface, final PrintWriter out)
+    {
+        final View view = view(registry);
+        try (JsonGenerator json = new JsonFactory().createGenerator(out)
+            .disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET).useDefaultPrettyPrinter())
         {
-            return ((Inet4Address)InetAddress.getByAddress(b)).getHostAddress();
+            json.writeStartObject();
+            json.writeStringField("iface", iface);
+            json.writeArrayFieldStart("services");
+            for (final Service s : view.services())
+            {
+                json.writeStartObject();
+                json.writeStringField("name", s.name());
+                json.writeStringField("vip", s.vip());
+                json.writeStringField("policy", s.policy());
+                json.writeNumberField("backends", s.backends());
+                json.writeNumberField("syns_redirected", s.synsRedirected());
+                json.writeObjectFieldStart("weights");
+                for (final Map.Entry<String, Integer> weight : s.weights().entrySet())
+                {
+                    json.writeNumberField(weight.getKey(), weight.getValue());
+                }
+                json.writeEndObject();
+                json.writeEndObject();
+            }
+            json.writeEndArray();
+            json.writeArrayFieldStart("backends");
+            for (final Backend b : view.backends())
+            {
+                json.writeStartObject();
+                json.writeStringField("backend", b.backend());
+                json.writeBooleanField("up", b.up());
+                json.writeBooleanField("echoes", b.echoes());
+                json.writeNumberField("syns_redirected", b.synsRedirected());
+                json.writeNumberField("fallback_connections", b.fallbackConnections());
+                writeNullableNumber(json, "load_reported", b.loadReported());
+                json.writeNumberField("load_estimate", b.loadEstimate());
+                writeNullableNumber(json, "report_age_ms", b.reportAgeMs());
+                json.writeEndObject();
+            }
+            json.writeEndArray();
+            writeGroup(json, "fallback_packets", view.fallbackPackets());
+            writeGroup(json, "load_reports", view.loadReports());
+            writeGroup(json, "agent", view.agent());
+            writeGroup(json, "xdp_packets", view.xdpPackets());
+            json.writeEndObject();
         }
-        catch (final UnknownHostException ex)
+        catch (final IOException ex)
         {
-            throw new IllegalStateException(ex);
+            throw new UncheckedIOException(ex);
         }
+        out.println();
+        out.flush();
+    }
+
+    private static void writeNullableNumber(final JsonGenerator json, final String field, final Long value)
+        throws IOException
+    {
+        if (value == null)
+        {
+            json.writeNullField(field);
+        }
+        else
+        {
+            json.writeNumberField(field, value);
+        }
+    }
+
+    private static void writeGroup(final JsonGenerator json, final String field, final Map<String, Long> counts)
+        throws IOException
+    {
+        json.writeObjectFieldStart(field);
+        for (final Map.Entry<String, Long> count : counts.entrySet())
+        {
+            json.writeNumberField(count.getKey(), count.getValue());
+        }
+        json.writeEndObject();
     }
 }

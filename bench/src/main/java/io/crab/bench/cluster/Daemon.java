@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
+import java.util.regex.Pattern;
 
 /** A crab daemon (crab-lb, crab-endpoint) run as its own JVM inside a host's namespace, logging to a file. */
 public final class Daemon implements AutoCloseable
@@ -21,6 +22,8 @@ public final class Daemon implements AutoCloseable
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
     /** Numbers each start's log, so a restarted daemon's readiness is never read from its predecessor's log. */
     private static final AtomicInteger STARTS = new AtomicInteger();
+    /** The word, so that an error such as "Address already in use" is not taken for readiness. */
+    private static final Pattern READY = Pattern.compile("\\bready\\b");
 
     private final String name;
     private final Process process;
@@ -35,7 +38,7 @@ public final class Daemon implements AutoCloseable
         this.again = again;
     }
 
-    /** Starts {@code mainClass} with this JVM's class path and waits for its line containing "ready". */
+    /** Starts {@code mainClass} with this JVM's class path and waits for its line containing the word "ready". */
     public static Daemon start(final Topology topology, final Host host, final String name, final Class<?> mainClass,
         final Path logDir, final List<String> args)
     {
@@ -102,7 +105,7 @@ public final class Daemon implements AutoCloseable
         while (System.nanoTime() < deadline)
         {
             final String text = logText();
-            if (text.contains("ready"))
+            if (READY.matcher(text).find())
             {
                 return;
             }
