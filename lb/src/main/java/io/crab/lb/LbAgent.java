@@ -8,6 +8,7 @@ import io.crab.agent.Pins;
 import io.crab.bpf.Abi;
 import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfProgram;
+import io.crab.bpf.XdpMode;
 import io.crab.lb.config.BackendConfig;
 import io.crab.lb.config.BackendState;
 import io.crab.lb.config.LbConfig;
@@ -140,7 +141,7 @@ public final class LbAgent implements Agent
             fallback = PinnedDatapath.open("lb_tc", dir, ctx.limits().mapSizes());
             fallback.attach("tc_ingress", fallback.object().program("crab_lb_fallback"),
                 p -> p.attachTcx(ifindex, BpfProgram.TcDirection.INGRESS));
-            datapath.attach("xdp", datapath.object().program("crab_lb"), p -> p.attachXdp(ifindex));
+            datapath.attach("xdp", datapath.object().program("crab_lb"), p -> p.attachXdp(ifindex, XdpMode.NATIVE));
             if (ctx.watch())
             {
                 watcher = new ConfigWatcher(ctx.source().file(), reloadRequested);

@@ -25,6 +25,7 @@ import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfLink;
 import io.crab.bpf.BpfObject;
 import io.crab.bpf.Netns;
+import io.crab.bpf.XdpMode;
 
 /**
  * Clients, one load balancer and servers, each in its own network namespace, all on one Linux bridge, optionally with
@@ -257,7 +258,7 @@ public final class Topology implements AutoCloseable
                 xdpPass = Bpf.load(XDP_PASS);
             }
             // XDP attaches by ifindex in the calling thread's namespace, hence inside the switch namespace.
-            return xdpPass.program(XDP_PASS).attachXdp(peerIfindex);
+            return xdpPass.program(XDP_PASS).attachXdp(peerIfindex, XdpMode.NATIVE);
         });
         xdpAttachments.put(host.peer(), attachment);
     }
