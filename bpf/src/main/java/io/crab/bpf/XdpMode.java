@@ -11,8 +11,21 @@ import java.util.Locale;
  */
 public enum XdpMode
 {
-    NATIVE,
-    GENERIC;
+    NATIVE(Abi.Consts.CRAB_XDP_NATIVE),
+    GENERIC(Abi.Consts.CRAB_XDP_GENERIC);
+
+    private final int code;
+
+    XdpMode(final int code)
+    {
+        this.code = code;
+    }
+
+    /** Its value of enum crab_xdp_mode, as the LB's program reads it from lb_xdp_mode. */
+    public int code()
+    {
+        return code;
+    }
 
     /** How the README and the command line name it: {@code native}, {@code generic}. */
     public String word()
