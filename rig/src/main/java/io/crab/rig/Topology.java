@@ -264,6 +264,34 @@ public final class Topology implements AutoCloseable
     }
 
     /**
+     * Undoes {@link #enableXdpTxOn}: the host's peer in the switch namespace has no XDP program any more, as on a
+     * host whose other end of the veth nobody prepared. Does nothing if it had none.
+     */
+    public synchronized void disableXdpTxOn(final Host host)
+    {
+        ensureOpen();
+        final BpfLink attachment = xdpAttachments.remove(host.peer());
+        if (attachment != null)
+        {
+            // The link is not pinned: releasing its only descriptor detaches the program.
+            attachment.close();
+        }
+    }
+
+    /**
+     * Makes the switch complete partial checksums on its way to {@code host}, as a NIC with checksum offload does
+     * on a real network: its port towards the host stops offloading transmit checksums, so the kernel fills in a
+     * packet's partial checksum (the sender's veth left it to offload) in software there, from the socket buffer's
+     * note of where the TCP or UDP header starts. A packet rewritten without keeping that note true then arrives
+     * corrupt, where a veth all the way would have carried it unchecked.
+     */
+    public synchronized void completeChecksumsTowards(final Host host)
+    {
+        ensureOpen();
+        TxChecksumOffload.set(host.routed() ? router.netns() : sw, host.peer(), false);
+    }
+
+    /**
      * Makes every server accept connections to {@code vip} as its own, as a backend behind a direct-server-return
      * load balancer must: the VIP on its loopback, and ARP set so that it never answers for the VIP on the bridge
      * (arp_ignore 1) nor uses it as a source in its own requests (arp_announce 2). The LB host keeps owning it.
@@ -591,16 +619,7 @@ public final class Topology implements AutoCloseable
 
     private static void disableTxChecksumOffload(final Netns netns)
     {
-        try
-        {
-            Shell.run(nsenter(netns, List.of("ethtool", "-K", Host.IFACE, "tx", "off")));
-        }
-        catch (final Shell.CommandException ex)
-        {
-            throw new IllegalStateException("cannot turn off transmit checksum offload in " + netns.name() +
-                " (is ethtool installed? `apt-get install ethtool`, or build with checksumOffload(true)): " +
-                ex.getMessage(), ex);
-        }
+        TxChecksumOffload.set(netns, Host.IFACE, false);
     }
 
     private static String ip(final Netns netns, final String... args)
@@ -985,7 +1004,7 @@ public final class Topology implements AutoCloseable
          * after XDP_TX that note is lost and the final receiver checks the checksum for real. crab's LB therefore
          * computes full checksums of every frame it transmits; an XDP program that only patches them incrementally
          * would have its frames dropped (TcpInCsumErrors). {@code false} makes every sender write full checksums
-         * (needs {@code ethtool}; also turns off TSO), for experiments with such programs.
+         * (also turns off TSO), for experiments with such programs.
          */
         public Builder checksumOffload(final boolean checksumOffload)
         {
