@@ -15,7 +15,7 @@ import org.agrona.concurrent.UnsafeBuffer;
  * answers for such a peer too, addressed by the id this namespace knows its namespace by (the kernel gives one with
  * the veth's own description) as IFLA_TARGET_NETNSID, which needs CAP_NET_ADMIN over that namespace.
  * <p>
- * Each query opens and closes its own netlink socket: crab-lb asks at start and then once a second at most.
+ * Each query opens and closes its own netlink socket: crab-lb asks a few times when it starts, and status once.
  */
 public final class RtLinks
 {
