@@ -26,8 +26,6 @@ public final class RtLinks
     private static final int NETLINK_ROUTE = 0;
     private static final int MSG_TRUNC = 0x20;
     private static final int EINTR = 4;
-    /** errno of a query for an ifindex the namespace does not have. */
-    public static final int ENODEV = 19;
 
     /** struct nlmsghdr (linux/netlink.h). */
     private static final int NLMSG_LEN = 0;

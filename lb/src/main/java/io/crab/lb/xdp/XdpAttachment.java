@@ -26,7 +26,7 @@ public final class XdpAttachment
     /** The name of the XDP link in the data path's pin directory. */
     public static final String LINK = "xdp";
     /** {@link #describe} of a program on no XDP hook of the interface. */
-    public static final String NONE = "none";
+    private static final String NONE = "none";
 
     private static final int EBUSY = 16;
     private static final int EEXIST = 17;

@@ -1,7 +1,5 @@
 package io.crab.lb.xdp;
 
-import io.crab.bpf.XdpMode;
-
 import java.util.Locale;
 import java.util.Optional;
 
@@ -11,22 +9,9 @@ import java.util.Optional;
  */
 public enum XdpModeOption
 {
-    AUTO(null),
-    NATIVE(XdpMode.NATIVE),
-    GENERIC(XdpMode.GENERIC);
-
-    private final XdpMode mode;
-
-    XdpModeOption(final XdpMode mode)
-    {
-        this.mode = mode;
-    }
-
-    /** The mode asked for; empty for {@link #AUTO}. */
-    public Optional<XdpMode> mode()
-    {
-        return Optional.ofNullable(mode);
-    }
+    AUTO,
+    NATIVE,
+    GENERIC;
 
     /** Its word on the command line: auto, native or generic. */
     public String word()
