@@ -35,6 +35,12 @@ enum crab_policy {
 	CRAB_POLICY_P2C = 4,         /* power of two choices: the less loaded of two backends drawn at random */
 };
 
+/* Where the kernel runs the LB's XDP program (crab-lb --xdp-mode), as the agent tells it in lb_xdp_mode. */
+enum crab_xdp_mode {
+	CRAB_XDP_NATIVE = 0,         /* in the driver, on the frame: nothing of the sender's socket buffer survives */
+	CRAB_XDP_GENERIC = 1,        /* on the socket buffer, whose note that a checksum is partial stays with it */
+};
+
 /* Per-VIP switches in struct crab_vip.flags. */
 enum crab_vip_flags {
 	CRAB_VIP_REDIRECT_UNMARKED = 1, /* redirect SYNs without the client marker (kernel-patch clients) */

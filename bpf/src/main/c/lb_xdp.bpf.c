@@ -100,6 +100,48 @@ static __always_inline __u64 blank_marker_csum(__u64 sum, const __u8 *marker, in
 	return sum;
 }
 
+/*
+ * Whether the rewritten SYN keeps a partial checksum partial. In native mode the frame leaves without a socket
+ * buffer, so its receiver checks the checksum as it stands: it must be complete. Generic XDP runs on the socket
+ * buffer, which keeps its note that the checksum is partial (CHECKSUM_PARTIAL, with where the TCP header starts): a
+ * device or the kernel on the way completes it by summing the segment from there over what the field holds, so the
+ * header must stay where the note says and the field must hold the pseudo-header sum of the new header, or the
+ * segment arrives corrupt. The agent writes the mode into lb_xdp_mode before it attaches the program.
+ */
+static __always_inline int keeps_partial_csum(void)
+{
+	__u32 zero = 0;
+	__u32 *mode = bpf_map_lookup_elem(&lb_xdp_mode, &zero);
+
+	return mode && *mode == CRAB_XDP_GENERIC;
+}
+
+/*
+ * Makes room for the option after the fixed TCP header with the TCP header where it was: the frame grows at its
+ * tail and the old options move back by opt_size, a word at a time from the last (the ranges overlap; there is no
+ * payload, and options come in whole words). The caller then writes every header from the frame's start, as after
+ * bpf_xdp_adjust_head.
+ */
+static __always_inline int grow_after_fixed_header(struct xdp_md *ctx, __u32 tcp_len, int opt_size)
+{
+	__u32 words = (tcp_len - sizeof(struct tcphdr)) / 4;
+
+	if (bpf_xdp_adjust_tail(ctx, opt_size))
+		return -1;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	for (int i = (CRAB_MAX_TCP_HDR - sizeof(struct tcphdr)) / 4 - 1; i >= 0; i--) {
+		if (i >= words)
+			continue;
+		__u32 *from = data + TCP_OFF + sizeof(struct tcphdr) + i * 4;
+		__u32 *to = (void *)from + opt_size;
+		if ((void *)(from + 1) > end || (void *)(to + 1) > end)
+			return -1;
+		*to = *from;
+	}
+	return 0;
+}
+
 /* A full TCP checksum over the rewritten segment, for a SYN whose sender left the checksum to offload: the partial
  * sum it carries is no checksum a receiver could check. */
 static __always_inline int full_tcp_csum(struct xdp_md *ctx, __be32 saddr, __be32 daddr, __u32 len)
@@ -236,8 +278,15 @@ int crab_lb(struct xdp_md *ctx)
 	new_ip.tot_len = bpf_htons(20 + new_len);
 	new_ip.check = crab_csum_finish(ip_sum);
 
-	if (bpf_xdp_adjust_head(ctx, -opt_size))
+	/* Under generic XDP a partial checksum stays partial, and so the TCP header stays where it was. */
+	int keep_partial = partial && keeps_partial_csum();
+	if (keep_partial) {
+		new_tcp.check = crab_pseudo_partial(new_ip.saddr, new_ip.daddr, new_len);
+		if (grow_after_fixed_header(ctx, tcp_len, opt_size))
+			return count(CRAB_LB_PASS_NO_ROOM, XDP_PASS);
+	} else if (bpf_xdp_adjust_head(ctx, -opt_size)) {
 		return count(CRAB_LB_PASS_NO_ROOM, XDP_PASS);
+	}
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	if (data + TCP_OFF + sizeof(struct tcphdr) + 12 > end)
@@ -265,7 +314,7 @@ int crab_lb(struct xdp_md *ctx)
 			marker[3] = CRAB_TCPOPT_NOP;
 		}
 	}
-	if (partial && full_tcp_csum(ctx, new_ip.saddr, new_ip.daddr, new_len))
+	if (partial && !keep_partial && full_tcp_csum(ctx, new_ip.saddr, new_ip.daddr, new_len))
 		return count(CRAB_LB_PASS_MALFORMED, XDP_DROP);
 
 	__u64 *syns = bpf_map_lookup_elem(&backend_syns, &bid);

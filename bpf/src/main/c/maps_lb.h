@@ -102,6 +102,14 @@ struct {
 	__type(value, struct crab_syn_slot);
 } syn_slots SEC(".maps");
 
+/* The mode the XDP program runs in (enum crab_xdp_mode), one entry: written by crab-lb before it attaches. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} lb_xdp_mode SEC(".maps");
+
 /* Service names by service id, for crab-lb status; the programs never read them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

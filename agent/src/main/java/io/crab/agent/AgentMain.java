@@ -7,6 +7,7 @@ import sun.misc.Signal;
 
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 
 /**
  * Runs one agent's duty cycle on the calling thread until SIGINT/SIGTERM (or {@link #stop}), then closes it. The
@@ -31,6 +32,16 @@ public final class AgentMain
     public void run(final Agent agent, final IdleStrategy idle, final ErrorHandler errors, final String readyMessage,
         final Log log) throws Exception
     {
+        run(agent, idle, errors, () -> readyMessage, log);
+    }
+
+    /**
+     * {@link #run(Agent, IdleStrategy, ErrorHandler, String, Log)} with a ready message made once the agent has
+     * started, for what only its start finds out.
+     */
+    public void run(final Agent agent, final IdleStrategy idle, final ErrorHandler errors,
+        final Supplier<String> readyMessage, final Log log) throws Exception
+    {
         final Thread hook = new Thread(() ->
         {
             stop();
@@ -49,7 +60,7 @@ public final class AgentMain
         try
         {
             agent.onStart();
-            log.info(readyMessage);
+            log.info(readyMessage.get());
             while (running.get())
             {
                 int work = 0;

@@ -95,7 +95,7 @@ public final class PinnedDatapath implements AutoCloseable
      */
     public void attach(final String name, final BpfProgram program, final Function<BpfProgram, BpfLink> attach)
     {
-        final Path pin = dir.resolve(LINK_PREFIX + name);
+        final Path pin = linkPin(dir, name);
         if (Files.exists(pin))
         {
             final BpfLink link = Bpf.openPinnedLink(pin);
@@ -119,6 +119,27 @@ public final class PinnedDatapath implements AutoCloseable
         final BpfLink link = attach.apply(program);
         links.add(link);
         link.pin(pin);
+    }
+
+    /**
+     * Detaches the link pinned as {@code LINK_PREFIX + name} and removes its pin, leaving the hook without this
+     * data path's program until {@link #attach} puts one there again: for a change a link cannot make in place (an
+     * XDP link's mode). The maps stay.
+     */
+    public void detachLink(final String name)
+    {
+        final Path pin = linkPin(dir, name);
+        try (BpfLink link = Bpf.openPinnedLink(pin))
+        {
+            link.detach();
+        }
+        deleteIfExists(pin);
+    }
+
+    /** Where a data path pinned in {@code dir} pins the link named {@code name} (it may not be there). */
+    public static Path linkPin(final Path dir, final String name)
+    {
+        return dir.resolve(LINK_PREFIX + name);
     }
 
     private static void deleteIfExists(final Path pin)

@@ -37,6 +37,7 @@ public final class Abi
         public static final String VIP_MEMBERS = "vip_members";
         public static final String BACKEND_ASSIGNED = "backend_assigned";
         public static final String BACKEND_LOADS = "backend_loads";
+        public static final String LB_XDP_MODE = "lb_xdp_mode";
 
         public static final String CLIENT_VIPS = "client_vips";
         public static final String BACKEND_CIDRS = "backend_cidrs";
@@ -52,7 +53,7 @@ public final class Abi
         public static final List<String> LB_XDP = List.of(OPT_CFG, BTF_ANCHOR, VIPS, VIP_KINDS, VIP_SLOTS, BACKENDS,
             RR_CURSORS, SYN_SLOTS, LB_COUNTERS, BACKEND_SYNS, SERVICE_NAMES, LB_AGENT_COUNTERS, MAGLEV_TABLES,
             CONN_TABLE, FALLBACK_COUNTERS, BACKEND_FALLBACKS, VIP_MEMBERS, BACKEND_ASSIGNED, BACKEND_LOADS,
-            FEEDBACK_COUNTERS);
+            FEEDBACK_COUNTERS, LB_XDP_MODE);
         public static final List<String> LB_TC = LB_XDP;
         public static final List<String> CLIENT_TC = List.of(OPT_CFG, BTF_ANCHOR, CLIENT_VIPS, BACKEND_CIDRS, FLOWS,
             RFLOWS, PORTS, CLIENT_COUNTERS);
@@ -97,6 +98,9 @@ public final class Abi
         public static final int CRAB_POLICY_HASH = 2;
         public static final int CRAB_POLICY_JSQ = 3;
         public static final int CRAB_POLICY_P2C = 4;
+
+        public static final int CRAB_XDP_NATIVE = 0;
+        public static final int CRAB_XDP_GENERIC = 1;
 
         public static final int CRAB_VIP_REDIRECT_UNMARKED = 1;
 

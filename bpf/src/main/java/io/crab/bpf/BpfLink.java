@@ -11,6 +11,9 @@ public interface BpfLink extends AutoCloseable
 {
     int fd();
 
+    /** The kernel's id of the program the link runs now, as netlink reports the programs attached to a device. */
+    int programId();
+
     /** Pins the link at a path on a mounted bpffs; the program then stays attached after this process exits. */
     void pin(Path path);
 

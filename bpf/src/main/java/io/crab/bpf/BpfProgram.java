@@ -11,10 +11,12 @@ public interface BpfProgram
     int fd();
 
     /**
-     * Attaches as XDP to the interface (calling thread's network namespace) through a BPF link. Fails if the
-     * interface already has an XDP program, ours through another link or anyone's through netlink.
+     * Attaches as XDP to the interface (calling thread's network namespace) through a BPF link, in {@code mode}.
+     * Fails if the interface already has an XDP program, ours through another link or anyone's through netlink, or
+     * in the other mode (the kernel never runs a native and a generic program on one device at once), and, for
+     * {@link XdpMode#NATIVE}, if the driver has no XDP of its own or refuses it. The mode of a link never changes.
      */
-    BpfLink attachXdp(int ifindex);
+    BpfLink attachXdp(int ifindex, XdpMode mode);
 
     /** Attaches to the interface's TC ingress or egress through a TCX link (kernel 6.6 or newer). */
     BpfLink attachTcx(int ifindex, TcDirection direction);

@@ -14,6 +14,7 @@ import org.agrona.concurrent.SleepingMillisIdleStrategy;
 import org.agrona.concurrent.SystemEpochClock;
 import org.agrona.concurrent.SystemNanoClock;
 import io.crab.bpf.Abi;
+import io.crab.lb.xdp.XdpModeOption;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.TypeConversionException;
@@ -113,6 +114,12 @@ public final class CrabLb implements Callable<Integer>
         "http://IP:PORT/metrics (e.g. 127.0.0.1:9750); off unless given.")
     String metricsAddress;
 
+    @Option(names = "--xdp-mode", defaultValue = "auto", converter = XdpModeConverter.class, paramLabel = "MODE",
+        description = "auto (default), native or generic: where the kernel runs the XDP program. auto takes native " +
+            "where the driver has it, but generic on a veth whose peer has no native XDP program, and keeps the " +
+            "mode of a running attachment.")
+    XdpModeOption xdpMode;
+
     @Option(names = "--detach", description = "Remove crab-lb from the interface: detach the XDP program and " +
         "delete its pinned state, then exit. Stopping crab-lb never does this.")
     boolean detach;
@@ -145,7 +152,7 @@ public final class CrabLb implements Callable<Integer>
         final LbContext ctx = LbContext.of(iface, config, vips, backends, policy, redirectUnmarked,
             LbContext.Limits.of(maxServices, maxBackends, maxSlots, maglevSize, maxFallbackConnections), !noWatch, OptionKind.of(optionKind, optionExid),
             healthIntervalMs, LbContext.Feedback.of(feedbackPort, feedbackKey))
-            .withMetrics(MetricsServer.parseAddress(metricsAddress));
+            .withMetrics(MetricsServer.parseAddress(metricsAddress)).withXdpMode(xdpMode);
         final SystemNanoClock clock = new SystemNanoClock();
         final Log log = logOptions.log("crab-lb", spec.commandLine().getErr(), SystemEpochClock.INSTANCE);
         final LbAgent agent = new LbAgent(ctx, clock, SystemEpochClock.INSTANCE, log);
@@ -155,8 +162,8 @@ public final class CrabLb implements Callable<Integer>
                 s.policy().word() + ")")
             .collect(Collectors.joining(", "));
         new AgentMain().run(agent, new SleepingMillisIdleStrategy(50), new DutyCycleErrors(log, clock),
-            "ready on " + ctx.iface() + ": " + services + "; option " + ctx.option() + "; reloads on SIGHUP" +
-                (ctx.watch() ? " and changes to " + ctx.source().file() : "") +
+            () -> "ready on " + ctx.iface() + ": " + services + "; XDP " + agent.xdpMode().word() + "; option " +
+                ctx.option() + "; reloads on SIGHUP" + (ctx.watch() ? " and changes to " + ctx.source().file() : "") +
                 (ctx.metrics() == null ? "" : "; metrics on http://" + MetricsServer.text(ctx.metrics()) + "/metrics"),
             log);
         return Cli.OK;
@@ -199,6 +206,22 @@ public final class CrabLb implements Callable<Integer>
             try
             {
                 return Policy.parse(value);
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                throw new TypeConversionException(ex.getMessage());
+            }
+        }
+    }
+
+    static final class XdpModeConverter implements picocli.CommandLine.ITypeConverter<XdpModeOption>
+    {
+        @Override
+        public XdpModeOption convert(final String value)
+        {
+            try
+            {
+                return XdpModeOption.parse(value);
             }
             catch (final IllegalArgumentException ex)
             {

@@ -8,11 +8,14 @@ import io.crab.agent.Pins;
 import io.crab.bpf.Abi;
 import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfProgram;
+import io.crab.bpf.XdpMode;
 import io.crab.lb.config.BackendConfig;
 import io.crab.lb.config.BackendState;
 import io.crab.lb.config.LbConfig;
 import io.crab.lb.config.ServiceConfig;
 import io.crab.lb.config.ConfigDiff;
+import io.crab.lb.xdp.XdpAttachment;
+import io.crab.lb.xdp.XdpPlan;
 import io.crab.agent.DutyCycleErrors;
 import io.crab.agent.Log;
 import io.crab.agent.metrics.MetricsServer;
@@ -70,6 +73,7 @@ public final class LbAgent implements Agent
     /** Backends logged as unresolved, so each is logged once when it goes and once when it comes back. */
     private final Set<HostPort> loggedUnresolved = new HashSet<>();
     private LbConfig config;
+    private XdpMode xdpMode;
     private Neighbours neighbours;
     private PinnedDatapath datapath;
     private PinnedDatapath fallback;
@@ -112,11 +116,19 @@ public final class LbAgent implements Agent
         reloadRequested.set(true);
     }
 
+    /** The mode crab-lb's XDP program runs in, once {@link #onStart} attached it. */
+    public XdpMode xdpMode()
+    {
+        return xdpMode;
+    }
+
     @Override
     public void onStart()
     {
         final int ifindex = Interfaces.ifindex(ctx.iface());
         final Path dir = pinDir(ctx.iface());
+        // Decided before anything changes, so a refused mode leaves the interface as it was.
+        final XdpPlan xdpPlan = XdpPlan.decide(ctx.xdpMode(), ctx.iface(), XdpAttachment.facts(dir, ifindex));
         startMetrics(dir);
         neighbours = new Neighbours(ctx.iface());
         checkRoutes(config, Set.of());
@@ -140,7 +152,8 @@ public final class LbAgent implements Agent
             fallback = PinnedDatapath.open("lb_tc", dir, ctx.limits().mapSizes());
             fallback.attach("tc_ingress", fallback.object().program("crab_lb_fallback"),
                 p -> p.attachTcx(ifindex, BpfProgram.TcDirection.INGRESS));
-            datapath.attach("xdp", datapath.object().program("crab_lb"), p -> p.attachXdp(ifindex));
+            xdpMode = XdpAttachment.attach(xdpPlan, datapath, datapath.object().program("crab_lb"), ctx.iface(),
+                ifindex, log);
             if (ctx.watch())
             {
                 watcher = new ConfigWatcher(ctx.source().file(), reloadRequested);

@@ -13,6 +13,7 @@ import io.crab.lb.config.LbConfig;
 import io.crab.lb.config.ServiceConfig;
 import io.crab.lb.config.ServicesFile;
 import io.crab.lb.policy.MaglevTable;
+import io.crab.lb.xdp.XdpModeOption;
 
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -22,11 +23,11 @@ import java.util.Map;
 /**
  * Everything crab-lb is told, validated in one place before anything touches the kernel: the interface, where the
  * services come from (a services file, or the {@code --vip}/{@code --backends} shorthand, both read again on
- * reload), the map sizes, the option, the probe interval, the servers' load reports and where the metrics are
- * served ({@code metrics}: null, nowhere).
+ * reload), the map sizes, the option, the probe interval, the servers' load reports, where the metrics are
+ * served ({@code metrics}: null, nowhere) and the XDP mode asked for.
  */
 public record LbContext(String iface, ConfigSource source, LbConfig initial, Limits limits, boolean watch,
-    OptionKind option, long healthIntervalNs, Feedback feedback, InetSocketAddress metrics)
+    OptionKind option, long healthIntervalNs, Feedback feedback, InetSocketAddress metrics, XdpModeOption xdpMode)
 {
     /**
      * Where the servers' load reports arrive ({@code --feedback-port}, 0: nowhere, jsq and p2c then count only what
@@ -188,13 +189,20 @@ public record LbContext(String iface, ConfigSource source, LbConfig initial, Lim
             };
         }
         return new LbContext(iface, source, source.load(), limits, watch, option, healthIntervalMs * 1_000_000L,
-            feedback, null);
+            feedback, null, XdpModeOption.AUTO);
     }
 
     /** The same, with the metrics served at {@code address} ({@link MetricsServer#parseAddress}; null: nowhere). */
     public LbContext withMetrics(final InetSocketAddress address)
     {
-        return new LbContext(iface, source, initial, limits, watch, option, healthIntervalNs, feedback, address);
+        return new LbContext(iface, source, initial, limits, watch, option, healthIntervalNs, feedback, address,
+            xdpMode);
+    }
+
+    /** The same, with {@code --xdp-mode} ({@link XdpModeOption#AUTO} unless given). */
+    public LbContext withXdpMode(final XdpModeOption mode)
+    {
+        return new LbContext(iface, source, initial, limits, watch, option, healthIntervalNs, feedback, metrics, mode);
     }
 
     /** The shorthand's checks: the services file checks the same limits line by line as it reads. */

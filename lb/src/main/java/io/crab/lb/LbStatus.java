@@ -4,10 +4,12 @@ import com.codahale.metrics.Gauge;
 import com.codahale.metrics.MetricRegistry;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import io.crab.lb.xdp.XdpAttachment;
 
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,10 +18,14 @@ import java.util.SortedMap;
 
 /**
  * {@code crab-lb status}: the services and counters of crab-lb on an interface, read from the maps it pinned
- * ({@link LbStateReader}'s gauges), printed as tables or as one JSON document with the same content.
+ * ({@link LbStateReader}'s gauges), and the mode its XDP program runs in ({@link #XDP_MODE}, from the kernel),
+ * printed as tables or as one JSON document with the same content.
  */
 public final class LbStatus
 {
+    /** The mode the XDP program runs in: native, generic, or none when it is on no XDP hook of the interface. */
+    public static final String XDP_MODE = "crab.lb.xdp.mode";
+
     /** A service and the backends of its current table, with their weights. */
     record Service(String name, String vip, String policy, int backends, long synsRedirected,
         Map<String, Integer> weights)
@@ -32,8 +38,11 @@ public final class LbStatus
     {
     }
 
-    /** What status shows: the services, the backends and the four groups of counters, by name. */
-    record View(List<Service> services, List<Backend> backends, Map<String, Long> fallbackPackets,
+    /**
+     * What status shows: the XDP mode (null when the registry has none), the services, the backends and the four
+     * groups of counters, by name.
+     */
+    record View(String xdpMode, List<Service> services, List<Backend> backends, Map<String, Long> fallbackPackets,
         Map<String, Long> loadReports, Map<String, Long> agent, Map<String, Long> xdpPackets)
     {
     }
@@ -42,12 +51,18 @@ public final class LbStatus
     {
     }
 
-    /** The gauges of the crab-lb on {@code iface} in the calling thread's namespace, read once. */
+    /**
+     * The gauges of the crab-lb on {@code iface} in the calling thread's namespace, read once, and {@link #XDP_MODE}
+     * (the metrics endpoint leaves the mode out: it would ask the kernel at every scrape).
+     */
     public static MetricRegistry read(final String iface)
     {
-        try (LbStateReader reader = LbStateReader.open(LbAgent.pinDir(iface)))
+        final Path dir = LbAgent.pinDir(iface);
+        try (LbStateReader reader = LbStateReader.open(dir))
         {
             reader.read();
+            final String xdpMode = XdpAttachment.describe(dir, iface);
+            reader.registry().register(XDP_MODE, (Gauge<String>)() -> xdpMode);
             return reader.registry();
         }
     }
@@ -86,8 +101,10 @@ public final class LbStatus
                     (Long)gauges.get(prefix + ".estimate").getValue(), ageMs < 0 ? null : ageMs));
             }
         });
-        return new View(services, backends, group(gauges, "crab.lb.fallback."), group(gauges, "crab.lb.feedback."),
-            group(gauges, "crab.lb.agent."), group(gauges, "crab.lb.packets."));
+        final Gauge<?> xdpMode = gauges.get(XDP_MODE);
+        return new View(xdpMode == null ? null : (String)xdpMode.getValue(), services, backends,
+            group(gauges, "crab.lb.fallback."), group(gauges, "crab.lb.feedback."), group(gauges, "crab.lb.agent."),
+            group(gauges, "crab.lb.packets."));
     }
 
     private static Map<String, Long> group(final SortedMap<String, Gauge> gauges, final String prefix)
@@ -101,8 +118,9 @@ public final class LbStatus
     public static void print(final MetricRegistry registry, final String iface, final PrintWriter out)
     {
         final View view = view(registry);
-        out.printf("crab-lb on %s%n%nServices%n  %-16s %-22s %-7s %-9s %-15s %s%n", iface, "service", "vip", "policy",
-            "backends", "syns redirected", "weights in the current table");
+        out.printf("crab-lb on %s%s%n%nServices%n  %-16s %-22s %-7s %-9s %-15s %s%n", iface,
+            view.xdpMode() == null ? "" : ", XDP " + view.xdpMode(), "service", "vip", "policy", "backends",
+            "syns redirected", "weights in the current table");
         for (final Service s : view.services())
         {
             final List<String> weights = new ArrayList<>();
@@ -134,7 +152,8 @@ public final class LbStatus
     }
 
     /**
-     * The same as {@link #print}, as one JSON document for scripts: {@code iface}, {@code services} and
+     * The same as {@link #print}, as one JSON document for scripts: {@code iface}, {@code xdp_mode} (native,
+     * generic, none, or null when unknown), {@code services} and
      * {@code backends} (arrays of objects), and the counter groups {@code fallback_packets}, {@code load_reports},
      * {@code agent} and {@code xdp_packets} (objects of counts by name).
      */
@@ -146,6 +165,14 @@ public final class LbStatus
         {
             json.writeStartObject();
             json.writeStringField("iface", iface);
+            if (view.xdpMode() == null)
+            {
+                json.writeNullField("xdp_mode");
+            }
+            else
+            {
+                json.writeStringField("xdp_mode", view.xdpMode());
+            }
             json.writeArrayFieldStart("services");
             for (final Service s : view.services())
             {

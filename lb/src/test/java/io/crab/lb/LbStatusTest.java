@@ -35,12 +35,14 @@ class LbStatusTest
         counter(registry, "crab.lb.feedback.accepted", 90L);
         counter(registry, "crab.lb.feedback.bad_mac", 1L);
         counter(registry, "crab.lb.agent.reloads", 2L);
+        registry.register(LbStatus.XDP_MODE, (Gauge<String>)() -> "generic");
 
         final StringWriter json = new StringWriter();
         LbStatus.printJson(registry, "eth0", new PrintWriter(json));
         final JsonNode status = new ObjectMapper().readTree(json.toString());
 
         assertEquals("eth0", status.get("iface").asText());
+        assertEquals("generic", status.get("xdp_mode").asText());
         assertEquals(List.of("db", "web"), names(status.get("services"), "name"));
         final JsonNode web = status.get("services").get(1);
         assertEquals("198.19.0.1:80", web.get("vip").asText());
@@ -75,11 +77,12 @@ class LbStatusTest
         assertEquals(90, status.get("load_reports").get("accepted").asLong());
         assertEquals(1, status.get("load_reports").get("bad_mac").asLong());
         assertEquals(2, status.get("agent").get("reloads").asLong());
-        assertEquals(List.of("iface", "services", "backends", "fallback_packets", "load_reports", "agent",
+        assertEquals(List.of("iface", "xdp_mode", "services", "backends", "fallback_packets", "load_reports", "agent",
             "xdp_packets"), fieldNames(status));
 
         final StringWriter text = new StringWriter();
         LbStatus.print(registry, "eth0", new PrintWriter(text));
+        assertTrue(text.toString().startsWith("crab-lb on eth0, XDP generic\n"), text.toString());
         assertTrue(text.toString().contains(String.format("  %-16s %-22s %-7s %-9s %-15s %s%n", "web",
             "198.19.0.1:80", "rr", 2, 30, "198.18.0.101=2 198.18.0.102:8080=1")), text.toString());
         assertTrue(text.toString().contains(String.format("  %-22s %-6s %-8s %-15s %-20s %-13s %-8s %s%n",

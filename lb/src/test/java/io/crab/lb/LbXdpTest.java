@@ -194,6 +194,37 @@ class LbXdpTest
         FrameAssertions.assertChecksumsValid(run.frameOut());
     }
 
+    /**
+     * Generic XDP keeps the socket buffer and its note that the checksum is partial (the kernel or a device fills
+     * it in from where the TCP header starts): the redirected SYN keeps the partial form, for the new header, and is
+     * otherwise the frame native mode sends. A complete checksum stays complete.
+     */
+    @Test
+    void inGenericModeAPartialChecksumStaysPartialForTheNewHeaderAndACompleteOneComplete() throws Exception
+    {
+        final int tcpCheck = Frames.ETH_LEN + 20 + 16;
+        final byte[] frame = markedSyn(40000).build();
+        Frames.put16(frame, tcpCheck, partialChecksum(frame));
+        xdpMode(Abi.Consts.CRAB_XDP_GENERIC);
+        final BpfProgram.TestRun generic = run(frame, 1);
+        xdpMode(Abi.Consts.CRAB_XDP_NATIVE);
+        final BpfProgram.TestRun nativeRun = run(frame, 1);
+
+        assertEquals(XDP_TX, generic.verdict());
+        assertEquals(XDP_TX, nativeRun.verdict());
+        final byte[] out = generic.frameOut();
+        assertEquals(partialChecksum(out), Frames.u16(out, tcpCheck), "the pseudo-header sum of the new header");
+        assertTrue(Frames.ipChecksumValid(out));
+        FrameAssertions.assertChecksumsValid(nativeRun.frameOut());
+        Frames.put16(out, tcpCheck, Frames.tcpChecksum(out));
+        assertArrayEquals(nativeRun.frameOut(), out, "completed, it is the frame native mode sends");
+
+        xdpMode(Abi.Consts.CRAB_XDP_GENERIC);
+        final BpfProgram.TestRun complete = run(markedSyn(40001).build(), 1);
+        assertEquals(XDP_TX, complete.verdict());
+        FrameAssertions.assertChecksumsValid(complete.frameOut());
+    }
+
     @Test
     void aWrongChecksumStaysWrongForTheBackendsKernelToDropNeverRewrittenIntoARightOne() throws Exception
     {
@@ -499,6 +530,14 @@ class LbXdpTest
         value.putByte(Abi.OptCfg.KIND, (byte)kind);
         value.putShort(Abi.OptCfg.EXID, (short)exid, ByteOrder.BIG_ENDIAN);
         obj.map("opt_cfg").update(key, value, BpfMap.UPDATE_ANY);
+    }
+
+    /** Tells the program the mode it runs in, as crab-lb does before attaching it (enum crab_xdp_mode). */
+    private void xdpMode(final int mode)
+    {
+        key.putInt(0, 0);
+        value.putInt(0, mode);
+        obj.map(Abi.Maps.LB_XDP_MODE).update(key, value, BpfMap.UPDATE_ANY);
     }
 
     private void backend(final int id, final byte[] addr, final int port)

@@ -25,6 +25,7 @@ import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfLink;
 import io.crab.bpf.BpfObject;
 import io.crab.bpf.Netns;
+import io.crab.bpf.XdpMode;
 
 /**
  * Clients, one load balancer and servers, each in its own network namespace, all on one Linux bridge, optionally with
@@ -257,9 +258,37 @@ public final class Topology implements AutoCloseable
                 xdpPass = Bpf.load(XDP_PASS);
             }
             // XDP attaches by ifindex in the calling thread's namespace, hence inside the switch namespace.
-            return xdpPass.program(XDP_PASS).attachXdp(peerIfindex);
+            return xdpPass.program(XDP_PASS).attachXdp(peerIfindex, XdpMode.NATIVE);
         });
         xdpAttachments.put(host.peer(), attachment);
+    }
+
+    /**
+     * Undoes {@link #enableXdpTxOn}: the host's peer in the switch namespace has no XDP program any more, as on a
+     * host whose other end of the veth nobody prepared. Does nothing if it had none.
+     */
+    public synchronized void disableXdpTxOn(final Host host)
+    {
+        ensureOpen();
+        final BpfLink attachment = xdpAttachments.remove(host.peer());
+        if (attachment != null)
+        {
+            // The link is not pinned: releasing its only descriptor detaches the program.
+            attachment.close();
+        }
+    }
+
+    /**
+     * Makes the switch complete partial checksums on its way to {@code host}, as a NIC with checksum offload does
+     * on a real network: its port towards the host stops offloading transmit checksums, so the kernel fills in a
+     * packet's partial checksum (the sender's veth left it to offload) in software there, from the socket buffer's
+     * note of where the TCP or UDP header starts. A packet rewritten without keeping that note true then arrives
+     * corrupt, where a veth all the way would have carried it unchecked.
+     */
+    public synchronized void completeChecksumsTowards(final Host host)
+    {
+        ensureOpen();
+        TxChecksumOffload.set(host.routed() ? router.netns() : sw, host.peer(), false);
     }
 
     /**
@@ -590,16 +619,7 @@ public final class Topology implements AutoCloseable
 
     private static void disableTxChecksumOffload(final Netns netns)
     {
-        try
-        {
-            Shell.run(nsenter(netns, List.of("ethtool", "-K", Host.IFACE, "tx", "off")));
-        }
-        catch (final Shell.CommandException ex)
-        {
-            throw new IllegalStateException("cannot turn off transmit checksum offload in " + netns.name() +
-                " (is ethtool installed? `apt-get install ethtool`, or build with checksumOffload(true)): " +
-                ex.getMessage(), ex);
-        }
+        TxChecksumOffload.set(netns, Host.IFACE, false);
     }
 
     private static String ip(final Netns netns, final String... args)
@@ -984,7 +1004,7 @@ public final class Topology implements AutoCloseable
          * after XDP_TX that note is lost and the final receiver checks the checksum for real. crab's LB therefore
          * computes full checksums of every frame it transmits; an XDP program that only patches them incrementally
          * would have its frames dropped (TcpInCsumErrors). {@code false} makes every sender write full checksums
-         * (needs {@code ethtool}; also turns off TSO), for experiments with such programs.
+         * (also turns off TSO), for experiments with such programs.
          */
         public Builder checksumOffload(final boolean checksumOffload)
         {

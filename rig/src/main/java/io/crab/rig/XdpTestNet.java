@@ -5,6 +5,7 @@ import io.crab.bpf.BpfLink;
 import io.crab.bpf.BpfObject;
 import io.crab.bpf.BpfProgram;
 import io.crab.bpf.Netns;
+import io.crab.bpf.XdpMode;
 
 import java.security.SecureRandom;
 import java.util.HexFormat;
@@ -74,7 +75,8 @@ public final class XdpTestNet implements AutoCloseable
         ifindex = Integer.parseInt(link.group(1));
         mac = HexFormat.ofDelimiter(":").parseHex(link.group(2));
         xdpPass = Bpf.load(Topology.XDP_PASS);
-        passLink = netns.call(() -> xdpPass.program(Topology.XDP_PASS).attachXdp(ifindex));
+        passLink = netns.call(() -> xdpPass.program(Topology.XDP_PASS).attachXdp(ifindex,
+            XdpMode.NATIVE));
     }
 
     public Netns netns()

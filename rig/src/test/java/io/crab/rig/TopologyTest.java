@@ -294,7 +294,7 @@ class TopologyTest
     }
 
     @Test
-    void xdpTxCanBeEnabledOnTheLoadBalancer()
+    void xdpTxCanBeEnabledOnTheLoadBalancerAndDisabledAgain()
     {
         assumeTrue(null != TopologyTest.class.getClassLoader().getResource("bpf/" + Topology.XDP_PASS + ".bpf.o"),
             "BPF object " + Topology.XDP_PASS + " not built");
@@ -302,9 +302,30 @@ class TopologyTest
         {
             topology.enableXdpTxOn(topology.lb());
             topology.enableXdpTxOn(topology.lb());
-            final String peer = Shell.run("ip", "-n", topology.switchNetns().name(), "-o", "link", "show", "dev",
-                topology.lb().peer());
-            assertTrue(peer.contains("xdp"), peer);
+            final String[] show = {"ip", "-n", topology.switchNetns().name(), "-o", "link", "show", "dev",
+                topology.lb().peer()};
+            final String peer = Shell.run(show);
+            // "xdp" alone: native; a generic program shows as "xdpgeneric", which XDP_TX on a veth cannot use.
+            assertTrue(peer.contains(" xdp "), peer);
+            topology.disableXdpTxOn(topology.lb());
+            final String bare = Shell.run(show);
+            assertFalse(bare.contains("xdp"), bare);
+            topology.disableXdpTxOn(topology.lb());
+        }
+    }
+
+    @Test
+    void aSwitchPortThatCompletesChecksumsStillCarriesTcpAndUdp() throws Exception
+    {
+        try (Topology topology = Topology.builder().clients(1).servers(1).build())
+        {
+            final Host server = topology.servers().get(0);
+            topology.completeChecksumsTowards(server);
+            // The kernel now fills in the client's partial checksums at the switch; a wrong fill would be dropped.
+            assertEchoes(server, topology.clients().get(0));
+            final String counters = Shell.run("ip", "netns", "exec", server.netns().name(), "nstat", "-asz",
+                "TcpInCsumErrors");
+            assertTrue(counters.matches("(?s).*TcpInCsumErrors\\s+0\\s.*"), counters);
         }
     }
 

@@ -7,6 +7,7 @@ import io.crab.bench.traffic.Workload;
 import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfLink;
 import io.crab.bpf.BpfObject;
+import io.crab.bpf.XdpMode;
 import io.crab.bpf.testing.KernelRequired;
 import io.crab.rig.Host;
 import io.crab.rig.Topology;
@@ -55,7 +56,7 @@ class LbCpuMeterTest
         // the switch's end of it.
         topology.enableXdpTxOn(lb);
         xdpPass = Bpf.load(Topology.XDP_PASS);
-        lbXdp = lb.netns().call(() -> xdpPass.program(Topology.XDP_PASS).attachXdp(lb.ifindex()));
+        lbXdp = lb.netns().call(() -> xdpPass.program(Topology.XDP_PASS).attachXdp(lb.ifindex(), XdpMode.NATIVE));
         // The LB routes what the client sends it back out to the server, and does not tell the client to go direct.
         lb.netns().run(() ->
         {

@@ -178,32 +178,11 @@ public final class Libbpf
         return programStats(id.getInt(0));
     }
 
-    /** struct bpf_link_info: prog_id. */
-    private static final int LINK_INFO_SIZE = 64;
-    private static final int LINK_INFO_PROG_ID = 8;
-
     public static ProgramStats linkProgramStats(final Path pinnedLink)
     {
-        final int fd = LIB.bpf_obj_get(pinnedLink.toString());
-        if (fd < 0)
+        try (BpfLink link = openPinnedLink(pinnedLink))
         {
-            throw error("bpf_obj_get(" + pinnedLink + ")", fd);
-        }
-        try
-        {
-            final UnsafeBuffer info = new UnsafeBuffer(BufferUtil.allocateDirectAligned(LINK_INFO_SIZE, 8));
-            final UnsafeBuffer infoLen = new UnsafeBuffer(BufferUtil.allocateDirectAligned(8, 8));
-            infoLen.putInt(0, LINK_INFO_SIZE);
-            final int rc = LIB.bpf_obj_get_info_by_fd(fd, info.addressOffset(), infoLen.addressOffset());
-            if (rc < 0)
-            {
-                throw error("bpf_obj_get_info_by_fd(link " + pinnedLink + ")", rc);
-            }
-            return programStats(info.getInt(LINK_INFO_PROG_ID));
-        }
-        finally
-        {
-            LIB.close(fd);
+            return programStats(link.programId());
         }
     }
 

@@ -4,6 +4,9 @@ import io.crab.bpf.BpfException;
 import io.crab.bpf.BpfLink;
 import io.crab.bpf.BpfProgram;
 
+import org.agrona.BufferUtil;
+import org.agrona.concurrent.UnsafeBuffer;
+
 import java.nio.file.Path;
 
 import static io.crab.bpf.internal.Libbpf.LIB;
@@ -11,6 +14,10 @@ import static io.crab.bpf.internal.Libbpf.LIB;
 /** A BPF link reached by its fd: one made by attaching here, or one opened from its pin. */
 final class LibbpfLink implements BpfLink
 {
+    /** struct bpf_link_info (linux/bpf.h): prog_id. */
+    private static final int LINK_INFO_SIZE = 64;
+    private static final int LINK_INFO_PROG_ID = 8;
+
     private final String what;
     private int fd;
 
@@ -25,6 +32,20 @@ final class LibbpfLink implements BpfLink
     {
         checkOpen();
         return fd;
+    }
+
+    @Override
+    public int programId()
+    {
+        final UnsafeBuffer info = new UnsafeBuffer(BufferUtil.allocateDirectAligned(LINK_INFO_SIZE, 8));
+        final UnsafeBuffer infoLen = new UnsafeBuffer(BufferUtil.allocateDirectAligned(8, 8));
+        infoLen.putInt(0, LINK_INFO_SIZE);
+        final int rc = LIB.bpf_obj_get_info_by_fd(fd(), info.addressOffset(), infoLen.addressOffset());
+        if (rc < 0)
+        {
+            throw Libbpf.error("bpf_obj_get_info_by_fd(link " + what + ")", rc);
+        }
+        return info.getInt(LINK_INFO_PROG_ID);
     }
 
     @Override

@@ -2,6 +2,7 @@ package io.crab.bpf.internal;
 
 import io.crab.bpf.BpfLink;
 import io.crab.bpf.BpfProgram;
+import io.crab.bpf.XdpMode;
 import org.agrona.BitUtil;
 import org.agrona.BufferUtil;
 import org.agrona.DirectBuffer;
@@ -18,7 +19,15 @@ class LibbpfProgram implements BpfProgram
     private static final int BPF_TCX_INGRESS = 46;
     private static final int BPF_TCX_EGRESS = 47;
     private static final int EBUSY = 16;
+    private static final int EEXIST = 17;
     private static final int EINVAL = 22;
+    private static final int EOPNOTSUPP = 95;
+    /** XDP_FLAGS_SKB_MODE and XDP_FLAGS_DRV_MODE (linux/if_link.h). */
+    private static final int XDP_FLAGS_SKB_MODE = 1 << 1;
+    private static final int XDP_FLAGS_DRV_MODE = 1 << 2;
+    /** struct bpf_link_create_opts, as in libbpf 1.x bpf.h, up to its flags (the fields after them stay zero). */
+    private static final int LINK_CREATE_OPTS_SIZE = 16;
+    private static final int LINK_CREATE_FLAGS = 8;
 
     /** struct bpf_test_run_opts, as in libbpf 1.x bpf.h. */
     private static final int TEST_OPTS_SIZE = 80;
@@ -63,15 +72,35 @@ class LibbpfProgram implements BpfProgram
     }
 
     @Override
-    public BpfLink attachXdp(final int ifindex)
+    public BpfLink attachXdp(final int ifindex, final XdpMode mode)
     {
-        final int rc = LIB.bpf_link_create(fd, ifindex, BPF_XDP, 0);
+        final UnsafeBuffer opts = struct(LINK_CREATE_OPTS_SIZE);
+        opts.putInt(LINK_CREATE_FLAGS, mode == XdpMode.NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE);
+        final int rc = LIB.bpf_link_create(fd, ifindex, BPF_XDP, opts.addressOffset());
         if (rc < 0)
         {
-            throw Libbpf.error("attaching XDP program " + name + " to ifindex " + ifindex +
-                (rc == -EBUSY ? " (the interface already has an XDP program)" : ""), rc);
+            throw Libbpf.error("attaching XDP program " + name + " to ifindex " + ifindex + " in " + mode.word() +
+                " mode" + xdpAttachHint(-rc, mode), rc);
         }
-        return new LibbpfLink("xdp " + name + " on ifindex " + ifindex, rc);
+        return new LibbpfLink("xdp " + mode.word() + " " + name + " on ifindex " + ifindex, rc);
+    }
+
+    /** What the kernel's errno means for an XDP attachment, which the kernel says only in netlink's extack. */
+    private static String xdpAttachHint(final int errno, final XdpMode mode)
+    {
+        if (errno == EBUSY)
+        {
+            return " (the interface has an XDP program)";
+        }
+        if (errno == EEXIST)
+        {
+            return " (the interface has an XDP program in the other mode)";
+        }
+        if (errno == EOPNOTSUPP && mode == XdpMode.NATIVE)
+        {
+            return " (the interface's driver has no native XDP)";
+        }
+        return "";
     }
 
     @Override
