@@ -59,15 +59,6 @@ static __always_inline __u64 crab_csum_add64(__u64 sum, __u64 v)
 	return sum + (v & 0xffff) + ((v >> 16) & 0xffff) + ((v >> 32) & 0xffff) + (v >> 48);
 }
 
-static __always_inline __sum16 crab_csum_finish(__u64 sum)
-{
-	sum = (sum & 0xffffffff) + (sum >> 32);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return ~sum & 0xffff;
-}
-
 /* The TCP pseudo-header's sum, folded, as a sender that leaves the checksum to offload (CHECKSUM_PARTIAL) writes it
  * in the checksum field: not complemented. */
 static __always_inline __u16 crab_pseudo_partial(__be32 saddr, __be32 daddr, __u32 len)
@@ -75,7 +66,7 @@ static __always_inline __u16 crab_pseudo_partial(__be32 saddr, __be32 daddr, __u
 	__u64 sum = (saddr & 0xffff) + (saddr >> 16) + (daddr & 0xffff) + (daddr >> 16) + bpf_htons(IPPROTO_TCP) +
 		    bpf_htons(len);
 
-	return ~crab_csum_finish(sum) & 0xffff;
+	return ~crab_csum_fold(sum) & 0xffff;
 }
 
 /* The IPv4 header checksum of a 20-byte header whose check field is zero. */

@@ -162,7 +162,7 @@ static __always_inline int full_tcp_csum(struct xdp_md *ctx, __be32 saddr, __be3
 			return -1;
 		sum += (*word & 0xffff) + (*word >> 16);
 	}
-	tcp->check = crab_csum_finish(sum);
+	tcp->check = crab_csum_fold(sum);
 	return 0;
 }
 
@@ -269,14 +269,14 @@ int crab_lb(struct xdp_md *ctx)
 	}
 	new_tcp.dest = new_port;
 	new_tcp.doff = new_len / 4;
-	new_tcp.check = crab_csum_finish(sum);
+	new_tcp.check = crab_csum_fold(sum);
 
 	__u64 ip_sum = crab_csum_start(ip->check);
 	ip_sum = crab_csum_swap32(ip_sum, ip->daddr, be->addr);
 	ip_sum = crab_csum_swap16(ip_sum, ip->tot_len, bpf_htons(20 + new_len));
 	new_ip.daddr = be->addr;
 	new_ip.tot_len = bpf_htons(20 + new_len);
-	new_ip.check = crab_csum_finish(ip_sum);
+	new_ip.check = crab_csum_fold(ip_sum);
 
 	/* Under generic XDP a partial checksum stays partial, and so the TCP header stays where it was. */
 	int keep_partial = partial && keeps_partial_csum();
