@@ -20,6 +20,10 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -47,6 +51,9 @@ public final class Demo implements Callable<Integer>
     static final String MODE_VIP = "crab (VIP)";
     private static final int PORT = 80;
     private static final int NEW_CONNECTIONS = 100;
+    /** Where the demo's crab-lb serves Prometheus metrics, on the LB host's address. */
+    private static final int METRICS_PORT = 9750;
+
     /** Idle connections that make s1 the loaded server in the jsq phase. */
     private static final int HELD_ON_S1 = 30;
     private static final int JSQ_CONNECTIONS = 300;
@@ -118,7 +125,8 @@ public final class Demo implements Callable<Integer>
                 CrabCluster.reportingToTheLb(topology)))
             {
                 cluster.serveVip(vip, List.of(PORT));
-                cluster.startLbWithServices(services(topology, vip, "rr", 1));
+                final String metricsAddress = topology.lb().ip() + ":" + METRICS_PORT;
+                cluster.startLbWithServices(services(topology, vip, "rr", 1), "--metrics-address", metricsAddress);
                 final Host client = topology.clients().get(0);
                 final InetSocketAddress direct = new InetSocketAddress(topology.servers().get(0).ip(), PORT);
                 final InetSocketAddress viaVip = new InetSocketAddress(vip, PORT);
@@ -137,6 +145,8 @@ public final class Demo implements Callable<Integer>
                 out.printf("jsq: %d idle connections held open from %s straight to s1, then web switched to jsq...%n",
                     HELD_ON_S1, client.name());
                 lines.add(joinShortestQueue(cluster, topology, client, vip, viaVip));
+                out.printf("metrics: %s scrapes http://%s/metrics...%n", client.name(), metricsAddress);
+                lines.add(metrics(cluster, topology, client, metricsAddress));
                 try (DemoConnections open = DemoConnections.open(client, viaVip, openCount))
                 {
                     out.printf("restarts: %d connections open from %s through the VIP; killing crab-lb (SIGKILL) " +
@@ -239,6 +249,36 @@ public final class Demo implements Callable<Integer>
                 "next %d connections split %s over s1/s2/s3: the loaded server is left alone", held.size(), reported,
                 seenMs, crr.transactions(), split);
         }
+    }
+
+    /**
+     * Scrapes crab-lb's Prometheus endpoint from a client, as a monitoring system would, and holds its per-backend
+     * SYN counters against what crab-lb status reads from the same maps; one report line.
+     */
+    private static String metrics(final CrabCluster cluster, final Topology topology, final Host client,
+        final String address) throws Exception
+    {
+        final String text = client.netns().call(() ->
+        {
+            final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+            return http.send(HttpRequest.newBuilder(URI.create("http://" + address + "/metrics"))
+                .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString()).body();
+        });
+        final MetricRegistry status = cluster.lbStatus();
+        final long families = text.lines().filter(l -> l.startsWith("# TYPE ")).count();
+        final List<String> scraped = new ArrayList<>();
+        final List<String> read = new ArrayList<>();
+        for (final Host s : topology.servers())
+        {
+            final String prefix = "crab_lb_syns_redirected_total{backend=\"" + s.ip() + "\"} ";
+            scraped.add(text.lines().filter(l -> l.startsWith(prefix)).map(l -> l.substring(prefix.length()))
+                .map(v -> String.valueOf((long)Double.parseDouble(v))).findFirst().orElse("-"));
+            read.add(String.valueOf(CrabCluster.gauge(status, "crab.lb.backend." + s.ip() + ".syns")));
+        }
+        return String.format("metrics: %s scraped crab-lb's http://%s/metrics: %d metric families; " +
+            "crab_lb_syns_redirected_total %s over s1/s2/s3, crab-lb status %s (%s)", client.name(), address,
+            families, String.join("/", scraped), String.join("/", read),
+            scraped.equals(read) ? "the same" : "they differ");
     }
 
     /** Kills and restarts the daemons with connections open; one report line. */
