@@ -241,9 +241,9 @@ static __always_inline void accept_redirect(struct __sk_buff *skb, struct crab_p
 	__be16 vport = 0;
 	int has_port = 0;
 
-	if (!cfg || crab_skb_scan_options(skb, p, cfg, &scan) || scan.bad || scan.redirect_off < 0)
+	if (!cfg || crab_skb_scan_options(skb, p, cfg, &scan) || scan.bad || scan.redirect_off < 0 ||
+	    crab_read_redirect(&scan, &vip, &vport, &has_port))
 		return;
-	crab_read_redirect(&scan, &vip, &vport, &has_port);
 	if (!has_port)
 		vport = p->tcp.source;
 	struct crab_flow_key fkey = {

@@ -206,7 +206,7 @@ int crab_lb(struct xdp_md *ctx)
 	struct crab_opt_cfg *cfg = crab_opt_cfg();
 	if (!cfg)
 		return count(CRAB_LB_PASS_BAD_OPTION, XDP_PASS);
-	crab_scan_packet_options(&scan, cfg, tcp, end, tcp_len);
+	crab_scan_options(&scan, cfg, tcp, end, tcp_len);
 	if (scan.bad || scan.redirect_off >= 0)
 		return count(CRAB_LB_PASS_BAD_OPTION, XDP_PASS);
 	if (scan.marker_off < 0 && !(vip->flags & CRAB_VIP_REDIRECT_UNMARKED))

@@ -45,7 +45,8 @@ int crab_server_ingress(struct __sk_buff *skb)
 	}
 	struct crab_echo echo = { .seen_ns = bpf_ktime_get_ns() };
 	int has_port = 0;
-	crab_read_redirect(&scan, &echo.vip_addr, &echo.vip_port, &has_port);
+	if (crab_read_redirect(&scan, &echo.vip_addr, &echo.vip_port, &has_port))
+		return TC_ACT_OK;
 	echo.has_port = has_port;
 	bpf_map_update_elem(&echoes, &key, &echo, BPF_ANY);
 	count(CRAB_SV_SYN_OPTION_SEEN);

@@ -107,16 +107,20 @@ static __always_inline int crab_skb_header_only(struct __sk_buff *skb, const str
 	       !(p->ip.frag_off & bpf_htons(0x2000));
 }
 
-/* Copies the whole TCP header into the scan and scans its options; -1 if it cannot be read. */
+/* Scans the options of the TCP header in the packet's linear data (crab_skb_headers pulled up to 128 bytes there if
+ * a device had not, and drivers keep a SYN's headers linear); -1 if it is not there whole, which callers treat as
+ * an odd header. Pulling here would end the packet pointers callers hold. */
 static __always_inline int crab_skb_scan_options(struct __sk_buff *skb, const struct crab_pkt *p,
 						 const struct crab_opt_cfg *cfg, struct crab_opt_scan *scan)
 {
 	__u32 len = p->tcp_len;
+	__u32 l4_off = p->l4_off & 0x7f;
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
 
-	if (len < 20 || len > CRAB_MAX_TCP_HDR || bpf_skb_load_bytes(skb, p->l4_off, scan->hdr, len))
+	if (len < 20 || len > CRAB_MAX_TCP_HDR || l4_off != p->l4_off || data + l4_off + len > end)
 		return -1;
-	scan->len = len;
-	crab_scan_options(scan, cfg);
+	crab_scan_options(scan, cfg, data + l4_off, end, len);
 	return 0;
 }
 

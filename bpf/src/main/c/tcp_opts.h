@@ -1,4 +1,5 @@
-/* tcp_opts.h: finding and building the Connection Redirect option and the client marker in a TCP header copy. */
+/* tcp_opts.h: finding the Connection Redirect option and the client marker in a TCP header (XDP and TC alike),
+ * and building them. */
 #ifndef CRAB_TCP_OPTS_H
 #define CRAB_TCP_OPTS_H
 
@@ -7,15 +8,13 @@
 #include "consts.h"
 #include "structs.h"
 
-/* Header copies live in 64-byte stack buffers; indexes are masked with this so the verifier sees them bounded. */
+/* Offsets into a TCP header (at most 60 bytes) are masked with this so the verifier sees them bounded. */
 #define CRAB_HDR_MASK 63
 
-/* A TCP header and what a scan of its options found. The header is either a copy in hdr (TC, read with
- * bpf_skb_load_bytes) or the packet itself, between tcp and end (XDP); it lives here so the bpf_loop callback that
- * scans it reaches it through its one context pointer. */
+/* A TCP header in the packet and what a scan of its options found. The packet pointers live here so the bpf_loop
+ * callback that scans reaches them through its one context pointer; every read is checked against end. */
 struct crab_opt_scan {
-	__u8 hdr[64];      /* the copy, filled by the caller; unused by a scan of the packet */
-	const __u8 *tcp;   /* the packet's TCP header, for a scan of the packet */
+	const __u8 *tcp;   /* the packet's TCP header */
 	const __u8 *end;   /* the packet's end */
 	__u32 len;         /* its length, 20..60, set by the caller */
 	int marker_off;    /* offset of the marker in the TCP header, -1 if absent */
@@ -36,8 +35,7 @@ static __always_inline int crab_opt_hdr_len(const struct crab_opt_cfg *cfg)
 }
 
 /* Judges the option at off: kind, its length byte olen and, where it has one, its ExID (host order). Records our
- * marker or redirect option; returns 1 when the list is bad, which ends the scan. Shared by the scans of a header
- * copy (TC) and of the packet itself (XDP). */
+ * marker or redirect option; returns 1 when the list is bad, which ends the scan. */
 static __always_inline long crab_judge_option(struct crab_opt_scan *s, __u32 off, __u8 kind, __u8 olen, __u16 exid)
 {
 	if (olen < 2 || off + olen > s->len) {
@@ -60,48 +58,14 @@ static __always_inline long crab_judge_option(struct crab_opt_scan *s, __u32 off
 	return 0;
 }
 
-/* One option of the copy; 1 ends the scan. */
-static __always_inline long crab_scan_copy_option(struct crab_opt_scan *s)
-{
-	__u32 off = s->off;
-
-	if (off >= s->len || off >= CRAB_MAX_TCP_HDR)
-		return 1;
-	__u8 kind = s->hdr[off & CRAB_HDR_MASK];
-	if (kind == CRAB_TCPOPT_EOL) {
-		s->eol = 1;
-		return 1;
-	}
-	if (kind == CRAB_TCPOPT_NOP) {
-		s->off = off + 1;
-		return 0;
-	}
-	if (off + 1 >= s->len) {
-		s->bad = 1;
-		return 1;
-	}
-	__u16 exid = (s->hdr[(off + 2) & CRAB_HDR_MASK] << 8) | s->hdr[(off + 3) & CRAB_HDR_MASK];
-	return crab_judge_option(s, off, kind, s->hdr[(off + 1) & CRAB_HDR_MASK], exid);
-}
-
 /* Options per bpf_loop call. A callback is verified once, where an unrolled or bounded loop over 40 bytes with this
  * many branches exceeds the verifier's budget; each call costs a BPF-to-BPF call and the scan state reloaded from
  * the stack, so a call takes four: a Linux SYN's five options, NOPs and marker take three calls, not ten. */
 #define CRAB_SCAN_BATCH 4
 
-static long crab_scan_step(__u64 index, void *ctx)
-{
-	struct crab_opt_scan *s = ctx;
-
-	for (int i = 0; i < CRAB_SCAN_BATCH; i++)
-		if (crab_scan_copy_option(s))
-			return 1;
-	return 0;
-}
-
-/* One option of the packet itself: the same walk as crab_scan_copy_option, reading through s->tcp, each read checked
- * against s->end. An ExID is read only where the option is long enough to hold one. 1 ends the scan. */
-static __always_inline long crab_scan_packet_option(struct crab_opt_scan *s)
+/* One option, read through s->tcp, each read checked against s->end. An ExID is read only where the option is long
+ * enough to hold one. 1 ends the scan. */
+static __always_inline long crab_scan_option(struct crab_opt_scan *s)
 {
 	__u32 off = s->off;
 
@@ -132,12 +96,12 @@ static __always_inline long crab_scan_packet_option(struct crab_opt_scan *s)
 	return crab_judge_option(s, off, kind, olen, exid);
 }
 
-static long crab_scan_packet_step(__u64 index, void *ctx)
+static long crab_scan_step(__u64 index, void *ctx)
 {
 	struct crab_opt_scan *s = ctx;
 
 	for (int i = 0; i < CRAB_SCAN_BATCH; i++)
-		if (crab_scan_packet_option(s))
+		if (crab_scan_option(s))
 			return 1;
 	return 0;
 }
@@ -156,42 +120,40 @@ static __always_inline void crab_scan_start(struct crab_opt_scan *s, const struc
 	s->exid = bpf_ntohs(cfg->exid);
 }
 
-/* Scans the options of s->hdr[0..s->len) for the configured option and the marker. */
-static __always_inline void crab_scan_options(struct crab_opt_scan *s, const struct crab_opt_cfg *cfg)
-{
-	crab_scan_start(s, cfg);
-	bpf_loop((CRAB_MAX_TCP_HDR - 20 + CRAB_SCAN_BATCH - 1) / CRAB_SCAN_BATCH, crab_scan_step, s, 0);
-}
-
 /* Scans the options of the TCP header at tcp (len bytes, in the packet, which ends at end) in place. */
-static __always_inline void crab_scan_packet_options(struct crab_opt_scan *s, const struct crab_opt_cfg *cfg,
+static __always_inline void crab_scan_options(struct crab_opt_scan *s, const struct crab_opt_cfg *cfg,
 						     const void *tcp, const void *end, __u32 len)
 {
 	s->tcp = tcp;
 	s->end = end;
 	s->len = len;
 	crab_scan_start(s, cfg);
-	bpf_loop((CRAB_MAX_TCP_HDR - 20 + CRAB_SCAN_BATCH - 1) / CRAB_SCAN_BATCH, crab_scan_packet_step, s, 0);
+	bpf_loop((CRAB_MAX_TCP_HDR - 20 + CRAB_SCAN_BATCH - 1) / CRAB_SCAN_BATCH, crab_scan_step, s, 0);
 }
 
-/* Reads VIP and, if the option carries one, VIP port from the redirect option found by the scan. */
-static __always_inline void crab_read_redirect(const struct crab_opt_scan *s, __be32 *vip, __be16 *vport,
-					       int *has_port)
+/* Reads VIP and, if the option carries one, VIP port from the redirect option found by the scan, in the packet the
+ * scan read (no helper may have changed it since); -1 if it is not there whole. */
+static __always_inline int crab_read_redirect(const struct crab_opt_scan *s, __be32 *vip, __be16 *vport,
+					      int *has_port)
 {
-	const __u8 *hdr = s->hdr;
-	int at = s->redirect_off + s->hl;
+	const __u8 *at = s->tcp + ((s->redirect_off + s->hl) & CRAB_HDR_MASK);
 	__u8 *v = (__u8 *)vip;
 	__u8 *p = (__u8 *)vport;
 
-	v[0] = hdr[at & CRAB_HDR_MASK];
-	v[1] = hdr[(at + 1) & CRAB_HDR_MASK];
-	v[2] = hdr[(at + 2) & CRAB_HDR_MASK];
-	v[3] = hdr[(at + 3) & CRAB_HDR_MASK];
+	if (at + 4 > s->end)
+		return -1;
+	v[0] = at[0];
+	v[1] = at[1];
+	v[2] = at[2];
+	v[3] = at[3];
 	*has_port = s->redirect_len == s->hl + 6;
 	if (*has_port) {
-		p[0] = hdr[(at + 4) & CRAB_HDR_MASK];
-		p[1] = hdr[(at + 5) & CRAB_HDR_MASK];
+		if (at + 6 > s->end)
+			return -1;
+		p[0] = at[4];
+		p[1] = at[5];
 	}
+	return 0;
 }
 
 /* Writes kind, length and (if configured) ExID; returns the header length. */
