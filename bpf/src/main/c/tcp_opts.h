@@ -106,8 +106,13 @@ static long crab_scan_step(__u64 index, void *ctx)
 	return 0;
 }
 
-static __always_inline void crab_scan_start(struct crab_opt_scan *s, const struct crab_opt_cfg *cfg)
+/* Scans the options of the TCP header at tcp (len bytes, in the packet, which ends at end) in place. */
+static __always_inline void crab_scan_options(struct crab_opt_scan *s, const struct crab_opt_cfg *cfg,
+					      const void *tcp, const void *end, __u32 len)
 {
+	s->tcp = tcp;
+	s->end = end;
+	s->len = len;
 	s->marker_off = -1;
 	s->marker_len = 0;
 	s->redirect_off = -1;
@@ -118,16 +123,6 @@ static __always_inline void crab_scan_start(struct crab_opt_scan *s, const struc
 	s->kind = cfg->kind;
 	s->hl = crab_opt_hdr_len(cfg);
 	s->exid = bpf_ntohs(cfg->exid);
-}
-
-/* Scans the options of the TCP header at tcp (len bytes, in the packet, which ends at end) in place. */
-static __always_inline void crab_scan_options(struct crab_opt_scan *s, const struct crab_opt_cfg *cfg,
-						     const void *tcp, const void *end, __u32 len)
-{
-	s->tcp = tcp;
-	s->end = end;
-	s->len = len;
-	crab_scan_start(s, cfg);
 	bpf_loop((CRAB_MAX_TCP_HDR - 20 + CRAB_SCAN_BATCH - 1) / CRAB_SCAN_BATCH, crab_scan_step, s, 0);
 }
 
