@@ -99,6 +99,7 @@ final class ContainerfileTest
     void eachCommandRunsItsMainClassFromAJarBesideItsLauncher() throws IOException
     {
         final Set<String> copied = copiedFiles();
+        final Set<String> executable = madeExecutable();
         final Map<String, String> installed = installedCommands();
         final Map<String, String> written = new HashMap<>();
         for (final String[] run : named("RUN"))
@@ -113,6 +114,9 @@ final class ContainerfileTest
                 // launch runs MAIN from the crab.jar in its own directory.
                 assertTrue(copied.contains(dir + "/launch"), name + ": " + dir + "/launch is copied");
                 assertTrue(copied.contains(dir + "/crab.jar"), name + ": " + dir + "/crab.jar is copied");
+                // COPY keeps the checkout's mode, and git keeps packaging/launch as 644.
+                assertTrue(executable.contains(dir + "/launch"), name + ": " + dir + "/launch is made executable");
+                assertTrue(executable.contains(command.group(4)), name + ": " + command.group(4) + " is executable");
                 if (installed.containsKey(name))
                 {
                     assertEquals(installed.get(name), main, name + " runs what ./crab install runs for it");
@@ -164,6 +168,26 @@ final class ContainerfileTest
             }
         }
         return files;
+    }
+
+    /** The paths a RUN's {@code chmod 755 PATH...} makes executable. */
+    private static Set<String> madeExecutable()
+    {
+        final Set<String> paths = new HashSet<>();
+        for (final String[] run : named("RUN"))
+        {
+            for (int i = 1; i + 1 < run.length; i++)
+            {
+                if (run[i].equals("chmod") && run[i + 1].equals("755"))
+                {
+                    for (int j = i + 2; j < run.length && run[j].startsWith("/"); j++)
+                    {
+                        paths.add(run[j]);
+                    }
+                }
+            }
+        }
+        return paths;
     }
 
     private static Map<String, String> installedCommands() throws IOException
