@@ -42,6 +42,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -131,6 +132,18 @@ final class DeployManifestsTest
             Set.copyOf(Manifests.problems(read.get(0).object())));
         assertEquals(List.of("no model class for apiVersion apps/v1 kind DeamonSet"),
             Manifests.problems(read.get(1).object()));
+
+        // A key given twice would otherwise lose one of its values without a word.
+        final Path twice = dir.resolve("twice.yaml");
+        Files.writeString(twice, """
+            apiVersion: v1
+            kind: ServiceAccount
+            metadata:
+              name: crab
+              name: crab-k8s
+            """);
+        final RuntimeException refused = assertThrows(RuntimeException.class, () -> Manifests.read(twice));
+        assertTrue(String.valueOf(refused.getMessage()).contains("found duplicate key name"), refused.toString());
     }
 
     @Test
