@@ -1,7 +1,13 @@
 package io.crab.k8s;
 
+import io.crab.agent.Parse;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeAddress;
+
 import java.net.Inet4Address;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -52,6 +58,48 @@ public record NodeContext(String nodeName, String zone, List<Inet4Address> nodeI
         final String proxyName)
     {
         return new NodeContext(nodeName, zone, nodeIps, DEFAULT_NODE_PORT_MIN, DEFAULT_NODE_PORT_MAX, proxyName);
+    }
+
+    /** The label that names a node's zone, which topology hints refer to. */
+    public static final String ZONE_LABEL = "topology.kubernetes.io/zone";
+
+    /**
+     * The node as its Node object describes it: its name, its zone label, and its IPv4 InternalIP and ExternalIP
+     * addresses in the order of its status (the addresses a NodePort is reached on), each once.
+     */
+    public static NodeContext ofNode(final Node node, final int nodePortMin, final int nodePortMax,
+        final String proxyName)
+    {
+        final Map<String, String> labels = node.getMetadata().getLabels();
+        final List<Inet4Address> ips = new ArrayList<>();
+        if (node.getStatus() != null && node.getStatus().getAddresses() != null)
+        {
+            for (final NodeAddress address : node.getStatus().getAddresses())
+            {
+                if ("InternalIP".equals(address.getType()) || "ExternalIP".equals(address.getType()))
+                {
+                    final Inet4Address ip = ipv4OrNull(address.getAddress());
+                    if (ip != null && !ips.contains(ip))
+                    {
+                        ips.add(ip);
+                    }
+                }
+            }
+        }
+        return new NodeContext(node.getMetadata().getName(), labels == null ? "" : labels.get(ZONE_LABEL), ips,
+            nodePortMin, nodePortMax, proxyName);
+    }
+
+    private static Inet4Address ipv4OrNull(final String text)
+    {
+        try
+        {
+            return text == null ? null : Parse.ipv4(text);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            return null;
+        }
     }
 
     public boolean inNodePortRange(final int port)
