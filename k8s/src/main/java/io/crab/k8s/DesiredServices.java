@@ -175,7 +175,9 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
         final String proxy = labels == null ? null : labels.get(SERVICE_PROXY_NAME_LABEL);
         if (proxy != null && !proxy.equals(node.proxyName()))
         {
-            return SERVICE_PROXY_NAME_LABEL + " is " + proxy + ", not " + node.proxyName();
+            return SERVICE_PROXY_NAME_LABEL + " is " + proxy + ", not " +
+                (node.proxyName() == null ? "unset (crab-k8s --proxy-name " + proxy + " would serve it)" :
+                    node.proxyName());
         }
         final ServiceSpec spec = service.getSpec();
         if ("ExternalName".equals(spec.getType()))

@@ -19,7 +19,8 @@ import java.util.Objects;
  * @param nodePortMin the cluster's NodePort range ({@code --service-node-port-range}), low end.
  * @param nodePortMax its high end; a nodePort outside the range is not balanced.
  * @param proxyName   crab's name for the {@code service.kubernetes.io/service-proxy-name} label: a service with
- *                    that label set to another name belongs to another proxy.
+ *                    that label set to another name belongs to another proxy; null: every service with the label
+ *                    does (kube-proxy's rule).
  */
 public record NodeContext(String nodeName, String zone, List<Inet4Address> nodeIps, int nodePortMin, int nodePortMax,
     String proxyName)
@@ -33,12 +34,11 @@ public record NodeContext(String nodeName, String zone, List<Inet4Address> nodeI
         Objects.requireNonNull(nodeName, "nodeName");
         zone = zone == null ? "" : zone;
         nodeIps = List.copyOf(nodeIps);
-        Objects.requireNonNull(proxyName, "proxyName");
         if (nodeName.isEmpty())
         {
             throw new IllegalArgumentException("node name is empty");
         }
-        if (proxyName.isEmpty())
+        if (proxyName != null && proxyName.isEmpty())
         {
             throw new IllegalArgumentException("proxy name is empty");
         }
