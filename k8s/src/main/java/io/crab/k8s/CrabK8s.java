@@ -272,7 +272,9 @@ public final class CrabK8s implements Callable<Integer>
         }
         catch (final RuntimeException ex)
         {
-            throw new ConfigException("--kubeconfig " + kubeconfig + ": not a kubeconfig file (" + ex.getMessage() + ")");
+            // The YAML parser's message spans lines, with a drawing of where: one line of it all.
+            throw new ConfigException("--kubeconfig " + kubeconfig + ": not a kubeconfig file (" +
+                String.valueOf(ex.getMessage()).replaceAll("[\\s^]+", " ").strip() + ")");
         }
     }
 
