@@ -103,16 +103,16 @@ public final class CrabK8s implements Callable<Integer>
     @Mixin
     LogOptions logOptions = new LogOptions();
 
-    @Option(names = "--max-services", defaultValue = "" + Abi.Consts.CRAB_MAX_VIPS,
+    @Option(names = "--max-services", paramLabel = "N", defaultValue = "" + Abi.Consts.CRAB_MAX_VIPS,
         description = "VIPs the LB's maps hold: every ClusterIP:port, node IP:nodePort and load balancer IP:port " +
             "(default ${DEFAULT-VALUE}).")
     int maxServices;
 
-    @Option(names = "--max-backends", defaultValue = "" + Abi.Consts.CRAB_MAX_BACKENDS,
+    @Option(names = "--max-backends", paramLabel = "N", defaultValue = "" + Abi.Consts.CRAB_MAX_BACKENDS,
         description = "Distinct endpoints over all services (default ${DEFAULT-VALUE}).")
     int maxBackends;
 
-    @Option(names = "--max-slots", defaultValue = "" + Abi.Consts.CRAB_MAX_SLOTS,
+    @Option(names = "--max-slots", paramLabel = "N", defaultValue = "" + Abi.Consts.CRAB_MAX_SLOTS,
         description = "Endpoints of one service's table (default ${DEFAULT-VALUE}).")
     int maxSlots;
 
@@ -147,7 +147,7 @@ public final class CrabK8s implements Callable<Integer>
             // The pods' client programs are the endpoint role's, not wired in yet: their VIPs are only counted.
             final VipSetListener vips = set -> log.info(set.size() + " VIPs for the pods' client programs",
                 "vips", set.size());
-            try (HealthCheckServers health = new HealthCheckServers(healthAddress, watch::watching, log))
+            try (HealthCheckServers health = new HealthCheckServers(healthAddress, watch::healthy, log))
             {
                 if (lbIface == null)
                 {

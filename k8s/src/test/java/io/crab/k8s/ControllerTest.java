@@ -77,7 +77,7 @@ class ControllerTest
         controllerClient = cluster.newClient();
         watch = ClusterWatch.start(controllerClient, new ClusterWatch.NodeSettings(NODE, 30000, 32767, proxyName),
             new SystemNanoClock(), WAIT, log);
-        health = new HealthCheckServers(InetAddress.getLoopbackAddress(), watch::watching, log);
+        health = new HealthCheckServers(InetAddress.getLoopbackAddress(), watch::healthy, log);
         final ClusterAgent agent = new ClusterAgent(watch, new ClusterApply(health, vipSets::add, configs::add),
             new SystemNanoClock(), log);
         runner = new AgentRunner(new SleepingMillisIdleStrategy(50), ex -> log.error("duty cycle", ex), null, agent);

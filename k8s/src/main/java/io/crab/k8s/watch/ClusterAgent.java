@@ -25,6 +25,7 @@ public final class ClusterAgent implements Agent
     private final NanoClock clock;
     private final Log log;
     private DesiredServices last;
+    private boolean healthy = true;
     private Set<DesiredServices.Skipped> loggedSkips = Set.of();
 
     public ClusterAgent(final ClusterWatch watch, final Consumer<DesiredServices> apply, final NanoClock clock,
@@ -45,6 +46,20 @@ public final class ClusterAgent implements Agent
     @Override
     public int doWork()
     {
+        final boolean healthy = watch.healthy();
+        if (healthy != this.healthy)
+        {
+            this.healthy = healthy;
+            if (healthy)
+            {
+                log.info("watching the API server again");
+            }
+            else
+            {
+                log.warn("lost the watch on the API server for more than " + ClusterWatch.WATCH_GRACE_NS /
+                    1_000_000_000L + " s: the services stay as they are, and the health check ports answer 503");
+            }
+        }
         if (watch.takeChange(clock.nanoTime(), COALESCE_NS))
         {
             update();

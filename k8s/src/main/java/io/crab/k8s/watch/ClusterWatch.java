@@ -12,6 +12,7 @@ import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import org.agrona.concurrent.NanoClock;
 
+import java.net.ConnectException;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -37,6 +38,9 @@ public final class ClusterWatch implements AutoCloseable
     {
     }
 
+    /** How long the watches may be down before crab-k8s counts itself unhealthy. */
+    public static final long WATCH_GRACE_NS = 10_000_000_000L;
+
     private final NodeSettings settings;
     private final String nodeName;
     private final NanoClock clock;
@@ -46,6 +50,8 @@ public final class ClusterWatch implements AutoCloseable
     private final SharedIndexInformer<Node> node;
     /** nanoTime of the first change not taken yet; 0: none. */
     private final AtomicLong firstChangeNs = new AtomicLong();
+    /** nanoTime when a watch was first seen closed; 0: all open. */
+    private final AtomicLong watchLostNs = new AtomicLong();
     /** The node as last seen: kept while its Node object is gone, so its services stay as they were. */
     private NodeContext nodeContext;
     private boolean nodeGoneLogged;
@@ -118,7 +124,7 @@ public final class ClusterWatch implements AutoCloseable
         {
             watch.close();
             throw new IllegalStateException("listing from the API server at " + client.getMasterUrl() + " failed: " +
-                ex.getCause().getMessage(), ex.getCause());
+                reason(ex.getCause()), ex.getCause());
         }
         catch (final InterruptedException ex)
         {
@@ -131,6 +137,26 @@ public final class ClusterWatch implements AutoCloseable
             watch.close();
             throw ex;
         }
+    }
+
+    /**
+     * Why a request failed, for one line: the first message in the chain of causes, or what kind of failure it was
+     * (the JDK's HTTP client reports a refused connection as a ConnectException without a message).
+     */
+    private static String reason(final Throwable failure)
+    {
+        for (Throwable cause = failure; cause != null; cause = cause.getCause())
+        {
+            if (cause.getMessage() != null && !cause.getMessage().isBlank())
+            {
+                return cause.getMessage();
+            }
+            if (cause instanceof ConnectException)
+            {
+                return "cannot connect";
+            }
+        }
+        return failure.getClass().getSimpleName();
     }
 
     private void changed()
@@ -178,10 +204,22 @@ public final class ClusterWatch implements AutoCloseable
         return nodeContext;
     }
 
-    /** Every informer has its watch open: what the cluster says reaches crab-k8s. */
-    public boolean watching()
+    /**
+     * What the cluster says reaches crab-k8s: every informer has its watch open, or has had for all but the last
+     * {@link #WATCH_GRACE_NS} (an informer reopens its watch every few minutes, and after an API server restart).
+     * The health check ports answer 503 when not, as kube-proxy's do when it has not synced for a while. Safe from
+     * any thread; the controller's duty cycle asks at every turn, so a loss is timed from when it happened.
+     */
+    public boolean healthy()
     {
-        return services.isWatching() && slices.isWatching() && node.isWatching();
+        if (services.isWatching() && slices.isWatching() && node.isWatching())
+        {
+            watchLostNs.set(0);
+            return true;
+        }
+        final long now = clock.nanoTime();
+        watchLostNs.compareAndSet(0, now == 0 ? 1 : now);
+        return now - watchLostNs.get() < WATCH_GRACE_NS;
     }
 
     @Override
