@@ -23,6 +23,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -35,10 +36,11 @@ import java.util.function.Predicate;
  * each over the endpoints kube-proxy would send that traffic to. A pure function of its inputs, so the controller
  * that watches the cluster can call it on every change and hand the difference to crab-lb.
  *
- * @param services the crab services, by Service namespace and name, then port, then VIP kind and address.
- * @param skipped  what was left out and why, for the controller to log: whole Services and single ports.
+ * @param services     the crab services, by Service namespace and name, then port, then VIP kind and address.
+ * @param skipped      what was left out and why, for the controller to log: whole Services and single ports.
+ * @param healthChecks the {@code healthCheckNodePort}s this node serves, by Service namespace and name.
  */
-public record DesiredServices(List<DesiredService> services, List<Skipped> skipped)
+public record DesiredServices(List<DesiredService> services, List<Skipped> skipped, List<HealthCheck> healthChecks)
 {
     public static final String SERVICE_NAME_LABEL = "kubernetes.io/service-name";
     public static final String SERVICE_PROXY_NAME_LABEL = "service.kubernetes.io/service-proxy-name";
@@ -52,10 +54,31 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
     {
     }
 
+    /**
+     * A Service's {@code healthCheckNodePort}, which kube-proxy serves on every node for the external load balancer
+     * of a Service with externalTrafficPolicy Local: 200 while the node has endpoints of the Service, 503 without.
+     *
+     * @param localEndpoints this node's ready endpoints of the Service, counted by address over its TCP ports as
+     *                       kube-proxy counts them; serving-but-terminating ones do not count, so the load balancer
+     *                       drains a node whose last endpoints terminate while they still take connections.
+     */
+    public record HealthCheck(String namespace, String name, int port, int localEndpoints)
+    {
+    }
+
     public DesiredServices
     {
         services = List.copyOf(services);
         skipped = List.copyOf(skipped);
+        healthChecks = List.copyOf(healthChecks);
+    }
+
+    /** Every VIP of the services, in their order: what clients mark their SYNs for. */
+    public Set<HostPort> vips()
+    {
+        final Set<HostPort> vips = new LinkedHashSet<>();
+        services.forEach(s -> vips.add(s.config().vip()));
+        return vips;
     }
 
     /** crab-lb's configuration: the services alone. */
@@ -72,6 +95,7 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
         ordered.sort(Comparator.comparing(DesiredServices::key));
         final List<DesiredService> desired = new ArrayList<>();
         final List<Skipped> skipped = new ArrayList<>();
+        final List<HealthCheck> healthChecks = new ArrayList<>();
         final Map<HostPort, String> vipOwners = new HashMap<>();
         for (final Service service : ordered)
         {
@@ -91,6 +115,7 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
                 continue;
             }
             final List<EndpointSlice> own = slicesByService.getOrDefault(key, List.of());
+            final Set<Inet4Address> localReady = new HashSet<>();
             for (final ServicePort port : spec.getPorts())
             {
                 final String source = key + ":" + portName(port);
@@ -100,7 +125,10 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
                     skipped.add(new Skipped(source, "protocol " + protocol + ": crab balances TCP only"));
                     continue;
                 }
-                final ServicePlan plan = new ServicePlan(service, source, endpoints(own, port), node);
+                final List<Candidate> endpoints = endpoints(own, port);
+                endpoints.stream().filter(e -> e.ready() && node.nodeName().equals(e.nodeName()))
+                    .forEach(e -> localReady.add(e.address()));
+                final ServicePlan plan = new ServicePlan(service, source, endpoints, node);
                 plan.add(DesiredService.Kind.CLUSTER_IP, new HostPort(clusterIp, port.getPort()),
                     desired, skipped, vipOwners);
                 if (hasNodePorts(spec))
@@ -129,8 +157,15 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
                     }
                 }
             }
+            final Integer healthPort = spec.getHealthCheckNodePort();
+            if (hasNodePorts(spec) && "Local".equals(spec.getExternalTrafficPolicy()) && healthPort != null &&
+                healthPort != 0)
+            {
+                healthChecks.add(new HealthCheck(service.getMetadata().getNamespace(),
+                    service.getMetadata().getName(), healthPort, localReady.size()));
+            }
         }
-        return new DesiredServices(desired, skipped);
+        return new DesiredServices(desired, skipped, healthChecks);
     }
 
     /** Why a whole Service is not crab's to balance, or null when it is. */
@@ -140,7 +175,9 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
         final String proxy = labels == null ? null : labels.get(SERVICE_PROXY_NAME_LABEL);
         if (proxy != null && !proxy.equals(node.proxyName()))
         {
-            return SERVICE_PROXY_NAME_LABEL + " is " + proxy + ", not " + node.proxyName();
+            return SERVICE_PROXY_NAME_LABEL + " is " + proxy + ", not " +
+                (node.proxyName() == null ? "unset (crab-k8s --proxy-name " + proxy + " would serve it)" :
+                    node.proxyName());
         }
         final ServiceSpec spec = service.getSpec();
         if ("ExternalName".equals(spec.getType()))

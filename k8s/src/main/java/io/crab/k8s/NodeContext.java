@@ -1,7 +1,13 @@
 package io.crab.k8s;
 
+import io.crab.agent.Parse;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeAddress;
+
 import java.net.Inet4Address;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -13,7 +19,8 @@ import java.util.Objects;
  * @param nodePortMin the cluster's NodePort range ({@code --service-node-port-range}), low end.
  * @param nodePortMax its high end; a nodePort outside the range is not balanced.
  * @param proxyName   crab's name for the {@code service.kubernetes.io/service-proxy-name} label: a service with
- *                    that label set to another name belongs to another proxy.
+ *                    that label set to another name belongs to another proxy; null: every service with the label
+ *                    does (kube-proxy's rule).
  */
 public record NodeContext(String nodeName, String zone, List<Inet4Address> nodeIps, int nodePortMin, int nodePortMax,
     String proxyName)
@@ -27,12 +34,11 @@ public record NodeContext(String nodeName, String zone, List<Inet4Address> nodeI
         Objects.requireNonNull(nodeName, "nodeName");
         zone = zone == null ? "" : zone;
         nodeIps = List.copyOf(nodeIps);
-        Objects.requireNonNull(proxyName, "proxyName");
         if (nodeName.isEmpty())
         {
             throw new IllegalArgumentException("node name is empty");
         }
-        if (proxyName.isEmpty())
+        if (proxyName != null && proxyName.isEmpty())
         {
             throw new IllegalArgumentException("proxy name is empty");
         }
@@ -52,6 +58,48 @@ public record NodeContext(String nodeName, String zone, List<Inet4Address> nodeI
         final String proxyName)
     {
         return new NodeContext(nodeName, zone, nodeIps, DEFAULT_NODE_PORT_MIN, DEFAULT_NODE_PORT_MAX, proxyName);
+    }
+
+    /** The label that names a node's zone, which topology hints refer to. */
+    public static final String ZONE_LABEL = "topology.kubernetes.io/zone";
+
+    /**
+     * The node as its Node object describes it: its name, its zone label, and its IPv4 InternalIP and ExternalIP
+     * addresses in the order of its status (the addresses a NodePort is reached on), each once.
+     */
+    public static NodeContext ofNode(final Node node, final int nodePortMin, final int nodePortMax,
+        final String proxyName)
+    {
+        final Map<String, String> labels = node.getMetadata().getLabels();
+        final List<Inet4Address> ips = new ArrayList<>();
+        if (node.getStatus() != null && node.getStatus().getAddresses() != null)
+        {
+            for (final NodeAddress address : node.getStatus().getAddresses())
+            {
+                if ("InternalIP".equals(address.getType()) || "ExternalIP".equals(address.getType()))
+                {
+                    final Inet4Address ip = ipv4OrNull(address.getAddress());
+                    if (ip != null && !ips.contains(ip))
+                    {
+                        ips.add(ip);
+                    }
+                }
+            }
+        }
+        return new NodeContext(node.getMetadata().getName(), labels == null ? "" : labels.get(ZONE_LABEL), ips,
+            nodePortMin, nodePortMax, proxyName);
+    }
+
+    private static Inet4Address ipv4OrNull(final String text)
+    {
+        try
+        {
+            return text == null ? null : Parse.ipv4(text);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            return null;
+        }
     }
 
     public boolean inNodePortRange(final int port)

@@ -1,6 +1,9 @@
 package io.crab.k8s;
 
+import io.crab.agent.HostPort;
 import io.crab.k8s.DesiredServices.Skipped;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import org.junit.jupiter.api.Test;
@@ -338,6 +341,14 @@ final class DesiredServicesTest
                 List.of(slice("web", "web-1", HTTP_8080, ep("10.244.1.5"))),
                 List.of(),
                 List.of(skip("default/web", "service.kubernetes.io/service-proxy-name is cilium, not crab"))),
+            c("service-proxy-name without a proxy name of crab's own: every labelled Service skipped, as kube-proxy",
+                NodeContext.of(NODE, "zone-a", List.of(ip("192.168.1.10")), null),
+                List.of(edit(WEB, b -> b.editMetadata().addToLabels(DesiredServices.SERVICE_PROXY_NAME_LABEL,
+                    "crab").endMetadata()), clusterIp("api", "10.96.0.11", port("http", 80))),
+                List.of(slice("web", "web-1", HTTP_8080, ep("10.244.1.5"))),
+                List.of(want("default/api:http", CLUSTER_IP, "10.96.0.11:80")),
+                List.of(skip("default/web", "service.kubernetes.io/service-proxy-name is crab, not unset (crab-k8s " +
+                    "--proxy-name crab would serve it)"))),
             c("service-proxy-name naming crab: served",
                 List.of(edit(WEB, b -> b.editMetadata().addToLabels(DesiredServices.SERVICE_PROXY_NAME_LABEL,
                     "crab").endMetadata())),
@@ -414,5 +425,55 @@ final class DesiredServicesTest
         assertThrows(IllegalArgumentException.class, () -> NodeContext.of(NODE, "", List.of(), ""));
         assertThrows(IllegalArgumentException.class,
             () -> NodeContext.of(NODE, "", List.of(ip("192.168.1.10"), ip("192.168.1.10")), "crab"));
+    }
+
+    @Test
+    void healthCheckNodePortCountsThisNodesReadyEndpointsByAddress()
+    {
+        final Service local = edit(WEB_LB, b -> b.editSpec().withExternalTrafficPolicy("Local")
+            .withHealthCheckNodePort(32000).addToPorts(nodePort("https", 443, 30443)).endSpec());
+        final List<EndpointSlice> slices = List.of(slice("web", "web-1",
+            List.of(slicePort("http", 8080), slicePort("https", 8443)),
+            ep("10.244.0.5", NODE), ep("10.244.0.6", NODE), terminating(ep("10.244.0.7", NODE)), ep("10.244.1.5")));
+        assertEquals(List.of(new DesiredServices.HealthCheck(NS, "web", 32000, 2)),
+            DesiredServices.of(List.of(local), slices, NODE_A).healthChecks(),
+            "one address over two ports counts once; terminating and other nodes' endpoints not at all");
+        assertEquals(List.of(new DesiredServices.HealthCheck(NS, "web", 32000, 0)),
+            DesiredServices.of(List.of(local), List.of(slice("web", "web-1", HTTP_8080,
+                terminating(ep("10.244.0.7", NODE)), ep("10.244.1.5"))), NODE_A).healthChecks(),
+            "only terminating endpoints here: the load balancer is told to go elsewhere");
+    }
+
+    @Test
+    void healthCheckNodePortOnlyForExternalTrafficPolicyLocal()
+    {
+        final Service cluster = edit(WEB_LB, b -> b.editSpec().withHealthCheckNodePort(32000).endSpec());
+        final Service clusterIpOnly = edit(WEB, b -> b.editSpec().withExternalTrafficPolicy("Local")
+            .withHealthCheckNodePort(32000).endSpec());
+        assertEquals(List.of(), DesiredServices.of(List.of(cluster, clusterIpOnly), List.of(), NODE_A).healthChecks());
+        final Service withoutPort = edit(WEB_LB, b -> b.editSpec().withExternalTrafficPolicy("Local").endSpec());
+        assertEquals(List.of(), DesiredServices.of(List.of(withoutPort), List.of(), NODE_A).healthChecks());
+    }
+
+    @Test
+    void vipsAreEveryServicesVip()
+    {
+        final DesiredServices desired = DesiredServices.of(List.of(WEB_LB), List.of(), NODE_A);
+        assertEquals(List.of(HostPort.parse("10.96.0.10:80"), HostPort.parse("192.168.1.10:30080"),
+            HostPort.parse("203.0.113.7:80")), List.copyOf(desired.vips()));
+    }
+
+    @Test
+    void nodeContextFromTheNodeObject()
+    {
+        final Node node = new NodeBuilder().withNewMetadata().withName(NODE)
+            .addToLabels(NodeContext.ZONE_LABEL, "zone-a").endMetadata()
+            .withNewStatus().addNewAddress("192.168.1.10", "InternalIP").addNewAddress("node-a", "Hostname")
+            .addNewAddress("fd00::10", "InternalIP").addNewAddress("203.0.113.20", "ExternalIP")
+            .addNewAddress("192.168.1.10", "ExternalIP").endStatus().build();
+        assertEquals(new NodeContext(NODE, "zone-a", List.of(ip("192.168.1.10"), ip("203.0.113.20")), 30000, 32767,
+            "crab"), NodeContext.ofNode(node, 30000, 32767, "crab"));
+        final Node bare = new NodeBuilder().withNewMetadata().withName(NODE).endMetadata().build();
+        assertEquals(NodeContext.of(NODE, "", List.of(), "crab"), NodeContext.ofNode(bare, 30000, 32767, "crab"));
     }
 }

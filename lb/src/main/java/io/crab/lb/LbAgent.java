@@ -298,17 +298,11 @@ public final class LbAgent implements Agent
             {
                 if (!known.contains(backend.target()) && !neighbours.routed(backend.target().address()))
                 {
-                    throw ConfigException.at(ctx.source().file(), backend.line(), where(service) + "backend " +
+                    throw new ConfigException(ctx.source().where(service, backend) + "backend " +
                         backend.target() + ": no route from " + ctx.iface());
                 }
             }
         }
-    }
-
-    /** How a message names a backend's service: a services file's services by name; the shorthand's not at all. */
-    private static String where(final ServiceConfig service)
-    {
-        return service.line() == 0 ? "" : "service " + service.name() + ": ";
     }
 
     /** One line for a backend whose next hop does not resolve, naming where it is written (first, if twice). */
@@ -323,8 +317,15 @@ public final class LbAgent implements Agent
                     final String problem = neighbours.routed(target.address()) ? "no neighbour entry on " +
                         ctx.iface() + " yet; it gets no new connections until it resolves" : "no route from " +
                         ctx.iface() + " any more; it gets no new connections until there is one";
-                    log.warn(ctx.source().file() + ":" + backend.line() + ": " + where(service) + "backend " + target +
-                        ": " + problem, "backend", target, "file", ctx.source().file(), "line", backend.line());
+                    final String message = ctx.source().where(service, backend) + "backend " + target + ": " + problem;
+                    if (ctx.source().file() == null)
+                    {
+                        log.warn(message, "backend", target, "service", service.name());
+                    }
+                    else
+                    {
+                        log.warn(message, "backend", target, "file", ctx.source().file(), "line", backend.line());
+                    }
                     return;
                 }
             }

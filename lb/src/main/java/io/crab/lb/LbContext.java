@@ -64,7 +64,7 @@ public record LbContext(String iface, ConfigSource source, LbConfig initial, Lim
         public static final Limits DEFAULT = new Limits(Abi.Consts.CRAB_MAX_VIPS, Abi.Consts.CRAB_MAX_BACKENDS,
             Abi.Consts.CRAB_MAX_SLOTS, Abi.Consts.CRAB_MAGLEV_SIZE, Abi.Consts.CRAB_CONN_TABLE_SIZE);
 
-        static Limits of(final int services, final int backends, final int slots, final int maglevSize,
+        public static Limits of(final int services, final int backends, final int slots, final int maglevSize,
             final int fallbackConnections)
         {
             if (services < 1 || services > 65536)
@@ -96,7 +96,7 @@ public record LbContext(String iface, ConfigSource source, LbConfig initial, Lim
         }
 
         /** What a configuration must fit: every distinct backend may also be all of one service's. */
-        ConfigLimits config()
+        public ConfigLimits config()
         {
             return new ConfigLimits(services, backends, backends, slots);
         }
@@ -114,27 +114,35 @@ public record LbContext(String iface, ConfigSource source, LbConfig initial, Lim
         }
     }
 
-    /** Reads the configuration, at start and at every reload; throws ConfigException naming file and line. */
+    /**
+     * Where the configuration comes from, read at start and at every reload: a file (the services file, or the
+     * shorthand's backends file), or a source that is not a file and asks the agent for reloads itself
+     * ({@link LbAgent#requestReload}), such as crab-k8s's cluster.
+     */
     public interface ConfigSource
     {
+        /** The whole configuration, validated; a ConfigException names the problem, and where (file and line). */
         LbConfig load();
 
-        /** The file whose changes trigger a reload. */
+        /** The file whose changes trigger a reload; null when the source is not a file. */
         Path file();
+
+        /**
+         * How a message about one backend starts, saying where it is written: {@code FILE:LINE: service NAME: } for
+         * a services file, {@code FILE:LINE: } for the shorthand's backends file.
+         */
+        default String where(final ServiceConfig service, final BackendConfig backend)
+        {
+            return file() + ":" + backend.line() + ": " + (service.line() == 0 ? "" : "service " + service.name() +
+                ": ");
+        }
     }
 
     public static LbContext of(final String iface, final Path configFile, final List<String> vipTexts,
         final Path backendsFile, final Policy policy, final boolean redirectUnmarked, final Limits limits,
         final boolean watch, final OptionKind option, final long healthIntervalMs, final Feedback feedback)
     {
-        if (iface == null || iface.isBlank())
-        {
-            throw new ConfigException("--iface is required");
-        }
-        if (healthIntervalMs < 100)
-        {
-            throw new ConfigException("--health-interval-ms must be at least 100");
-        }
+        checkIfaceAndInterval(iface, healthIntervalMs);
         final ConfigSource source;
         if (configFile != null)
         {
@@ -188,8 +196,36 @@ public record LbContext(String iface, ConfigSource source, LbConfig initial, Lim
                 }
             };
         }
+        return of(iface, source, limits, watch, option, healthIntervalMs, feedback);
+    }
+
+    /**
+     * crab-lb on a configuration source of the caller's, read once here for the first configuration; {@code watch}
+     * only for a source that is a file.
+     */
+    public static LbContext of(final String iface, final ConfigSource source, final Limits limits,
+        final boolean watch, final OptionKind option, final long healthIntervalMs, final Feedback feedback)
+    {
+        checkIfaceAndInterval(iface, healthIntervalMs);
+        if (watch && source.file() == null)
+        {
+            throw new IllegalArgumentException("a configuration source that is not a file cannot be watched");
+        }
         return new LbContext(iface, source, source.load(), limits, watch, option, healthIntervalMs * 1_000_000L,
             feedback, null, XdpModeOption.AUTO);
+    }
+
+    /** Checked first, before any file is read. */
+    private static void checkIfaceAndInterval(final String iface, final long healthIntervalMs)
+    {
+        if (iface == null || iface.isBlank())
+        {
+            throw new ConfigException("--iface is required");
+        }
+        if (healthIntervalMs < 100)
+        {
+            throw new ConfigException("--health-interval-ms must be at least 100");
+        }
     }
 
     /** The same, with the metrics served at {@code address} ({@link MetricsServer#parseAddress}; null: nowhere). */
