@@ -17,6 +17,7 @@ import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.EpochClock;
 import org.agrona.concurrent.NanoClock;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -88,7 +89,7 @@ public final class PodEndpoints implements Agent
             {
                 throw new ConfigException("--pod-netns-dir " + netnsDir + ": not a directory");
             }
-            if (iface == null || iface.isEmpty() || iface.getBytes().length > MAX_IFACE_BYTES || iface.equals(".") ||
+            if (iface == null || iface.isEmpty() || iface.getBytes(StandardCharsets.UTF_8).length > MAX_IFACE_BYTES || iface.equals(".") ||
                 iface.equals("..") || iface.chars().anyMatch(c -> c == '/' || c == ':' || Character.isWhitespace(c)))
             {
                 throw new ConfigException("--pod-iface " + iface + ": not an interface name (1 to " +
