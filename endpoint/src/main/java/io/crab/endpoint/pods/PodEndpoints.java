@@ -289,14 +289,19 @@ public final class PodEndpoints implements Agent
         {
             return work;
         }
+        // One attach a cycle: each loads two BPF objects, and a node's many new pods at once must not hold up the
+        // sweeps and VIP updates of the pods already attached.
+        boolean attachTried = false;
         for (int i = 0, n = pods.size(); i < n; i++)
         {
             final Pod pod = pods.get(i);
             if (!pod.attached())
             {
-                if (now - pod.nextAttemptNs >= 0)
+                if (!attachTried && now - pod.nextAttemptNs >= 0)
                 {
-                    work += attach(pod, vips, now);
+                    final int tried = attach(pod, vips, now);
+                    attachTried = tried > 0;
+                    work += tried;
                 }
                 continue;
             }
