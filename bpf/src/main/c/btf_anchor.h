@@ -14,6 +14,7 @@ struct crab_btf_anchor {
 	enum crab_vip_kinds vip_kinds;
 	enum crab_backend_flags backend_flags;
 	enum crab_flow_state flow_state;
+	enum crab_tc_verdict tc_verdict;
 	enum crab_fin_flags fin_flags;
 	enum crab_lb_counter lb_counter;
 	enum crab_fallback_counter fallback_counter;

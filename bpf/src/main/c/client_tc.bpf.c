@@ -113,7 +113,7 @@ static __always_inline int on_direct_syn(struct crab_flow_key *key)
 	struct crab_rflow *held = bpf_map_lookup_elem(&rflows, key);
 
 	if (!held)
-		return TC_ACT_OK;
+		return CRAB_TC_NEXT;
 	if ((held->closing & CRAB_CLOSED_BOTH) != CRAB_CLOSED_BOTH) {
 		count(CRAB_CL_SYN_COLLISION_DROPPED);
 		return TC_ACT_SHOT;
@@ -128,7 +128,7 @@ static __always_inline int on_direct_syn(struct crab_flow_key *key)
 	else
 		bpf_map_delete_elem(&rflows, key);
 	count(CRAB_CL_TUPLE_HANDED_OVER);
-	return TC_ACT_OK;
+	return CRAB_TC_NEXT;
 }
 
 /* A SYN to a VIP: (re)start its flow as pending, claim the local port and mark the SYN. A SYN that cannot be
@@ -140,7 +140,7 @@ static __always_inline int on_vip_syn(struct __sk_buff *skb, struct crab_pkt *p,
 	__u8 marker[16] = {};
 
 	if (!cfg)
-		return TC_ACT_OK;
+		return CRAB_TC_NEXT;
 	/* Our own stack sends a SYN only from SYN_SENT: whatever the flow was, it is a handshake again. */
 	struct crab_flow *old = bpf_map_lookup_elem(&flows, key);
 	if (old)
@@ -149,11 +149,11 @@ static __always_inline int on_vip_syn(struct __sk_buff *skb, struct crab_pkt *p,
 	    crab_skb_scan_options(skb, p, cfg, &scan) ||
 	    scan.bad || scan.eol || scan.marker_off >= 0 || scan.redirect_off >= 0) {
 		count(CRAB_CL_SYN_UNMARKED_ODD);
-		return TC_ACT_OK;
+		return CRAB_TC_NEXT;
 	}
 	if (port_taken(key)) {
 		count(CRAB_CL_SYN_UNMARKED_PORT_BUSY);
-		return TC_ACT_OK;
+		return CRAB_TC_NEXT;
 	}
 	struct crab_flow f = {
 		.created_ns = bpf_ktime_get_ns(),
@@ -164,20 +164,20 @@ static __always_inline int on_vip_syn(struct __sk_buff *skb, struct crab_pkt *p,
 	struct crab_vip_key owner = { .addr = key->remote_addr, .port = key->remote_port };
 	if (bpf_map_update_elem(&flows, key, &f, BPF_ANY)) {
 		count(CRAB_CL_SYN_UNMARKED_FULL);
-		return TC_ACT_OK;
+		return CRAB_TC_NEXT;
 	}
 	if (bpf_map_update_elem(&ports, &pkey, &owner, BPF_ANY)) {
 		bpf_map_delete_elem(&flows, key);
 		count(CRAB_CL_SYN_UNMARKED_FULL);
-		return TC_ACT_OK;
+		return CRAB_TC_NEXT;
 	}
 	if (crab_skb_append_option(skb, p, marker, crab_build_marker(marker, cfg))) {
 		forget_flow(key, &f);
 		count(CRAB_CL_SYN_UNMARKED_ODD);
-		return TC_ACT_OK;
+		return CRAB_TC_NEXT;
 	}
 	count(CRAB_CL_SYN_MARKED);
-	return TC_ACT_OK;
+	return CRAB_TC_NEXT;
 }
 
 /* A SYN from this host: to a VIP it is marked, else it may have to wait for a redirected flow's wire tuple. */
@@ -210,7 +210,7 @@ int crab_client_egress(struct __sk_buff *skb)
 	struct crab_hdrs h;
 
 	if (crab_skb_headers(skb, &h))
-		return TC_ACT_OK;
+		return CRAB_TC_NEXT;
 	struct crab_flow_key key = {
 		.local_addr = h.ip->saddr, .remote_addr = h.ip->daddr,
 		.local_port = h.tcp->source, .remote_port = h.tcp->dest,
@@ -220,7 +220,7 @@ int crab_client_egress(struct __sk_buff *skb)
 
 	struct crab_flow *f = bpf_map_lookup_elem(&flows, &key);
 	if (!f || f->state != CRAB_FLOW_REDIRECTED)
-		return TC_ACT_OK;
+		return CRAB_TC_NEXT;
 	__be32 peer_addr = f->peer_addr;
 	__be16 peer_port = f->peer_port;
 	if (h.tcp->fin || h.tcp->rst)
@@ -348,7 +348,7 @@ int crab_client_ingress(struct __sk_buff *skb)
 
 	if (crab_skb_headers(skb, &h)) {
 		on_icmp_error(skb);
-		return TC_ACT_OK;
+		return CRAB_TC_NEXT;
 	}
 	if ((h.tcp->syn && h.tcp->ack) || h.tcp->rst)
 		on_handshake_in(skb, &h);
@@ -358,12 +358,12 @@ int crab_client_ingress(struct __sk_buff *skb)
 	};
 	struct crab_rflow *r = bpf_map_lookup_elem(&rflows, &rkey);
 	if (!r)
-		return TC_ACT_OK;
+		return CRAB_TC_NEXT;
 	if (h.tcp->fin)
 		r->closing |= CRAB_FIN_IN;
 	crab_skb_rewrite(skb, &h, 0, r->vip_addr, r->vip_port);
 	count(CRAB_CL_INGRESS_REWRITTEN);
-	return TC_ACT_OK;
+	return CRAB_TC_NEXT;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -59,6 +59,14 @@ enum crab_fin_flags {
 	CRAB_FIN_IN = 2,
 };
 
+/* What the endpoint programs return for a packet they send on: TCX_NEXT (Linux 6.6; TC_ACT_UNSPEC's value, so
+ * the older headers need not know the name). The next program on the hook then sees the packet too, and after
+ * the last one it goes on as usual. A pod is a client and a server at once, so both roles' programs share its
+ * interface's hooks; TC_ACT_OK (TCX_PASS) would end the chain at whichever came first. */
+enum crab_tc_verdict {
+	CRAB_TC_NEXT = -1,
+};
+
 /* States of a client flow entry. */
 enum crab_flow_state {
 	CRAB_FLOW_PENDING = 1,     /* SYN sent and marked; the one state in which a redirect is accepted */

@@ -34,9 +34,16 @@ public final class Pins
         }
     }
 
+    /** The directory of a role on an interface of the calling thread's network namespace. */
     public static Path dir(final String role, final String iface)
     {
-        return BPFFS.resolve("crab-" + role + "-" + Netns.currentInode() + "-" + iface);
+        return dir(role, Netns.currentInode(), iface);
+    }
+
+    /** The directory of a role on an interface of the network namespace whose inode is {@code netnsInode}. */
+    public static Path dir(final String role, final long netnsInode, final String iface)
+    {
+        return BPFFS.resolve("crab-" + role + "-" + netnsInode + "-" + iface);
     }
 
     public static void remove(final Path dir)

@@ -113,6 +113,8 @@ public final class Abi
         public static final int CRAB_FLOW_PENDING = 1;
         public static final int CRAB_FLOW_REDIRECTED = 2;
 
+        public static final int CRAB_TC_NEXT = -1;
+
         public static final int CRAB_LB_PASS_NOT_IPV4 = 0;
         public static final int CRAB_LB_PASS_NOT_TCP = 1;
         public static final int CRAB_LB_PASS_NOT_SYN = 2;

@@ -15,7 +15,8 @@ import jnr.ffi.LibraryLoader;
 import jnr.ffi.Runtime;
 
 /**
- * A named network namespace ({@code ip netns add}) that Java code can run in without a subprocess.
+ * A named network namespace ({@code ip netns add}), or one bound to a file elsewhere, that Java code can run in
+ * without a subprocess.
  * <p>
  * {@code setns(2)} moves only the calling thread, so every entry happens on a fresh thread that ends with its task.
  * A socket belongs to the namespace of the thread that created its file descriptor, for the socket's whole life,
@@ -53,6 +54,21 @@ public final class Netns
         }
 
         return new Netns(name, NETNS_DIR.resolve(name));
+    }
+
+    /**
+     * The namespace bound to {@code file} anywhere, e.g. a container runtime's {@code /var/run/netns/cni-<uuid>};
+     * named after the file, which need not exist yet.
+     */
+    public static Netns at(final Path file)
+    {
+        Objects.requireNonNull(file, "file");
+        final Path name = file.getFileName();
+        if (name == null)
+        {
+            throw new IllegalArgumentException("not a network namespace file: '" + file + "'");
+        }
+        return new Netns(name.toString(), file);
     }
 
     /** Inode of the calling thread's network namespace; equal inodes mean the same namespace. */

@@ -35,7 +35,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @ExtendWith(KernelRequired.class)
 class EndpointTcTest
 {
-    private static final int TC_ACT_OK = 0;
+    /** What an endpoint program returns for a packet it sends on: the next program on the hook sees it too. */
+    private static final int NEXT = Abi.Consts.CRAB_TC_NEXT;
     private static final int TC_ACT_SHOT = 2;
     /** bpf_redirect_neigh: the kernel resolves the backend's next hop when the packet leaves. */
     private static final int TC_ACT_REDIRECT = 7;
@@ -101,7 +102,7 @@ class EndpointTcTest
     {
         final BpfProgram.TestRun run = clientEgress.testRun(syn(CLIENT_PORT).build(), 1);
 
-        assertEquals(TC_ACT_OK, run.verdict());
+        assertEquals(NEXT, run.verdict());
         final Frames.Tcp expected = syn(CLIENT_PORT);
         expected.options = concat(LINUX_SYN_OPTIONS, MARKER);
         assertArrayEquals(expected.build(), run.frameOut());
@@ -123,7 +124,7 @@ class EndpointTcTest
         final byte[] syn = syn(CLIENT_PORT).build();
         runner.frame().putBytes(0, syn);
         assertEquals(0, runner.run(syn.length));
-        assertEquals(TC_ACT_OK, runner.verdict());
+        assertEquals(NEXT, runner.verdict());
         final byte[] out = new byte[runner.outputLength()];
         runner.output().getBytes(0, out);
         final Frames.Tcp expected = syn(CLIENT_PORT);
@@ -198,7 +199,7 @@ class EndpointTcTest
         clientEgress.testRun(syn(CLIENT_PORT).build(), 1);
 
         final BpfProgram.TestRun synAck = clientIngress.testRun(synAck(DIP, 80, VIP, 6).build(), 1);
-        assertEquals(TC_ACT_OK, synAck.verdict());
+        assertEquals(NEXT, synAck.verdict());
         final Frames.Tcp expectedSynAck = synAck(DIP, 80, VIP, 6);
         expectedSynAck.srcIp = VIP;
         assertArrayEquals(expectedSynAck.build(), synAck.frameOut());
@@ -222,7 +223,7 @@ class EndpointTcTest
         assertEquals(1, clientCounter(Abi.Consts.CRAB_CL_EGRESS_REWRITTEN));
 
         final BpfProgram.TestRun in = clientIngress.testRun(reply(DIP, 80).build(), 1);
-        assertEquals(TC_ACT_OK, in.verdict());
+        assertEquals(NEXT, in.verdict());
         final Frames.Tcp expectedIn = reply(DIP, 80);
         expectedIn.srcIp = VIP;
         assertArrayEquals(expectedIn.build(), in.frameOut());
@@ -459,7 +460,7 @@ class EndpointTcTest
         final byte[] sent = data(DIP, 80).build();
         final byte[] fromRouter = IcmpFrames.error(ROUTER, CLIENT, 3, 4, 1200, sent);
         final BpfProgram.TestRun run = clientIngress.testRun(fromRouter, 1);
-        assertEquals(TC_ACT_OK, run.verdict());
+        assertEquals(NEXT, run.verdict());
         final byte[] expectedQuote = data(VIP, 80).build();
         assertArrayEquals(IcmpFrames.error(ROUTER, CLIENT, 3, 4, 1200, expectedQuote), run.frameOut(),
             "the quoted packet names VIP:80, every checksum patched");
@@ -782,7 +783,7 @@ class EndpointTcTest
         assertEquals(1, serverCounter(Abi.Consts.CRAB_SV_SYN_OPTION_SEEN));
 
         final BpfProgram.TestRun run = serverEgress.testRun(serverSynAck(80).build(), 1);
-        assertEquals(TC_ACT_OK, run.verdict());
+        assertEquals(NEXT, run.verdict());
         final Frames.Tcp expected = serverSynAck(80);
         expected.options = concat(LINUX_SYNACK_OPTIONS, bytes(42, 6), VIP, bytes(1, 1));
         assertArrayEquals(expected.build(), run.frameOut());
@@ -1029,7 +1030,7 @@ class EndpointTcTest
     private static void assertUnchanged(final BpfProgram program, final byte[] frame)
     {
         final BpfProgram.TestRun run = program.testRun(frame, 1);
-        assertEquals(TC_ACT_OK, run.verdict(), "verdict");
+        assertEquals(NEXT, run.verdict(), "verdict");
         assertArrayEquals(frame, run.frameOut(), "frame untouched");
     }
 

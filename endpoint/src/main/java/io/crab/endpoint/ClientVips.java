@@ -10,11 +10,14 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
- * Brings client_vips and backend_cidrs to what the context says, over whatever an earlier run left there, in an
+ * Brings client_vips and backend_cidrs to the VIPs given, over whatever an earlier run or update left there, in an
  * order that never refuses a redirect the old or the new configuration allows: new prefixes first, then the VIPs
- * (whose ids may have moved), then what is no longer configured.
+ * (whose ids may have moved), then what is no longer configured. Only when the VIP table cannot hold the old and
+ * the new VIPs at once do the old ones go first. Flows are not touched: an established connection to a VIP that
+ * goes keeps its backend.
  */
 final class ClientVips
 {
@@ -22,14 +25,16 @@ final class ClientVips
     {
     }
 
-    static void write(final EndpointContext ctx, final BpfMap vipMap, final BpfMap cidrMap)
+    /** {@code cidrsOf}: the backend prefixes of each VIP. */
+    static void write(final List<HostPort> vips, final Function<HostPort, List<Cidr>> cidrsOf, final BpfMap vipMap,
+        final BpfMap cidrMap)
     {
         final UnsafeBuffer key = new UnsafeBuffer(new byte[Abi.CidrKey.SIZE]);
         final UnsafeBuffer value = new UnsafeBuffer(new byte[Math.max(4, Abi.ClientVip.SIZE)]);
         final Set<String> wantedCidrs = new HashSet<>();
-        for (int id = 0; id < ctx.vips().size(); id++)
+        for (int id = 0; id < vips.size(); id++)
         {
-            for (final Cidr cidr : ctx.cidrsOf(ctx.vips().get(id)))
+            for (final Cidr cidr : cidrsOf.apply(vips.get(id)))
             {
                 cidrKey(key, id, cidr);
                 wantedCidrs.add(hex(key, Abi.CidrKey.SIZE));
@@ -38,18 +43,28 @@ final class ClientVips
             }
         }
         final Set<String> wantedVips = new HashSet<>();
-        for (int id = 0; id < ctx.vips().size(); id++)
+        for (final HostPort vip : vips)
         {
-            vipKey(key, ctx.vips().get(id));
+            vipKey(key, vip);
             wantedVips.add(hex(key, Abi.VipKey.SIZE));
+        }
+        List<byte[]> staleVips = staleKeys(vipMap, Abi.VipKey.SIZE, wantedVips);
+        if (staleVips.size() + wantedVips.size() > vipMap.maxEntries())
+        {
+            delete(vipMap, staleVips);
+            staleVips = List.of();
+        }
+        for (int id = 0; id < vips.size(); id++)
+        {
+            vipKey(key, vips.get(id));
             value.putInt(Abi.ClientVip.VIP_ID, id);
             vipMap.update(key, value, BpfMap.UPDATE_ANY);
         }
-        deleteAllBut(vipMap, Abi.VipKey.SIZE, wantedVips);
-        deleteAllBut(cidrMap, Abi.CidrKey.SIZE, wantedCidrs);
+        delete(vipMap, staleVips);
+        delete(cidrMap, staleKeys(cidrMap, Abi.CidrKey.SIZE, wantedCidrs));
     }
 
-    private static void deleteAllBut(final BpfMap map, final int keySize, final Set<String> wanted)
+    private static List<byte[]> staleKeys(final BpfMap map, final int keySize, final Set<String> wanted)
     {
         final UnsafeBuffer key = new UnsafeBuffer(new byte[keySize]);
         final UnsafeBuffer next = new UnsafeBuffer(new byte[keySize]);
@@ -66,7 +81,12 @@ final class ClientVips
             key.putBytes(0, next, 0, keySize);
             more = map.nextKey(key, next);
         }
-        for (final byte[] k : stale)
+        return stale;
+    }
+
+    private static void delete(final BpfMap map, final List<byte[]> keys)
+    {
+        for (final byte[] k : keys)
         {
             map.delete(new UnsafeBuffer(k));
         }

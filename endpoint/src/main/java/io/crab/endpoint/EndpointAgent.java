@@ -1,6 +1,7 @@
 package io.crab.endpoint;
 
 import io.crab.agent.ConfigException;
+import io.crab.agent.HostPort;
 import io.crab.agent.Interfaces;
 import io.crab.agent.Log;
 import io.crab.agent.PinnedDatapath;
@@ -12,6 +13,7 @@ import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfMap;
 import io.crab.bpf.BpfObject;
 import io.crab.bpf.BpfProgram.TcDirection;
+import io.crab.bpf.Netns;
 import org.agrona.ExpandableArrayBuffer;
 import org.agrona.collections.LongHashSet;
 import org.agrona.concurrent.Agent;
@@ -22,6 +24,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -30,6 +33,9 @@ import java.util.Map;
  * (adopting those of an earlier run, so a restart breaks no connection) and is the one user-space writer of its
  * maps: it configures the VIPs and, as a client, removes flows whose socket is gone. A server told to report its
  * load sends the reports from this duty cycle ({@link LoadReporter}).
+ * <p>
+ * It serves the network namespace of the thread that starts it, or the one it is given: then it attaches and
+ * opens its sockets on a thread inside that namespace, and its duty cycle may run on any thread.
  */
 public final class EndpointAgent implements Agent
 {
@@ -51,6 +57,8 @@ public final class EndpointAgent implements Agent
     private static final int DEAD_FLOW_SIZE = Abi.FlowKey.SIZE + Long.BYTES;
 
     private final EndpointContext ctx;
+    /** The namespace served; null: the one of the thread that starts the agent. */
+    private final Netns netns;
     private final NanoClock clock;
     private final Log log;
     /** A server's load reports, sent from this agent's duty cycle; null when it reports nothing. */
@@ -82,7 +90,15 @@ public final class EndpointAgent implements Agent
     public EndpointAgent(final EndpointContext ctx, final NanoClock clock, final EpochClock wallClock,
         final Log log)
     {
+        this(ctx, null, clock, wallClock, log);
+    }
+
+    /** An agent for the interface {@code ctx.iface()} of {@code netns} (null: of the thread that starts it). */
+    public EndpointAgent(final EndpointContext ctx, final Netns netns, final NanoClock clock,
+        final EpochClock wallClock, final Log log)
+    {
         this.ctx = ctx;
+        this.netns = netns;
         this.clock = clock;
         this.log = log;
         this.reporter = ctx.reporting() == null ? null : new LoadReporter(ctx.reporting(), clock, wallClock, log);
@@ -94,13 +110,33 @@ public final class EndpointAgent implements Agent
         return Pins.dir(role.name().toLowerCase(), iface);
     }
 
+    /** Where this role's programs and state are pinned for an interface of the namespace with that inode. */
+    public static Path pinDir(final Role role, final long netnsInode, final String iface)
+    {
+        return Pins.dir(role.name().toLowerCase(), netnsInode, iface);
+    }
+
     @Override
     public void onStart()
+    {
+        if (netns == null)
+        {
+            start();
+        }
+        else
+        {
+            netns.run(this::start);
+        }
+    }
+
+    /** Everything that names an interface or opens a socket, on a thread in the namespace served. */
+    private void start()
     {
         final int ifindex = Interfaces.ifindex(ctx.iface());
         final boolean client = ctx.role() == Role.CLIENT;
         final Path dir = pinDir(ctx.role(), ctx.iface());
-        final Map<String, Integer> sizes = client ? flowTableSizes(dir) : Map.of();
+        final Map<String, Integer> sizes = client ? clientMapSizes(dir) : Map.of(Abi.Maps.ECHOES,
+            ctx.flowTableSize());
         if (ctx.metrics() != null)
         {
             // Bound before anything touches the kernel, so a port in use fails the start with nothing changed.
@@ -116,7 +152,8 @@ public final class EndpointAgent implements Agent
             ctx.option().writeTo(obj.map(Abi.Maps.OPT_CFG));
             if (client)
             {
-                ClientVips.write(ctx, obj.map(Abi.Maps.CLIENT_VIPS), obj.map(Abi.Maps.BACKEND_CIDRS));
+                ClientVips.write(ctx.vips(), ctx::cidrsOf, obj.map(Abi.Maps.CLIENT_VIPS),
+                    obj.map(Abi.Maps.BACKEND_CIDRS));
                 // Here, on the thread in the namespace the agent serves: the socket observes that one for good.
                 socketDiag = SocketDiag.open();
             }
@@ -128,7 +165,14 @@ public final class EndpointAgent implements Agent
         }
         catch (final RuntimeException ex)
         {
+            // Released here and forgotten, so that onClose after a failed start releases nothing twice.
+            if (socketDiag != null)
+            {
+                socketDiag.close();
+                socketDiag = null;
+            }
             datapath.close();
+            datapath = null;
             throw ex;
         }
         if (datapath.adopted())
@@ -137,7 +181,7 @@ public final class EndpointAgent implements Agent
         }
         if (reporter != null)
         {
-            // Here, on the agent's thread: its sock_diag socket observes this namespace for good.
+            // Here, in the namespace served: its sock_diag socket observes that one for good.
             reporter.open();
             final LoadReporting reporting = ctx.reporting();
             log.info("reporting the load of each listening port to " + reporting.destinations() +
@@ -150,9 +194,10 @@ public final class EndpointAgent implements Agent
 
     /**
      * The three flow maps get the configured size. Pinned ones hold live connections and cannot be resized in
-     * place: a different size is refused, and the operator detaches (after draining) to resize.
+     * place: a different size is refused, and the operator detaches (after draining) to resize. The VIP table
+     * has the context's size, and the prefixes table room for one prefix per VIP at least.
      */
-    private Map<String, Integer> flowTableSizes(final Path dir)
+    private Map<String, Integer> clientMapSizes(final Path dir)
     {
         final Path flows = dir.resolve(Abi.Maps.FLOWS);
         if (Files.exists(flows))
@@ -166,7 +211,29 @@ public final class EndpointAgent implements Agent
             }
         }
         return Map.of(Abi.Maps.FLOWS, ctx.flowTableSize(), Abi.Maps.RFLOWS, ctx.flowTableSize(),
-            Abi.Maps.PORTS, ctx.flowTableSize());
+            Abi.Maps.PORTS, ctx.flowTableSize(), Abi.Maps.CLIENT_VIPS, ctx.maxVips(),
+            Abi.Maps.BACKEND_CIDRS, Math.max(Abi.Consts.CRAB_MAX_BACKEND_CIDRS, ctx.maxVips()));
+    }
+
+    /**
+     * A client's VIPs from now on, each taking redirects from the backends the context names for it (any, if it
+     * names none), called on the agent's duty-cycle thread: a connection
+     * opened from here on to a VIP no longer given is not redirected, one to a new VIP is, and established
+     * connections keep their backend either way. At most {@link EndpointContext#maxVips} VIPs.
+     */
+    public void vips(final List<HostPort> vips)
+    {
+        if (ctx.role() != Role.CLIENT)
+        {
+            throw new IllegalStateException("a server has no VIPs");
+        }
+        if (vips.size() > ctx.maxVips())
+        {
+            throw new IllegalArgumentException(vips.size() + " VIPs, more than the " + ctx.maxVips() +
+                " the client's table holds");
+        }
+        ClientVips.write(vips, ctx::cidrsOf, obj.map(Abi.Maps.CLIENT_VIPS),
+            obj.map(Abi.Maps.BACKEND_CIDRS));
     }
 
     /** When a reporting server's next report is due (the clock's nanoseconds); only for a reporting server. */
@@ -260,12 +327,12 @@ public final class EndpointAgent implements Agent
         return removed;
     }
 
-    /** Dumps the live sockets; after a failed dump the socket is opened anew, on this same agent thread. */
+    /** Dumps the live sockets; after a failed dump the socket is opened anew, in the namespace served. */
     private void dumpLiveSockets()
     {
         if (socketDiag == null)
         {
-            socketDiag = SocketDiag.open();
+            socketDiag = netns == null ? SocketDiag.open() : netns.call(SocketDiag::open);
         }
         try
         {

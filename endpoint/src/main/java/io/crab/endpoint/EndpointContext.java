@@ -24,12 +24,16 @@ import java.util.Map;
 /**
  * Everything crab-endpoint is told, validated in one place before anything touches the kernel.
  *
- * @param backendCidrs per VIP, the prefixes a redirect may name as the backend; a VIP not in the map takes any.
- * @param reporting    a server's load reports to crab-lb; null: it reports nothing (and always for a client)
- * @param metrics      where the metrics are served ({@code --metrics-address}); null: nowhere
+ * @param backendCidrs  per VIP, the prefixes a redirect may name as the backend; a VIP not in the map takes any.
+ * @param flowTableSize a client's flow tables (connections pending or redirected at once); a server's echo table
+ *                      (handshakes of redirected connections at once)
+ * @param maxVips       a client's VIP table; the VIPs can change while it runs ({@link EndpointAgent#vips})
+ * @param reporting     a server's load reports to crab-lb; null: it reports nothing (and always for a client)
+ * @param metrics       where the metrics are served ({@code --metrics-address}); null: nowhere
  */
 public record EndpointContext(EndpointAgent.Role role, String iface, OptionKind option, List<HostPort> vips,
-    Map<HostPort, List<Cidr>> backendCidrs, int flowTableSize, LoadReporting reporting, InetSocketAddress metrics)
+    Map<HostPort, List<Cidr>> backendCidrs, int flowTableSize, int maxVips, LoadReporting reporting,
+    InetSocketAddress metrics)
 {
     /** Smallest flow table worth having; the largest is what the kernel will allocate. */
     public static final int MIN_FLOW_TABLE_SIZE = 1024;
@@ -48,14 +52,29 @@ public record EndpointContext(EndpointAgent.Role role, String iface, OptionKind 
         final Integer reportHz, final String reportFrom, final Path feedbackKey, final Path loadSocket)
     {
         final String checkedIface = requireIface(iface);
-        return new EndpointContext(EndpointAgent.Role.SERVER, checkedIface, option, List.of(), Map.of(), 0,
-            reporting(reportTo, reportHz, reportFrom, feedbackKey, loadSocket), null);
+        return new EndpointContext(EndpointAgent.Role.SERVER, checkedIface, option, List.of(), Map.of(),
+            Abi.Consts.CRAB_SYN_TABLE_SIZE, 0, reporting(reportTo, reportHz, reportFrom, feedbackKey, loadSocket),
+            null);
+    }
+
+    /**
+     * A pod's client or server, configured by a program rather than a command line ({@code PodEndpoints}, whose
+     * context checked the sizes): no backend prefixes, no load reports, no metrics of its own. A client may
+     * start with no VIPs and be given them while it runs.
+     */
+    public static EndpointContext pod(final EndpointAgent.Role role, final String iface, final OptionKind option,
+        final List<HostPort> vips, final int flowTableSize, final int maxVips)
+    {
+        final boolean client = role == EndpointAgent.Role.CLIENT;
+        return new EndpointContext(role, requireIface(iface), option, client ? List.copyOf(vips) : List.of(),
+            Map.of(), flowTableSize, client ? maxVips : 0, null, null);
     }
 
     /** The same, with the metrics served at {@code address} ({@link MetricsServer#parseAddress}; null: nowhere). */
     public EndpointContext withMetrics(final InetSocketAddress address)
     {
-        return new EndpointContext(role, iface, option, vips, backendCidrs, flowTableSize, reporting, address);
+        return new EndpointContext(role, iface, option, vips, backendCidrs, flowTableSize, maxVips, reporting,
+            address);
     }
 
     private static LoadReporting reporting(final List<String> reportTo, final Integer reportHz,
@@ -229,7 +248,7 @@ public record EndpointContext(EndpointAgent.Role role, String iface, OptionKind 
                 " prefixes in all");
         }
         return new EndpointContext(EndpointAgent.Role.CLIENT, requireIface(iface), option, vips, Map.copyOf(cidrs),
-            flowTableSize, null, null);
+            flowTableSize, Abi.Consts.CRAB_MAX_VIPS, null, null);
     }
 
     /** The prefixes of {@code vip}: its own, or 0.0.0.0/0 when none were given. */

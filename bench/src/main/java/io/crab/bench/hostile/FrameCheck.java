@@ -10,12 +10,12 @@ import java.util.List;
 final class FrameCheck
 {
     static final List<String> GENERIC = List.of(
-        "the verdict is one the hook allows: XDP_PASS, XDP_TX, XDP_DROP, XDP_REDIRECT; TC_ACT_OK, TC_ACT_SHOT," +
-            " TC_ACT_REDIRECT (never XDP_ABORTED, TC_ACT_UNSPEC, TC_ACT_PIPE...)",
+        "the verdict is one the hook allows: XDP_PASS, XDP_TX, XDP_DROP, XDP_REDIRECT; TCX_NEXT, TC_ACT_OK," +
+            " TC_ACT_SHOT, TC_ACT_REDIRECT (never XDP_ABORTED, TC_ACT_PIPE...)",
         "XDP: a frame it transmits (XDP_TX, XDP_REDIRECT) is an unfragmented IPv4 datagram held whole in the frame," +
             " carrying a whole TCP segment with an option list that parses, or a whole ICMP message with a valid" +
             " checksum; an IPv4 or TCP checksum that was valid still is",
-        "TC: a frame it sends on (TC_ACT_OK, TC_ACT_REDIRECT) changed is IPv4 with its whole header, and keeps" +
+        "TC: a frame it sends on (TCX_NEXT, TC_ACT_OK, TC_ACT_REDIRECT) changed is IPv4 with its whole header, and keeps" +
             " what its input had: the datagram held whole, a valid IP header checksum, a whole TCP segment, a valid" +
             " TCP checksum, an option list that parses, a valid ICMP checksum, and in an ICMP error's quote a valid" +
             " IPv4 header checksum and TCP checksum; and a fragment keeps its length",

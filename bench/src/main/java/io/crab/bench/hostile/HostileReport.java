@@ -73,8 +73,8 @@ final class HostileReport
                 String.format(Locale.ROOT, "%.0f", p.frames() / (p.elapsedNs() / 1e9))));
         }
         out.append(Tables.markdown(summary, 2)).append('\n');
-        out.append("Sent on changed: transmitted (XDP_TX, XDP_REDIRECT) by the XDP program; sent on (TC_ACT_OK," +
-            " TC_ACT_REDIRECT) with bytes changed by a TC program. Refused: BPF_PROG_TEST_RUN would not run the" +
+        out.append("Sent on changed: transmitted (XDP_TX, XDP_REDIRECT) by the XDP program; sent on (TCX_NEXT," +
+            " TC_ACT_OK, TC_ACT_REDIRECT) with bytes changed by a TC program. Refused: BPF_PROG_TEST_RUN would not run the" +
             " frame (shorter than its headers), as the checks allow.\n\n");
 
         out.append("## Verdicts\n\n");

@@ -27,8 +27,10 @@ public final class ClientCost
 {
     public static final int DEFAULT_SAMPLES = 200_000;
     private static final int WARMUP = 1_000;
+    /** tc_pass's verdict; the client's programs give {@link Abi.Consts#CRAB_TC_NEXT} for the same frames. */
     private static final int TC_ACT_OK = 0;
     private static final int TC_ACT_REDIRECT = 7;
+    private static final int NEXT = Abi.Consts.CRAB_TC_NEXT;
     private static final int NONE = -1;
     private static final byte[] CLIENT = Frames.ip("198.18.0.11");
     private static final byte[] VIP = Frames.ip("198.19.0.1");
@@ -58,14 +60,14 @@ public final class ClientCost
     {
         EGRESS("data to the VIP, redirected flow", true, PORT, VIP, VIP_PORT, TC_ACT_REDIRECT,
             Abi.Consts.CRAB_CL_EGRESS_REWRITTEN),
-        INGRESS("data from the backend, redirected flow", false, PORT, DIP, VIP_PORT, TC_ACT_OK,
+        INGRESS("data from the backend, redirected flow", false, PORT, DIP, VIP_PORT, NEXT,
             Abi.Consts.CRAB_CL_INGRESS_REWRITTEN),
         EGRESS_PORTED("data to the VIP, flow redirected to another port", true, PORT_REDIRECTED, VIP, VIP_PORT,
             TC_ACT_REDIRECT, Abi.Consts.CRAB_CL_EGRESS_REWRITTEN),
         INGRESS_PORTED("data from the backend, flow redirected to another port", false, PORT_REDIRECTED, DIP,
-            DIP_PORT_REDIRECTED, TC_ACT_OK, Abi.Consts.CRAB_CL_INGRESS_REWRITTEN),
-        EGRESS_OTHER("data of a direct connection (no flow)", true, PORT, DIRECT_PEER, VIP_PORT, TC_ACT_OK, NONE),
-        INGRESS_OTHER("data of a direct connection (no flow)", false, PORT, DIRECT_PEER, VIP_PORT, TC_ACT_OK, NONE);
+            DIP_PORT_REDIRECTED, NEXT, Abi.Consts.CRAB_CL_INGRESS_REWRITTEN),
+        EGRESS_OTHER("data of a direct connection (no flow)", true, PORT, DIRECT_PEER, VIP_PORT, NEXT, NONE),
+        INGRESS_OTHER("data of a direct connection (no flow)", false, PORT, DIRECT_PEER, VIP_PORT, NEXT, NONE);
 
         final String label;
         final boolean egress;

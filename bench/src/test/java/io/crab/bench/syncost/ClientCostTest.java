@@ -23,7 +23,7 @@ class ClientCostTest
 
         assertEquals(6, progress.size(), String.join("\n", progress));
         assertTrue(report.contains("| data to the VIP, redirected flow | crab_client_egress | 7 |"), report);
-        assertTrue(report.contains("| data of a direct connection (no flow) | crab_client_ingress | 0 |"), report);
+        assertTrue(report.contains("| data of a direct connection (no flow) | crab_client_ingress | -1 |"), report);
     }
 
     @Test
