@@ -10,11 +10,15 @@ import io.crab.agent.OptionKind;
 import io.crab.agent.Parse;
 import io.crab.agent.metrics.MetricsServer;
 import io.crab.bpf.Abi;
+import io.crab.endpoint.pods.PodEndpoints;
 import io.crab.k8s.watch.ClusterAgent;
 import io.crab.k8s.watch.ClusterWatch;
 import io.crab.lb.LbAgent;
 import io.crab.lb.LbContext;
 import io.crab.lb.xdp.XdpModeOption;
+import io.prometheus.metrics.model.snapshots.CounterSnapshot;
+import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
+import io.prometheus.metrics.model.snapshots.MetricSnapshots;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -96,8 +100,8 @@ public final class CrabK8s implements Callable<Integer>
         "listen (default: the node's first InternalIP or ExternalIP).")
     String healthCheckAddress;
 
-    @Option(names = "--metrics-address", paramLabel = "IP:PORT", description = "Serve crab-lb's Prometheus " +
-        "metrics at http://IP:PORT/metrics (with --lb-iface); off unless given.")
+    @Option(names = "--metrics-address", paramLabel = "IP:PORT", description = "Serve Prometheus metrics at " +
+        "http://IP:PORT/metrics: crab-lb's with --lb-iface, the pods' attachment without; off unless given.")
     String metricsAddress;
 
     @Mixin
@@ -144,17 +148,30 @@ public final class CrabK8s implements Callable<Integer>
             final Inet4Address healthAddress = settings.healthAddress != null ? settings.healthAddress :
                 node.nodeIps().stream().findFirst().orElseThrow(() -> new ConfigException("--health-check-address " +
                     "is needed: Node " + nodeName + " has no IPv4 InternalIP or ExternalIP address"));
-            // The pods' client programs are the endpoint role's, not wired in yet: their VIPs are only counted.
-            final VipSetListener vips = set -> log.info(set.size() + " VIPs for the pods' client programs",
-                "vips", set.size());
+            // Every node is the endpoint role: its pods' client and server programs, the client's VIPs from the
+            // same watch. An LB node's pods are clients and backends too.
+            final DutyCycleErrors errors = new DutyCycleErrors(log, clock);
+            final PodEndpoints pods = new PodEndpoints(settings.pods, clock, SystemEpochClock.INSTANCE, log, errors);
+            final VipSetListener vips = set ->
+            {
+                pods.vips(set);
+                log.info(set.size() + " VIPs for the pods' client programs", "vips", set.size());
+            };
             try (HealthCheckServers health = new HealthCheckServers(healthAddress, watch::healthy, log))
             {
                 if (lbIface == null)
                 {
                     final ClusterAgent cluster = new ClusterAgent(watch, new ClusterApply(health, vips, null), clock,
                         log);
-                    new AgentMain().run(cluster, new SleepingMillisIdleStrategy(50), new DutyCycleErrors(log, clock),
-                        () -> ready(watch, healthAddress, "endpoint role only (no --lb-iface)"), log);
+                    try (MetricsServer metrics = settings.metrics == null ? null :
+                        MetricsServer.start(settings.metrics, "crab-k8s-metrics", () -> podMetrics(pods, watch)))
+                    {
+                        new AgentMain().run(new CompositeAgent(pods, cluster), new SleepingMillisIdleStrategy(10),
+                            errors, () -> ready(watch, healthAddress, "endpoint role (pods in " +
+                                settings.pods.netnsDir() + ", on " + settings.pods.iface() + ")" +
+                                (metrics == null ? "" : "; metrics on http://" + MetricsServer.text(settings.metrics) +
+                                    "/metrics")), log);
+                    }
                     return Cli.OK;
                 }
                 final ClusterConfigSource source = new ClusterConfigSource(settings.limits.config(),
@@ -171,9 +188,9 @@ public final class CrabK8s implements Callable<Integer>
                     }
                 }), clock, log);
                 // crab-lb's agent starts first: its XDP program is attached before the health checks say yes.
-                new AgentMain().run(new CompositeAgent(lb, cluster), new SleepingMillisIdleStrategy(50),
-                    new DutyCycleErrors(log, clock),
-                    () -> ready(watch, healthAddress, "LB on " + lbIface + ", XDP " + lb.xdpMode().word()), log);
+                new AgentMain().run(new CompositeAgent(lb, pods, cluster), new SleepingMillisIdleStrategy(10), errors,
+                    () -> ready(watch, healthAddress, "LB on " + lbIface + ", XDP " + lb.xdpMode().word() +
+                        "; pods in " + settings.pods.netnsDir() + ", on " + settings.pods.iface()), log);
             }
         }
         return Cli.OK;
@@ -218,10 +235,8 @@ public final class CrabK8s implements Callable<Integer>
         {
             throw new ConfigException("--health-check-address " + ex.getMessage());
         }
-        if (metricsAddress != null && lbIface == null)
-        {
-            throw new ConfigException("--metrics-address serves crab-lb's metrics: it needs --lb-iface");
-        }
+        final PodEndpoints.Context pods = PodEndpoints.Context.defaults().withNetnsDir(podNetnsDir)
+            .withIface(podIface);
         if (kubeconfig != null && !Files.isReadable(kubeconfig))
         {
             throw new ConfigException("--kubeconfig " + kubeconfig + ": " +
@@ -229,7 +244,8 @@ public final class CrabK8s implements Callable<Integer>
         }
         final LbContext.Limits limits = LbContext.Limits.of(maxServices, maxBackends, maxSlots,
             Abi.Consts.CRAB_MAGLEV_SIZE, Abi.Consts.CRAB_CONN_TABLE_SIZE);
-        return new Settings(range[0], range[1], healthAddress, MetricsServer.parseAddress(metricsAddress), limits);
+        return new Settings(range[0], range[1], healthAddress, MetricsServer.parseAddress(metricsAddress), limits,
+            pods);
     }
 
     /** {@code --node-port-range LOW-HIGH}, each a port. */
@@ -279,8 +295,26 @@ public final class CrabK8s implements Callable<Integer>
     }
 
     private record Settings(int nodePortMin, int nodePortMax, Inet4Address healthAddress,
-        InetSocketAddress metrics, LbContext.Limits limits)
+        InetSocketAddress metrics, LbContext.Limits limits, PodEndpoints.Context pods)
     {
+    }
+
+    /** The endpoint role's metrics: the pods served, their failures, the services and VIPs the watch gives. */
+    private static MetricSnapshots podMetrics(final PodEndpoints pods, final ClusterWatch watch)
+    {
+        return new MetricSnapshots(
+            GaugeSnapshot.builder().name("crab_k8s_pods_attached").help("Pods with crab's client and server " +
+                "programs attached.").dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder()
+                .value(pods.attached().size()).build()).build(),
+            CounterSnapshot.builder().name("crab_k8s_pod_errors").help("Failures attaching to or serving a pod " +
+                "(each retried).").dataPoint(CounterSnapshot.CounterDataPointSnapshot.builder()
+                .value(pods.errors()).build()).build(),
+            GaugeSnapshot.builder().name("crab_k8s_services").help("The crab services this node's cluster view " +
+                "asks for.").dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder()
+                .value(watch.desired().services().size()).build()).build(),
+            GaugeSnapshot.builder().name("crab_k8s_watch_healthy").help("1 while the watch on the API server " +
+                "runs.").dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder()
+                .value(watch.healthy() ? 1 : 0).build()).build());
     }
 
     static final class XdpModeConverter implements ITypeConverter<XdpModeOption>

@@ -6,6 +6,7 @@ import io.crab.agent.ConfigException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -56,8 +57,9 @@ class CrabK8sCommandLineTest
     }
 
     @Test
-    void everyOtherOptionIsReadStrictlyToo()
+    void everyOtherOptionIsReadStrictlyToo() throws IOException
     {
+        Files.writeString(dir.resolve("file"), "");
         assertUsageError("crab-k8s: --node-name is required (or the environment variable NODE_NAME)",
             "--node-name", "");
         assertUsageError("crab-k8s: --proxy-name 'my proxy': not a label value (1-63 of A-Z a-z 0-9 - _ ., starting " +
@@ -68,8 +70,8 @@ class CrabK8sCommandLineTest
             "--node-name", NODE, "--pod-iface", "eth0/1");
         assertUsageError("crab-k8s: --lb-iface 'a-very-long-interface': not an interface name",
             "--node-name", NODE, "--lb-iface", "a-very-long-interface");
-        assertUsageError("crab-k8s: --metrics-address serves crab-lb's metrics: it needs --lb-iface",
-            "--node-name", NODE, "--metrics-address", "127.0.0.1:9750");
+        assertUsageError("crab-k8s: --pod-netns-dir " + dir.resolve("file") + ": not a directory",
+            "--node-name", NODE, "--pod-netns-dir", dir.resolve("file").toString());
         assertUsageError("crab-k8s: --max-services 0: must be 1..65536", "--node-name", NODE, "--lb-iface", "eth0",
             "--max-services", "0");
         assertUsageError("crab-k8s: --kubeconfig " + dir.resolve("nope") + ": no such file",
