@@ -83,6 +83,11 @@ public final class CrabK8s implements Callable<Integer>
         description = "Where the container runtime keeps the pods' network namespace files (default ${DEFAULT-VALUE}).")
     Path podNetnsDir;
 
+    @Option(names = "--pod-state-dir", paramLabel = "DIR", description = "Where on the bpffs this crab-k8s marks " +
+        "the pods it attached, and removes the pins of those gone (default /sys/fs/bpf/crab-pods). One crab-k8s " +
+        "per directory: another's pods would look gone to it.")
+    Path podStateDir;
+
     @Option(names = "--pod-iface", paramLabel = "NAME", defaultValue = "eth0",
         description = "The pods' interface inside their network namespace (default ${DEFAULT-VALUE}).")
     String podIface;
@@ -236,7 +241,8 @@ public final class CrabK8s implements Callable<Integer>
             throw new ConfigException("--health-check-address " + ex.getMessage());
         }
         final PodEndpoints.Context pods = PodEndpoints.Context.defaults().withNetnsDir(podNetnsDir)
-            .withIface(podIface);
+            .withIface(podIface).withStateDir(podStateDir == null ?
+                PodEndpoints.Context.DEFAULT_STATE_DIR : podStateDir);
         if (kubeconfig != null && !Files.isReadable(kubeconfig))
         {
             throw new ConfigException("--kubeconfig " + kubeconfig + ": " +
