@@ -240,6 +240,10 @@ public final class CrabK8s implements Callable<Integer>
         {
             throw new ConfigException("--health-check-address " + ex.getMessage());
         }
+        if (podStateDir != null && Files.exists(podStateDir) && !Files.isDirectory(podStateDir))
+        {
+            throw new ConfigException("--pod-state-dir " + podStateDir + ": not a directory");
+        }
         final PodEndpoints.Context pods = PodEndpoints.Context.defaults().withNetnsDir(podNetnsDir)
             .withIface(podIface).withStateDir(podStateDir == null ?
                 PodEndpoints.Context.DEFAULT_STATE_DIR : podStateDir);
