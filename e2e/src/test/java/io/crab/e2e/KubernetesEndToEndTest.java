@@ -85,7 +85,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * <pre>
  *   bridge 198.18.0.0/24 (the rig's switch)
  *   lb-node  198.18.0.2   crab-k8s --lb-iface eth0; the mock API server listens here; owns the ClusterIPs
- *                         (198.19.0.0/24), which every node routes to it; no pods (see below)
+ *                         (198.19.0.0/24), which every node routes to it; pods 198.18.10.0/24: web-lb 198.18.10.3
  *   node-a   198.18.0.11  crab-k8s; pods 198.18.11.0/24: client 198.18.11.2, web-a 198.18.11.3
  *   node-b   198.18.0.12  crab-k8s; pods 198.18.12.0/24: web-b 198.18.12.3, web-b2 198.18.12.4
  *   outside  198.18.0.101 no crab: a client outside the cluster
@@ -96,8 +96,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * server on port 8080 (the Services' targetPort; their port is 80 or 81) that greets every connection with its
  * pod's name and then echoes, so the client knows where the LB sent it.
  * <p>
- * The LB node has no pods: crab-lb sends redirected SYNs out of its uplink only, and refuses a backend routed
- * elsewhere, so a pod of the LB node as an endpoint would have its whole configuration refused.
+ * crab-lb sends redirected SYNs out of its uplink only, so the LB node's own pod web-lb, an endpoint of Service
+ * local, is left out of the LB's tables (crab-lb would refuse the whole configuration over it).
  */
 @ExtendWith(KernelRequired.class)
 class KubernetesEndToEndTest
@@ -115,12 +115,15 @@ class KubernetesEndToEndTest
     private static final String WEB_A = "web-a";
     private static final String WEB_B = "web-b";
     private static final String WEB_B2 = "web-b2";
+    private static final String WEB_LB = "web-lb";
     /** Pod name to its address. */
     private static final Map<String, String> POD_IPS = Map.of(CLIENT, "198.18.11.2", WEB_A, "198.18.11.3",
-        WEB_B, "198.18.12.3", WEB_B2, "198.18.12.4");
+        WEB_B, "198.18.12.3", WEB_B2, "198.18.12.4", WEB_LB, "198.18.10.3");
     /** Each node's pod network and the gateway address its veths have. */
+    private static final String POD_NET_LB = "198.18.10.0/24";
     private static final String POD_NET_A = "198.18.11.0/24";
     private static final String POD_NET_B = "198.18.12.0/24";
+    private static final String GATEWAY_LB = "198.18.10.1";
     private static final String GATEWAY_A = "198.18.11.1";
     private static final String GATEWAY_B = "198.18.12.1";
 
@@ -129,7 +132,10 @@ class KubernetesEndToEndTest
     private static final int WEB_NODE_PORT = 30080;
     /** Service scale: ClusterIP over three pods, one of which is scaled down. */
     private static final String SCALE_VIP = "198.19.0.20";
-    /** Service local: NodePort 30081 with externalTrafficPolicy Local, its pods all on the worker nodes. */
+    /**
+     * Service local: NodePort 30081 with externalTrafficPolicy Local, over web-a and web-b on the workers and
+     * web-lb on the LB node, which crab-lb cannot reach.
+     */
     private static final String LOCAL_VIP = "198.19.0.30";
     private static final int LOCAL_NODE_PORT = 30081;
 
@@ -173,7 +179,8 @@ class KubernetesEndToEndTest
                 endpoint(WEB_B2, NODE_B, true)));
             api.put(new ServiceBuilder(service("local", "NodePort", LOCAL_VIP, 81, LOCAL_NODE_PORT)).editSpec()
                 .withExternalTrafficPolicy("Local").endSpec().build());
-            api.put(slice("local", endpoint(WEB_A, NODE_A, true), endpoint(WEB_B, NODE_B, true)));
+            api.put(slice("local", endpoint(WEB_A, NODE_A, true), endpoint(WEB_B, NODE_B, true),
+                endpoint(WEB_LB, LB_NODE, true)));
             final Path kubeconfig = api.kubeconfig(logs);
 
             topology.enableXdpTxOn(lbNode);
@@ -405,16 +412,20 @@ class KubernetesEndToEndTest
     @Test
     void externalTrafficPolicyLocalWithoutLocalEndpointsServesNoConnectionOnTheLbNodesNodePort() throws Exception
     {
+        // The LB node's one endpoint of the Service is its own pod, which crab-lb cannot reach: left out, and said.
+        final Daemon lb = daemons.get(0);
+        assertTrue(lb.logText().contains("WARN crab-k8s: left out endpoint " + POD_IPS.get(WEB_LB) + ":" +
+            TARGET_PORT + " (service "), lb.logText());
         final String nodePortService = "crab.service.vip-198-18-0-2-" + LOCAL_NODE_PORT;
         awaitTrue(() -> lbStatus().getGauges().containsKey(nodePortService + ".backends"),
             "the NodePort on the LB node's address");
         final MetricRegistry before = lbStatus();
         assertEquals(0, gauge(before, nodePortService + ".backends"),
-            "externalTrafficPolicy Local: the LB node has no endpoint of its own, so none");
+            "externalTrafficPolicy Local: the LB node has no endpoint of its own that it reaches, so none");
         assertEquals(2, gauge(before, "crab.service.vip-198-18-0-2-" + WEB_NODE_PORT + ".backends"),
             "where a NodePort's policy is Cluster, the LB node has every endpoint");
         assertEquals(2, gauge(before, "crab.service.vip-198-19-0-30-81.backends"),
-            "the same Service's ClusterIP keeps both");
+            "the same Service's ClusterIP keeps both pods of the workers");
         final long accepted = servers.values().stream().mapToLong(PodServer::accepted).sum();
 
         // From a pod and from outside the cluster: the SYN reaches the LB node, which has no backend for it.
@@ -470,12 +481,15 @@ class KubernetesEndToEndTest
         topology.exec(nodeB, "ip", "route", "add", POD_NET_A, "via", nodeA.ip(), "dev", IFACE);
         topology.exec(lbNode, "ip", "route", "add", POD_NET_A, "via", nodeA.ip(), "dev", IFACE);
         topology.exec(lbNode, "ip", "route", "add", POD_NET_B, "via", nodeB.ip(), "dev", IFACE);
+        topology.exec(nodeA, "ip", "route", "add", POD_NET_LB, "via", lbNode.ip(), "dev", IFACE);
+        topology.exec(nodeB, "ip", "route", "add", POD_NET_LB, "via", lbNode.ip(), "dev", IFACE);
         // node-b reaches the ClusterIPs through the LB node as node-a does (the rig routes its clients so).
         addPod(nodeA, CLIENT, GATEWAY_A, "vclient");
         addPod(nodeA, WEB_A, GATEWAY_A, "vweba");
         addPod(nodeB, WEB_B, GATEWAY_B, "vwebb");
         addPod(nodeB, WEB_B2, GATEWAY_B, "vwebb2");
-        for (final String pod : List.of(WEB_A, WEB_B, WEB_B2))
+        addPod(lbNode, WEB_LB, GATEWAY_LB, "vweblb");
+        for (final String pod : List.of(WEB_A, WEB_B, WEB_B2, WEB_LB))
         {
             servers.put(pod, PodServer.start(pods.get(pod), pod, POD_IPS.get(pod)));
         }
