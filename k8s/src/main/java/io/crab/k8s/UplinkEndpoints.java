@@ -66,8 +66,7 @@ final class UplinkEndpoints
                     out.putIfAbsent(backend.target(), service.name());
                 }
             }
-            services.add(kept.size() == service.backends().size() ? service : new ServiceConfig(service.name(),
-                service.vip(), service.policy(), service.redirectUnmarked(), kept, service.line()));
+            services.add(kept.size() == service.backends().size() ? service : service.withBackends(kept));
         }
         out.forEach((target, service) ->
         {
