@@ -83,6 +83,11 @@ public final class CrabK8s implements Callable<Integer>
         description = "Where the container runtime keeps the pods' network namespace files (default ${DEFAULT-VALUE}).")
     Path podNetnsDir;
 
+    @Option(names = "--pod-state-dir", paramLabel = "DIR", description = "Where on the bpffs this crab-k8s marks " +
+        "the pods it attached, and removes the pins of those gone (default /sys/fs/bpf/crab-pods). One crab-k8s " +
+        "per directory: another's pods would look gone to it.")
+    Path podStateDir;
+
     @Option(names = "--pod-iface", paramLabel = "NAME", defaultValue = "eth0",
         description = "The pods' interface inside their network namespace (default ${DEFAULT-VALUE}).")
     String podIface;
@@ -174,15 +179,16 @@ public final class CrabK8s implements Callable<Integer>
                     }
                     return Cli.OK;
                 }
+                final UplinkEndpoints uplink = UplinkEndpoints.of(lbIface, log);
                 final ClusterConfigSource source = new ClusterConfigSource(settings.limits.config(),
-                    watch.desired().lbConfig());
+                    uplink.keepRouted(watch.desired().lbConfig()));
                 // The Services ask for rr and hash only, which need no load reports: no UDP port is opened for them.
                 final LbContext ctx = LbContext.of(lbIface, source, settings.limits, false, OptionKind.DEFAULT,
                     1000, LbContext.Feedback.of(0, null)).withMetrics(settings.metrics).withXdpMode(xdpMode);
                 final LbAgent lb = new LbAgent(ctx, clock, SystemEpochClock.INSTANCE, log);
                 final ClusterAgent cluster = new ClusterAgent(watch, new ClusterApply(health, vips, config ->
                 {
-                    if (source.offer(config))
+                    if (source.offer(uplink.keepRouted(config)))
                     {
                         lb.requestReload();
                     }
@@ -235,8 +241,13 @@ public final class CrabK8s implements Callable<Integer>
         {
             throw new ConfigException("--health-check-address " + ex.getMessage());
         }
+        if (podStateDir != null && Files.exists(podStateDir) && !Files.isDirectory(podStateDir))
+        {
+            throw new ConfigException("--pod-state-dir " + podStateDir + ": not a directory");
+        }
         final PodEndpoints.Context pods = PodEndpoints.Context.defaults().withNetnsDir(podNetnsDir)
-            .withIface(podIface);
+            .withIface(podIface).withStateDir(podStateDir == null ?
+                PodEndpoints.Context.DEFAULT_STATE_DIR : podStateDir);
         if (kubeconfig != null && !Files.isReadable(kubeconfig))
         {
             throw new ConfigException("--kubeconfig " + kubeconfig + ": " +

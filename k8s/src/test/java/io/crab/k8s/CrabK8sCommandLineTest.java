@@ -72,6 +72,8 @@ class CrabK8sCommandLineTest
             "--node-name", NODE, "--lb-iface", "a-very-long-interface");
         assertUsageError("crab-k8s: --pod-netns-dir " + dir.resolve("file") + ": not a directory",
             "--node-name", NODE, "--pod-netns-dir", dir.resolve("file").toString());
+        assertUsageError("crab-k8s: --pod-state-dir " + dir.resolve("file") + ": not a directory",
+            "--node-name", NODE, "--pod-state-dir", dir.resolve("file").toString());
         assertUsageError("crab-k8s: --max-services 0: must be 1..65536", "--node-name", NODE, "--lb-iface", "eth0",
             "--max-services", "0");
         assertUsageError("crab-k8s: --kubeconfig " + dir.resolve("nope") + ": no such file",

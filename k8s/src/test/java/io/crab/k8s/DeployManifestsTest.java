@@ -63,7 +63,7 @@ final class DeployManifestsTest
      * written in parallel with these manifests; these are its names until it can be asked.
      */
     private static final Set<String> VALUE_OPTIONS = Set.of("--node-name", "--kubeconfig", "--lb-iface",
-        "--pod-netns-dir", "--pod-iface", "--node-port-range", "--proxy-name", "--health-check-address",
+        "--pod-netns-dir", "--pod-iface", "--pod-state-dir", "--node-port-range", "--proxy-name", "--health-check-address",
         "--metrics-address", "--log-format", "--max-services", "--max-backends", "--max-slots", "--xdp-mode");
     private static final Set<String> FLAG_OPTIONS = Set.of("--verbose");
     private static final String DEFAULT_POD_NETNS_DIR = "/var/run/netns";

@@ -36,4 +36,10 @@ public record ServiceConfig(String name, HostPort vip, Policy policy, boolean re
             }
         }
     }
+
+    /** The same service over other backends: every other setting kept, whatever settings a service gains. */
+    public ServiceConfig withBackends(final List<BackendConfig> others)
+    {
+        return new ServiceConfig(name, vip, policy, redirectUnmarked, others, line);
+    }
 }
