@@ -5,6 +5,7 @@ import io.crab.bpf.Abi;
 import io.crab.bpf.BpfMap;
 import io.crab.bpf.BpfObject;
 import io.crab.lb.config.BackendConfig;
+import io.crab.lb.config.FallbackMode;
 import io.crab.lb.config.LbConfig;
 import io.crab.lb.config.ServiceConfig;
 import io.crab.lb.policy.MaglevTable;
@@ -239,7 +240,8 @@ final class ServiceTables
         vipKey(service.vip());
         value.setMemory(0, value.capacity(), (byte)0);
         value.putInt(Abi.Vip.VIP_ID, id);
-        value.putInt(Abi.Vip.FLAGS, service.redirectUnmarked() ? Abi.Consts.CRAB_VIP_REDIRECT_UNMARKED : 0);
+        value.putInt(Abi.Vip.FLAGS, (service.redirectUnmarked() ? Abi.Consts.CRAB_VIP_REDIRECT_UNMARKED : 0) |
+            (service.fallback() == FallbackMode.TRANSLATE ? Abi.Consts.CRAB_VIP_FALLBACK_TRANSLATE : 0));
         value.putInt(Abi.Vip.POLICY, service.policy().code());
         value.putInt(Abi.Vip.SLOT_BASE, base);
         value.putInt(Abi.Vip.SLOT_COUNT, table.size());
