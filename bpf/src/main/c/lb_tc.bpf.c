@@ -80,7 +80,7 @@ static __always_inline int translate(struct __sk_buff *skb, const struct crab_pk
 	__be16 port = be->port ? be->port : p->tcp.dest;
 	struct bpf_fib_lookup fib = {
 		.family = AF_INET, .l4_protocol = IPPROTO_TCP, .sport = p->tcp.source, .dport = port,
-		.ipv4_src = p->ip.saddr, .ipv4_dst = be->addr, .ifindex = skb->ingress_ifindex,
+		.ipv4_src = p->ip.saddr, .ipv4_dst = be->addr, .ifindex = skb->ifindex,
 	};
 	/* No tot_len: the kernel then checks the socket buffer against the route's MTU as forwarding would (GSO
 	 * included). */
