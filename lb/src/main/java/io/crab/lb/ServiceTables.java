@@ -253,15 +253,17 @@ final class ServiceTables
     }
 
     /**
-     * Builds the service's Maglev table from its backends that take fallback connections (usable, and on the VIP's
-     * own port, since the fallback leaves the packet as the client sent it) into the row at {@code base}; returns
+     * Builds the service's Maglev table from its backends that take fallback connections (usable, and, unless the
+     * service's fallback translates, on the VIP's own port, since direct server return leaves the packet as the
+     * client sent it) into the row at {@code base}; returns
      * its size, or 0 when none does. Tables are published only when a service's configuration or usable backends
      * change, so the build (milliseconds for a few backends) is not on any packet's path.
      */
     private int writeMaglev(final ServiceConfig service, final Predicate<BackendConfig> usable, final int base)
     {
         final List<BackendConfig> takers = service.backends().stream()
-            .filter(b -> usable.test(b) && (b.target().anyPort() || b.target().port() == service.vip().port()))
+            .filter(b -> usable.test(b) && (service.fallback() == FallbackMode.TRANSLATE || b.target().anyPort() ||
+                b.target().port() == service.vip().port()))
             .toList();
         if (takers.isEmpty())
         {
