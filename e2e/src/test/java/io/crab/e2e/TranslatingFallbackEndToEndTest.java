@@ -164,6 +164,37 @@ class TranslatingFallbackEndToEndTest
     }
 
     /**
+     * The records and the LB's connection table are pinned: a translated connection outlives the server endpoint
+     * killed and started again, and crab-lb killed and started again, and new connections work after each.
+     */
+    @Test
+    void aTranslatedConnectionOutlivesRestartsOfTheServerEndpointAndTheLb() throws Exception
+    {
+        try (Socket s = Connections.connect(client, TARGET))
+        {
+            Connections.assertEchoes(s);
+            cluster.endpoint(backend).kill();
+            Connections.assertEchoes(s);
+            cluster.restartEndpoint(backend);
+            assertTrue(cluster.endpoint(backend).logText().contains("took over"), cluster.endpoint(backend).logText());
+            Connections.assertEchoes(s);
+            try (Socket fresh = Connections.connect(client, TARGET))
+            {
+                Connections.assertEchoes(fresh);
+            }
+            cluster.lb().kill();
+            Connections.assertEchoes(s);
+            cluster.restartLb();
+            assertTrue(cluster.lb().logText().contains("took over"), cluster.lb().logText());
+            Connections.assertEchoes(s);
+            try (Socket fresh = Connections.connect(client, TARGET))
+            {
+                Connections.assertEchoes(fresh);
+            }
+        }
+    }
+
+    /**
      * An attacker on a third host sends SYNs straight to the backend, with the client's address and the ports of its
      * live connections: with the translation option naming another VIP, and without it. The kernel answers each as
      * RFC 5961 says (a challenge ACK, from the VIP), and no connection's reply address changes.
