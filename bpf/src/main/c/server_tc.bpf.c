@@ -47,21 +47,22 @@ static __always_inline int tuple_live(struct __sk_buff *skb, const struct crab_p
 	return live;
 }
 
-/* A SYN with the translation option: recorded for the tuple unless a connection is under way on it. It is never
- * echoed (the client does not speak crab) and ends any echo an earlier SYN on the tuple left. */
+/* A SYN with the translation option: recorded for the tuple unless a connection is under way on it, which then
+ * keeps whatever it had, echo included. It is never echoed (the client does not speak crab), so recording it ends
+ * any echo an earlier SYN on the tuple left. */
 static __always_inline void record_translation(struct __sk_buff *skb, const struct crab_pkt *p,
 					       const struct crab_opt_scan *scan, const struct crab_flow_key *key)
 {
 	struct crab_translation tr = { .seen_ns = bpf_ktime_get_ns() };
 	__u8 flags = 0;
 
-	bpf_map_delete_elem(&echoes, key);
 	if (crab_read_translate(scan, &tr.vip_addr, &tr.vip_port, &flags) || flags != CRAB_TRANSLATE_REPLY_AS_VIP)
 		return;
 	if (tuple_live(skb, p)) {
 		count(CRAB_SV_TRANSLATION_KEPT);
 		return;
 	}
+	bpf_map_delete_elem(&echoes, key);
 	bpf_map_update_elem(&translations, key, &tr, BPF_ANY);
 	count(CRAB_SV_TRANSLATION_RECORDED);
 }
