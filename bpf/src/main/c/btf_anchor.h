@@ -11,6 +11,7 @@ struct crab_btf_anchor {
 	enum crab_policy policy;
 	enum crab_xdp_mode xdp_mode;
 	enum crab_vip_flags vip_flags;
+	enum crab_translate_option translate_option;
 	enum crab_vip_kinds vip_kinds;
 	enum crab_backend_flags backend_flags;
 	enum crab_flow_state flow_state;

@@ -242,7 +242,7 @@ static __always_inline void accept_redirect(struct __sk_buff *skb, struct crab_p
 	int has_port = 0;
 
 	if (!cfg || crab_skb_scan_options(skb, p, cfg, &scan) || scan.bad || scan.redirect_off < 0 ||
-	    crab_read_redirect(&scan, &vip, &vport, &has_port))
+	    crab_scan_translates(&scan) || crab_read_redirect(&scan, &vip, &vport, &has_port))
 		return;
 	if (!has_port)
 		vport = p->tcp.source;

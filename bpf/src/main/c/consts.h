@@ -44,6 +44,14 @@ enum crab_xdp_mode {
 /* Per-VIP switches in struct crab_vip.flags. */
 enum crab_vip_flags {
 	CRAB_VIP_REDIRECT_UNMARKED = 1, /* redirect SYNs without the client marker (kernel-patch clients) */
+	CRAB_VIP_FALLBACK_TRANSLATE = 2, /* the fallback rewrites each packet to the backend's address and port and
+	                                  * routes it, and the backend's server program answers as the VIP */
+};
+
+/* The translation option (tcp_opts.h): kind, length, (ExID,) then its body: VIP(4), VIP port(2), flags(1). */
+enum crab_translate_option {
+	CRAB_TRANSLATE_BODY = 7,         /* the bytes after kind, length and ExID */
+	CRAB_TRANSLATE_REPLY_AS_VIP = 1, /* the one flag: answer from the VIP and port named, for the connection's life */
 };
 
 /* Which kinds of VIP key the vips map holds (the one entry of vip_kinds), so a lookup for a kind it has none of
@@ -102,6 +110,10 @@ enum crab_fallback_counter {
 	CRAB_FB_NEW,                   /* an unmarked SYN placed by the service's Maglev table */
 	CRAB_FB_ADOPTED,               /* a packet of a connection the table did not know, placed by Maglev */
 	CRAB_FB_FORWARDED,             /* a packet of a known fallback connection sent on to its backend */
+	CRAB_FB_TRANSLATED,            /* of those, packets of a translating service: rewritten to the backend, routed */
+	CRAB_FB_DROP_ODD_SYN,          /* a translating service's SYN that cannot carry the option (no room, payload,
+	                                * EOL, or an option of our kind already): dropped, never sent on without it */
+	CRAB_FB_DROP_NO_ROUTE,         /* a translating service's packet for a backend the FIB has no route to */
 	CRAB_FB_COUNTER_MAX,
 };
 
@@ -159,6 +171,10 @@ enum crab_server_counter {
 	CRAB_SV_SYN_OPTION_SEEN = 0,
 	CRAB_SV_SYNACK_ECHOED,
 	CRAB_SV_SYNACK_NOT_ECHOED,     /* no room or odd SYN-ACK: sent unchanged, the client falls back */
+	CRAB_SV_TRANSLATION_RECORDED,  /* a SYN with the translation option: its replies will come from the VIP */
+	CRAB_SV_TRANSLATION_KEPT,      /* a SYN (with the option or not) for a tuple that has a live connection: its
+	                                * recorded reply address, or lack of one, stays as it is */
+	CRAB_SV_REPLY_TRANSLATED,      /* a packet of a translated connection sent from the VIP */
 	CRAB_SV_COUNTER_MAX,
 };
 

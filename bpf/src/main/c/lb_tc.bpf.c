@@ -1,8 +1,10 @@
 /* lb_tc.bpf.c: the load balancer's hashing fallback, for clients that do not speak crab. XDP passes their SYNs
  * (unmarked) and every later packet; here each one goes to the backend the connection table or, for a new
- * connection, the service's Maglev table names. The IP packet is not changed: it is sent to the backend's MAC
- * (direct server return, as LVS-DR does), and the backend, which has the VIP on a local interface, answers the
- * client from the VIP directly. In TC, not XDP, so a sender's partial checksum (offload) stays valid. */
+ * connection, the service's Maglev table names. By default the IP packet is not changed: it is sent to the backend's
+ * MAC (direct server return, as LVS-DR does), and the backend, which has the VIP on a local interface, answers the
+ * client from the VIP directly. A translating service's packets are rewritten to the backend's address and port
+ * and routed to it, its SYN carrying the translation option, so that the backend's server program answers as the
+ * VIP (still directly). In TC, not XDP, so a sender's partial checksum (offload) stays valid. */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
@@ -11,6 +13,7 @@
 #include "structs.h"
 #include "maps_lb.h"
 #include "skb.h"
+#include "tcp_opts.h"
 #include "btf_anchor.h"
 
 #define AF_INET 2 /* linux/socket.h is not a uapi header */
@@ -53,9 +56,59 @@ static __always_inline int backend_serves(__u32 id)
 	return be && (be->flags & CRAB_BACKEND_SERVING);
 }
 
+/* Whether a translating service's SYN can carry the translation option at the end of its options: a header-only
+ * segment with room for 12 bytes, options not ended by EOL, and no option of our kind but the client marker
+ * (a client's own redirect or translation option would reach the backend beside ours). */
+static __always_inline int takes_translate_option(struct __sk_buff *skb, const struct crab_pkt *p,
+						  const struct crab_opt_cfg *cfg)
+{
+	struct crab_opt_scan scan;
+
+	return crab_skb_header_only(skb, p) && p->tcp_len + 12 <= CRAB_MAX_TCP_HDR &&
+	       !crab_skb_scan_options(skb, p, cfg, &scan) && !scan.bad && !scan.eol && scan.redirect_off < 0;
+}
+
+/*
+ * A translating service's packet: the destination becomes the backend's address and port (both checksums updated
+ * for the change, never summed again, so a wrong one stays wrong), a SYN gets the translation option naming the VIP
+ * and port the client addressed, and the packet is routed by the FIB towards the backend, which may be any number
+ * of hops away. The kernel resolves (or queues for) the next hop.
+ */
+static __always_inline int translate(struct __sk_buff *skb, const struct crab_pkt *p, const struct crab_backend *be,
+				     const struct crab_opt_cfg *cfg, int syn)
+{
+	__be16 port = be->port ? be->port : p->tcp.dest;
+	struct bpf_fib_lookup fib = {
+		.family = AF_INET, .l4_protocol = IPPROTO_TCP, .sport = p->tcp.source, .dport = port,
+		.ipv4_src = p->ip.saddr, .ipv4_dst = be->addr, .ifindex = skb->ifindex,
+	};
+	/* No tot_len: the kernel then checks the socket buffer against the route's MTU as forwarding would (GSO
+	 * included). */
+	long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return count(CRAB_FB_DROP_NO_ROUTE, TC_ACT_SHOT);
+	struct crab_hdrs h;
+	if (crab_skb_headers(skb, &h))
+		return count(CRAB_FB_PASS_OTHER, TC_ACT_OK);
+	crab_skb_rewrite(skb, &h, 1, be->addr, port);
+	if (syn) {
+		__u8 opt[16];
+		if (!cfg)
+			return count(CRAB_FB_DROP_ODD_SYN, TC_ACT_SHOT);
+		int size = crab_build_translate(opt, cfg, p->ip.daddr, p->tcp.dest);
+		if (crab_skb_append_option(skb, p, opt, size))
+			return count(CRAB_FB_DROP_ODD_SYN, TC_ACT_SHOT);
+	}
+	/* The FIB gave the next hop: the backend itself on a link, else the gateway towards it. */
+	struct bpf_redir_neigh nh = { .nh_family = AF_INET, .ipv4_nh = fib.ipv4_dst };
+	count(CRAB_FB_TRANSLATED, 0);
+	return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+}
+
 SEC("tc")
 int crab_lb_fallback(struct __sk_buff *skb)
 {
+	struct crab_opt_cfg *cfg = 0;
 	struct crab_pkt p;
 
 	if (crab_skb_parse(skb, &p))
@@ -63,10 +116,18 @@ int crab_lb_fallback(struct __sk_buff *skb)
 	struct crab_vip *vip = crab_find_vip(p.ip.daddr, p.tcp.dest);
 	if (!vip)
 		return count(CRAB_FB_PASS_NOT_VIP, TC_ACT_OK);
+	int translating = vip->flags & CRAB_VIP_FALLBACK_TRANSLATE;
 	struct crab_syn_key key = {
 		.client_addr = p.ip.saddr, .vip_addr = p.ip.daddr, .client_port = p.tcp.source, .vip_port = p.tcp.dest,
 	};
 	int syn = p.tcp.syn && !p.tcp.ack;
+	/* Checked before the SYN is placed: one that cannot tell its backend to answer as the VIP is not sent at all,
+	 * since the backend would answer it from its own address, which the client does not know. */
+	if (translating && syn) {
+		cfg = crab_opt_cfg();
+		if (!cfg || !takes_translate_option(skb, &p, cfg))
+			return count(CRAB_FB_DROP_ODD_SYN, TC_ACT_SHOT);
+	}
 	struct crab_conn *known = bpf_map_lookup_elem(&conn_table, &key);
 	__u32 id;
 	/* A SYN for a known tuple is a retransmission, the client reusing the port, or a forgery (anyone can send one
@@ -93,6 +154,8 @@ int crab_lb_fallback(struct __sk_buff *skb)
 	struct crab_backend *be = bpf_map_lookup_elem(&backends, &id);
 	if (!be)
 		return TC_ACT_OK;
+	if (translating)
+		return translate(skb, &p, be, cfg, syn);
 	struct bpf_redir_neigh nh = { .nh_family = AF_INET, .ipv4_nh = be->addr };
 	return bpf_redirect_neigh(skb->ifindex, &nh, sizeof(nh), 0);
 }

@@ -17,6 +17,26 @@ struct {
 	__type(value, struct crab_echo);
 } echoes SEC(".maps");
 
+/* Translations asked for by SYNs (the translation option), keyed (local, client): the VIP and port the connection's
+ * replies must come from, until its socket exists and carries it (translated_socks); after that still what packets
+ * the kernel sends for the tuple without the socket use (a reset, an ACK from TIME_WAIT). LRU: a flood of forged SYNs
+ * can evict entries, but the socket's copy of a connection under way is out of its reach. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CRAB_SYN_TABLE_SIZE);
+	__type(key, struct crab_flow_key);
+	__type(value, struct crab_translation);
+} translations SEC(".maps");
+
+/* The translation of a connection, on its socket: freed by the kernel with the socket, so it is bounded by the
+ * connections that exist and never outlives one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct crab_translation);
+} translated_socks SEC(".maps");
+
 /* Events by kind (enum crab_server_counter). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

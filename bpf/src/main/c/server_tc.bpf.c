@@ -1,4 +1,6 @@
-/* server_tc.bpf.c: the server endpoint. Remembers the option of a redirected SYN and echoes it in the SYN-ACK. */
+/* server_tc.bpf.c: the server endpoint. Remembers the option of a redirected SYN and echoes it in the SYN-ACK; for a
+ * SYN the LB's fallback translated (the translation option), records the VIP and sends every reply of the connection
+ * from it. */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
@@ -22,6 +24,49 @@ static __always_inline void count(enum crab_server_counter c)
 		*n += 1;
 }
 
+/*
+ * True when the kernel has a connection on the SYN's tuple that is under way: a handshake (request socket) or a
+ * socket in any state but LISTEN, TIME_WAIT or CLOSE. What such a connection's replies look like is never changed
+ * by a SYN: that SYN is a retransmission, or a forgery that needs only the tuple (off-path, a guessed port), and the
+ * kernel answers it as RFC 5961 says, from the connection's own address. A SYN finding a listener, nothing, or a
+ * TIME_WAIT socket starts a new connection, whose replies the SYN may decide.
+ */
+static __always_inline int tuple_live(struct __sk_buff *skb, const struct crab_pkt *p)
+{
+	struct bpf_sock_tuple t = {};
+
+	t.ipv4.saddr = p->ip.saddr;
+	t.ipv4.daddr = p->ip.daddr;
+	t.ipv4.sport = p->tcp.source;
+	t.ipv4.dport = p->tcp.dest;
+	struct bpf_sock *sk = bpf_skc_lookup_tcp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	int live = sk->state != BPF_TCP_LISTEN && sk->state != BPF_TCP_TIME_WAIT && sk->state != BPF_TCP_CLOSE;
+	bpf_sk_release(sk);
+	return live;
+}
+
+/* A SYN with the translation option: recorded for the tuple unless a connection is under way on it, which then
+ * keeps whatever it had, echo included. It is never echoed (the client does not speak crab), so recording it ends
+ * any echo an earlier SYN on the tuple left. */
+static __always_inline void record_translation(struct __sk_buff *skb, const struct crab_pkt *p,
+					       const struct crab_opt_scan *scan, const struct crab_flow_key *key)
+{
+	struct crab_translation tr = { .seen_ns = bpf_ktime_get_ns() };
+	__u8 flags = 0;
+
+	if (crab_read_translate(scan, &tr.vip_addr, &tr.vip_port, &flags) || flags != CRAB_TRANSLATE_REPLY_AS_VIP)
+		return;
+	if (tuple_live(skb, p)) {
+		count(CRAB_SV_TRANSLATION_KEPT);
+		return;
+	}
+	bpf_map_delete_elem(&echoes, key);
+	bpf_map_update_elem(&translations, key, &tr, BPF_ANY);
+	count(CRAB_SV_TRANSLATION_RECORDED);
+}
+
 SEC("tc")
 int crab_server_ingress(struct __sk_buff *skb)
 {
@@ -38,6 +83,19 @@ int crab_server_ingress(struct __sk_buff *skb)
 		.local_addr = p.ip.daddr, .remote_addr = p.ip.saddr,
 		.local_port = p.tcp.dest, .remote_port = p.tcp.source,
 	};
+	if (!scan.bad && crab_scan_translates(&scan)) {
+		record_translation(skb, &p, &scan, &key);
+		return CRAB_TC_NEXT;
+	}
+	/* A SYN without the translation option on a tuple a translated connection used: the new connection answers
+	 * from its own address, once the old one is over. */
+	if (bpf_map_lookup_elem(&translations, &key)) {
+		if (tuple_live(skb, &p)) {
+			count(CRAB_SV_TRANSLATION_KEPT);
+			return CRAB_TC_NEXT;
+		}
+		bpf_map_delete_elem(&translations, &key);
+	}
 	if (scan.bad || scan.redirect_off < 0) {
 		/* A new connection on a tuple an earlier redirected one used: its SYN-ACK must not echo. */
 		bpf_map_delete_elem(&echoes, &key);
@@ -53,19 +111,66 @@ int crab_server_ingress(struct __sk_buff *skb)
 	return CRAB_TC_NEXT;
 }
 
+/* The socket that sent the packet, if it is the connection's own full socket (not a request socket, nor the kernel's
+ * control socket that sends resets and TIME_WAIT's ACKs for every connection). */
+static __always_inline struct bpf_sock *own_socket(struct __sk_buff *skb, const struct crab_pkt *p)
+{
+	struct bpf_sock *sk = skb->sk;
+
+	if (!sk)
+		return 0;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || sk->src_ip4 != p->ip.saddr || sk->dst_ip4 != p->ip.daddr ||
+	    sk->src_port != bpf_ntohs(p->tcp.source) || (__u16)sk->dst_port != p->tcp.dest)
+		return 0;
+	return sk;
+}
+
+/* The VIP a packet of a translated connection must come from: the socket's copy, else the tuple's record, which the
+ * socket then takes over (the first packet its full socket sends). */
+static __always_inline struct crab_translation *translation_of(struct __sk_buff *skb, const struct crab_pkt *p,
+							       const struct crab_flow_key *key)
+{
+	struct bpf_sock *sk = own_socket(skb, p);
+	struct crab_translation *tr;
+
+	if (sk) {
+		tr = bpf_sk_storage_get(&translated_socks, sk, 0, 0);
+		if (tr)
+			return tr;
+	}
+	tr = bpf_map_lookup_elem(&translations, key);
+	if (tr && sk)
+		bpf_sk_storage_get(&translated_socks, sk, tr, BPF_SK_STORAGE_GET_F_CREATE);
+	return tr;
+}
+
 SEC("tc")
 int crab_server_egress(struct __sk_buff *skb)
 {
 	struct crab_opt_cfg *cfg;
 	struct crab_pkt p;
+	struct crab_hdrs h;
 	__u8 opt[16];
 
-	if (crab_skb_parse(skb, &p) || !p.tcp.syn || !p.tcp.ack)
+	if (crab_skb_parse(skb, &p))
 		return CRAB_TC_NEXT;
 	struct crab_flow_key key = {
 		.local_addr = p.ip.saddr, .remote_addr = p.ip.daddr,
 		.local_port = p.tcp.source, .remote_port = p.tcp.dest,
 	};
+	struct crab_translation *tr = translation_of(skb, &p, &key);
+	if (tr) {
+		__be32 vip = tr->vip_addr;
+		__be16 vport = tr->vip_port;
+		if (crab_skb_headers(skb, &h))
+			return CRAB_TC_NEXT;
+		crab_skb_rewrite(skb, &h, 0, vip, vport);
+		count(CRAB_SV_REPLY_TRANSLATED);
+		return CRAB_TC_NEXT;
+	}
+	if (!p.tcp.syn || !p.tcp.ack)
+		return CRAB_TC_NEXT;
 	struct crab_echo *echo = bpf_map_lookup_elem(&echoes, &key);
 	cfg = crab_opt_cfg();
 	if (!echo || !cfg || bpf_ktime_get_ns() - echo->seen_ns > ECHO_TTL_NS)

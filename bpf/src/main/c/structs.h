@@ -139,6 +139,16 @@ struct crab_echo {
 	__u8 pad;
 };
 
+/* A translated connection on the server (key remote = client): the VIP and port its replies must come from. Kept
+ * by tuple from the SYN on (translations, LRU) and, once the kernel has the connection's socket, on the socket
+ * itself (translated_socks), where it lives exactly as long as the connection and no flood can evict it. */
+struct crab_translation {
+	__u64 seen_ns;       /* the SYN that asked for it */
+	__be32 vip_addr;
+	__be16 vip_port;
+	__u16 pad;
+};
+
 /* What crab-bench's lb_cpu program watches: one interface (by its index and its network namespace's inode) and
  * the threads of one process (tgid 0: none). */
 struct crab_cpu_target {

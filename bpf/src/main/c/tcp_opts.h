@@ -19,8 +19,8 @@ struct crab_opt_scan {
 	__u32 len;         /* its length, 20..60, set by the caller */
 	int marker_off;    /* offset of the marker in the TCP header, -1 if absent */
 	int marker_len;
-	int redirect_off;  /* offset of the redirect option, -1 if absent */
-	int redirect_len;
+	int redirect_off;  /* offset of the redirect or translation option, -1 if absent */
+	int redirect_len;  /* its length: with or without a port, or the translation option's (crab_scan_translates) */
 	int eol;           /* the list ends with EOL before the header does */
 	int bad;           /* malformed list, or our kind with a length we do not know, or twice */
 	__u32 off;         /* scan position */
@@ -46,7 +46,9 @@ static __always_inline long crab_judge_option(struct crab_opt_scan *s, __u32 off
 		if (olen == s->hl && s->marker_off < 0) {
 			s->marker_off = off;
 			s->marker_len = olen;
-		} else if ((olen == s->hl + 4 || olen == s->hl + 6) && s->redirect_off < 0) {
+		} else if ((olen == s->hl + 4 || olen == s->hl + 6 || olen == s->hl + CRAB_TRANSLATE_BODY) &&
+			   s->redirect_off < 0) {
+			/* One field for both: a field more for the verifier to track took the scan past its budget. */
 			s->redirect_off = off;
 			s->redirect_len = olen;
 		} else {
@@ -126,6 +128,12 @@ static __always_inline void crab_scan_options(struct crab_opt_scan *s, const str
 	bpf_loop((CRAB_MAX_TCP_HDR - 20 + CRAB_SCAN_BATCH - 1) / CRAB_SCAN_BATCH, crab_scan_step, s, 0);
 }
 
+/* Whether the option the scan found in redirect_off is the translation option, not a redirect. */
+static __always_inline int crab_scan_translates(const struct crab_opt_scan *s)
+{
+	return s->redirect_off >= 0 && s->redirect_len == s->hl + CRAB_TRANSLATE_BODY;
+}
+
 /* Reads VIP and, if the option carries one, VIP port from the redirect option found by the scan, in the packet the
  * scan read (no helper may have changed it since); -1 if it is not there whole. */
 static __always_inline int crab_read_redirect(const struct crab_opt_scan *s, __be32 *vip, __be16 *vport,
@@ -148,6 +156,27 @@ static __always_inline int crab_read_redirect(const struct crab_opt_scan *s, __b
 		p[0] = at[4];
 		p[1] = at[5];
 	}
+	return 0;
+}
+
+/* Reads VIP, VIP port and flags from the translation option found by the scan, in the packet the scan read; -1 if
+ * it is not there whole. */
+static __always_inline int crab_read_translate(const struct crab_opt_scan *s, __be32 *vip, __be16 *vport,
+					       __u8 *flags)
+{
+	const __u8 *at = s->tcp + ((s->redirect_off + s->hl) & CRAB_HDR_MASK);
+	__u8 *v = (__u8 *)vip;
+	__u8 *p = (__u8 *)vport;
+
+	if (at + CRAB_TRANSLATE_BODY > s->end)
+		return -1;
+	v[0] = at[0];
+	v[1] = at[1];
+	v[2] = at[2];
+	v[3] = at[3];
+	p[0] = at[4];
+	p[1] = at[5];
+	*flags = at[6];
 	return 0;
 }
 
@@ -198,6 +227,38 @@ static __always_inline int crab_build_redirect(__u8 *out, const struct crab_opt_
 		}
 	}
 	return (len + 3) & ~3;
+}
+
+/* Builds the translation option in out[0..12): kind, length, (ExID,) VIP, VIP port, CRAB_TRANSLATE_REPLY_AS_VIP,
+ * NOP-padded; returns 12. Its length (2 or 4 more than the redirect option's with a port) is what tells a server it
+ * must answer as the VIP, where a redirected SYN's server answers from its own address. */
+static __always_inline int crab_build_translate(__u8 *out, const struct crab_opt_cfg *cfg, __be32 vip, __be16 vport)
+{
+	int hl = crab_opt_hdr_len(cfg);
+	const __u8 *v = (const __u8 *)&vip;
+	const __u8 *p = (const __u8 *)&vport;
+
+	for (int i = 0; i < 12; i++)
+		out[i] = CRAB_TCPOPT_NOP;
+	crab_put_opt_hdr(out, cfg, hl + CRAB_TRANSLATE_BODY);
+	if (hl == 4) {
+		out[4] = v[0];
+		out[5] = v[1];
+		out[6] = v[2];
+		out[7] = v[3];
+		out[8] = p[0];
+		out[9] = p[1];
+		out[10] = CRAB_TRANSLATE_REPLY_AS_VIP;
+	} else {
+		out[2] = v[0];
+		out[3] = v[1];
+		out[4] = v[2];
+		out[5] = v[3];
+		out[6] = p[0];
+		out[7] = p[1];
+		out[8] = CRAB_TRANSLATE_REPLY_AS_VIP;
+	}
+	return 12;
 }
 
 /* Builds the client marker ("I speak CRAB") in out[0..4), NOP-padded; returns 4. */

@@ -48,6 +48,8 @@ public final class Abi
 
         public static final String ECHOES = "echoes";
         public static final String SERVER_COUNTERS = "server_counters";
+        public static final String TRANSLATIONS = "translations";
+        public static final String TRANSLATED_SOCKS = "translated_socks";
 
         /** Every map of lb_xdp and lb_tc (the same: they share them through their pins), client_tc, server_tc. */
         public static final List<String> LB_XDP = List.of(OPT_CFG, BTF_ANCHOR, VIPS, VIP_KINDS, VIP_SLOTS, BACKENDS,
@@ -57,7 +59,8 @@ public final class Abi
         public static final List<String> LB_TC = LB_XDP;
         public static final List<String> CLIENT_TC = List.of(OPT_CFG, BTF_ANCHOR, CLIENT_VIPS, BACKEND_CIDRS, FLOWS,
             RFLOWS, PORTS, CLIENT_COUNTERS);
-        public static final List<String> SERVER_TC = List.of(OPT_CFG, BTF_ANCHOR, ECHOES, SERVER_COUNTERS);
+        public static final List<String> SERVER_TC = List.of(OPT_CFG, BTF_ANCHOR, ECHOES, SERVER_COUNTERS,
+            TRANSLATIONS, TRANSLATED_SOCKS);
 
         /** crab-bench's meter of the LB's CPU (lb_cpu.bpf.c). */
         public static final String LB_CPU_TARGET = "lb_cpu_target";
@@ -71,7 +74,7 @@ public final class Abi
     }
 
     /**
-     * enum crab_limits, crab_policy, crab_vip_flags, crab_vip_kinds, crab_backend_flags, crab_fin_flags,
+     * enum crab_limits, crab_policy, crab_vip_flags, crab_translate_option, crab_vip_kinds, crab_backend_flags, crab_fin_flags,
      * crab_flow_state and the counter enums.
      */
     public static final class Consts
@@ -103,6 +106,10 @@ public final class Abi
         public static final int CRAB_XDP_GENERIC = 1;
 
         public static final int CRAB_VIP_REDIRECT_UNMARKED = 1;
+        public static final int CRAB_VIP_FALLBACK_TRANSLATE = 2;
+
+        public static final int CRAB_TRANSLATE_BODY = 7;
+        public static final int CRAB_TRANSLATE_REPLY_AS_VIP = 1;
 
         public static final int CRAB_VIPS_WITH_PORT = 1;
         public static final int CRAB_VIPS_ANY_PORT = 2;
@@ -139,7 +146,10 @@ public final class Abi
         public static final int CRAB_FB_NEW = 3;
         public static final int CRAB_FB_ADOPTED = 4;
         public static final int CRAB_FB_FORWARDED = 5;
-        public static final int CRAB_FB_COUNTER_MAX = 6;
+        public static final int CRAB_FB_TRANSLATED = 6;
+        public static final int CRAB_FB_DROP_ODD_SYN = 7;
+        public static final int CRAB_FB_DROP_NO_ROUTE = 8;
+        public static final int CRAB_FB_COUNTER_MAX = 9;
 
         public static final int CRAB_LBA_RELOADS = 0;
         public static final int CRAB_LBA_RELOADS_REFUSED = 1;
@@ -183,7 +193,10 @@ public final class Abi
         public static final int CRAB_SV_SYN_OPTION_SEEN = 0;
         public static final int CRAB_SV_SYNACK_ECHOED = 1;
         public static final int CRAB_SV_SYNACK_NOT_ECHOED = 2;
-        public static final int CRAB_SV_COUNTER_MAX = 3;
+        public static final int CRAB_SV_TRANSLATION_RECORDED = 3;
+        public static final int CRAB_SV_TRANSLATION_KEPT = 4;
+        public static final int CRAB_SV_REPLY_TRANSLATED = 5;
+        public static final int CRAB_SV_COUNTER_MAX = 6;
 
         public static final int CRAB_CPU_POLL_NS = 0;
         public static final int CRAB_CPU_POLLS = 1;
@@ -424,6 +437,20 @@ public final class Abi
         public static final int SIZE = 16;
 
         private Echo()
+        {
+        }
+    }
+
+    /** struct crab_translation. */
+    public static final class Translation
+    {
+        public static final int SEEN_NS = 0;
+        public static final int VIP_ADDR = 8;
+        public static final int VIP_PORT = 12;
+        public static final int PAD = 14;
+        public static final int SIZE = 16;
+
+        private Translation()
         {
         }
     }

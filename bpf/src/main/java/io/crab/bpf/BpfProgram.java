@@ -34,6 +34,12 @@ public interface BpfProgram
     TestRun testRun(byte[] frame, int repeat);
 
     /**
+     * {@link #testRun} of a TC program as if the frame arrived on {@code ifindex} of the calling thread's network
+     * namespace (the socket buffer's device), so that FIB lookups and redirects name a real device.
+     */
+    TestRun testRunTc(byte[] frame, int repeat, int ifindex);
+
+    /**
      * {@link #testRun} of an XDP program as if the frame arrived on {@code ingressIfindex} of the calling thread's
      * network namespace, so helpers that ask the kernel about the device (FIB lookups) see a real one. The device
      * must have an XDP program attached (a veth registers its receive queue for XDP only then).

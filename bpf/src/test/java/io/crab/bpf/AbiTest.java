@@ -20,9 +20,9 @@ class AbiTest
 {
     private static final List<String> OBJECTS = List.of("lb_xdp", "lb_tc", "client_tc", "server_tc", "lb_cpu");
     private static final List<String> ENUMS = List.of("crab_limits", "crab_policy", "crab_xdp_mode", "crab_vip_flags",
-        "crab_vip_kinds", "crab_backend_flags", "crab_fin_flags", "crab_flow_state", "crab_tc_verdict",
-        "crab_lb_counter", "crab_fallback_counter", "crab_lb_agent_counter", "crab_feedback_counter",
-        "crab_client_counter", "crab_server_counter", "crab_cpu_counter");
+        "crab_translate_option", "crab_vip_kinds", "crab_backend_flags", "crab_fin_flags", "crab_flow_state",
+        "crab_tc_verdict", "crab_lb_counter", "crab_fallback_counter", "crab_lb_agent_counter",
+        "crab_feedback_counter", "crab_client_counter", "crab_server_counter", "crab_cpu_counter");
     private static final Map<Class<?>, String> STRUCTS = Map.ofEntries(
         Map.entry(Abi.OptCfg.class, "crab_opt_cfg"),
         Map.entry(Abi.VipKey.class, "crab_vip_key"),
@@ -41,6 +41,7 @@ class AbiTest
         Map.entry(Abi.PortKey.class, "crab_port_key"),
         Map.entry(Abi.Rflow.class, "crab_rflow"),
         Map.entry(Abi.Echo.class, "crab_echo"),
+        Map.entry(Abi.Translation.class, "crab_translation"),
         Map.entry(Abi.CpuTarget.class, "crab_cpu_target"));
     private static final Map<String, List<String>> MAPS = Map.of(
         "lb_xdp", Abi.Maps.LB_XDP, "lb_tc", Abi.Maps.LB_TC, "client_tc", Abi.Maps.CLIENT_TC, "server_tc", Abi.Maps.SERVER_TC,

@@ -5,6 +5,7 @@ import io.crab.bpf.Abi;
 import io.crab.bpf.BpfMap;
 import io.crab.bpf.BpfObject;
 import io.crab.lb.config.BackendConfig;
+import io.crab.lb.config.FallbackMode;
 import io.crab.lb.config.LbConfig;
 import io.crab.lb.config.ServiceConfig;
 import io.crab.lb.policy.MaglevTable;
@@ -239,7 +240,8 @@ final class ServiceTables
         vipKey(service.vip());
         value.setMemory(0, value.capacity(), (byte)0);
         value.putInt(Abi.Vip.VIP_ID, id);
-        value.putInt(Abi.Vip.FLAGS, service.redirectUnmarked() ? Abi.Consts.CRAB_VIP_REDIRECT_UNMARKED : 0);
+        value.putInt(Abi.Vip.FLAGS, (service.redirectUnmarked() ? Abi.Consts.CRAB_VIP_REDIRECT_UNMARKED : 0) |
+            (service.fallback() == FallbackMode.TRANSLATE ? Abi.Consts.CRAB_VIP_FALLBACK_TRANSLATE : 0));
         value.putInt(Abi.Vip.POLICY, service.policy().code());
         value.putInt(Abi.Vip.SLOT_BASE, base);
         value.putInt(Abi.Vip.SLOT_COUNT, table.size());
@@ -251,15 +253,17 @@ final class ServiceTables
     }
 
     /**
-     * Builds the service's Maglev table from its backends that take fallback connections (usable, and on the VIP's
-     * own port, since the fallback leaves the packet as the client sent it) into the row at {@code base}; returns
+     * Builds the service's Maglev table from its backends that take fallback connections (usable, and, unless the
+     * service's fallback translates, on the VIP's own port, since direct server return leaves the packet as the
+     * client sent it) into the row at {@code base}; returns
      * its size, or 0 when none does. Tables are published only when a service's configuration or usable backends
      * change, so the build (milliseconds for a few backends) is not on any packet's path.
      */
     private int writeMaglev(final ServiceConfig service, final Predicate<BackendConfig> usable, final int base)
     {
         final List<BackendConfig> takers = service.backends().stream()
-            .filter(b -> usable.test(b) && (b.target().anyPort() || b.target().port() == service.vip().port()))
+            .filter(b -> usable.test(b) && (service.fallback() == FallbackMode.TRANSLATE || b.target().anyPort() ||
+                b.target().port() == service.vip().port()))
             .toList();
         if (takers.isEmpty())
         {

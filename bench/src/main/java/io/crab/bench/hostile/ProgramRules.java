@@ -27,9 +27,12 @@ import static io.crab.bpf.Abi.Consts.CRAB_CL_SYN_UNMARKED_ODD;
 import static io.crab.bpf.Abi.Consts.CRAB_CL_SYN_UNMARKED_PORT_BUSY;
 import static io.crab.bpf.Abi.Consts.CRAB_CL_TUPLE_HANDED_OVER;
 import static io.crab.bpf.Abi.Consts.CRAB_LB_PASS_MALFORMED;
+import static io.crab.bpf.Abi.Consts.CRAB_SV_REPLY_TRANSLATED;
 import static io.crab.bpf.Abi.Consts.CRAB_SV_SYNACK_ECHOED;
 import static io.crab.bpf.Abi.Consts.CRAB_SV_SYNACK_NOT_ECHOED;
 import static io.crab.bpf.Abi.Consts.CRAB_SV_SYN_OPTION_SEEN;
+import static io.crab.bpf.Abi.Consts.CRAB_SV_TRANSLATION_KEPT;
+import static io.crab.bpf.Abi.Consts.CRAB_SV_TRANSLATION_RECORDED;
 
 /**
  * What each program may do with a frame beyond the checks every program gets ({@link FrameCheck}): which counters
@@ -77,14 +80,16 @@ final class ProgramRules
 
     /**
      * crab_lb_fallback (lb_tc.bpf.c): sends a client's packet on to a backend unchanged, or passes it unchanged to
-     * the LB's stack; every run counts once (the backend lookup after a pick cannot fail for ids the LB writes).
+     * the LB's stack; every run counts once (the backend lookup after a pick cannot fail for ids the LB writes). The
+     * campaign's services are direct server return; the translating path, which changes frames and counts a
+     * translated packet twice, is LbTranslateTest's.
      */
     static ProgramRules lbFallback()
     {
         final ProgramRules rules = new ProgramRules("CRAB_FB_");
         final Map<Integer, Set<Integer>> verdicts = new HashMap<>();
-        rules.names.forEach((index, name) -> verdicts.put(index,
-            Set.of(name.startsWith("pass_") ? Hook.TC_ACT_OK : Hook.TC_ACT_REDIRECT)));
+        rules.names.forEach((index, name) -> verdicts.put(index, Set.of(name.startsWith("pass_") ? Hook.TC_ACT_OK :
+            name.startsWith("drop_") ? Hook.TC_ACT_SHOT : Hook.TC_ACT_REDIRECT)));
         return rules
             .exactlyOneCounterPerFrame()
             .counterFixesVerdict(Hook.TC, verdicts)
@@ -128,23 +133,30 @@ final class ProgramRules
             .translatedErrorsQuoteAVip(Pool.VIP_ALL_PORTS, Pool.VIP_PORT_80);
     }
 
-    /** crab_server_ingress (server_tc.bpf.c): remembers the option of redirected SYNs; never touches a frame. */
+    /**
+     * crab_server_ingress (server_tc.bpf.c): remembers the option of redirected SYNs and the translation of
+     * translated ones; never touches a frame.
+     */
     static ProgramRules serverIngress()
     {
         return new ProgramRules("CRAB_SV_")
-            .raisesOnly(CRAB_SV_SYN_OPTION_SEEN)
+            .raisesOnly(CRAB_SV_SYN_OPTION_SEEN, CRAB_SV_TRANSLATION_RECORDED, CRAB_SV_TRANSLATION_KEPT)
             .changesCountedByOneOf()
-            .dropsCountedByOneOf();
+            .dropsCountedByOneOf()
+            .atMostOneOf(CRAB_SV_SYN_OPTION_SEEN, CRAB_SV_TRANSLATION_RECORDED, CRAB_SV_TRANSLATION_KEPT);
     }
 
-    /** crab_server_egress (server_tc.bpf.c): echoes the remembered option in SYN-ACKs. */
+    /**
+     * crab_server_egress (server_tc.bpf.c): echoes the remembered option in SYN-ACKs, sends translated connections'
+     * packets from their VIP.
+     */
     static ProgramRules serverEgress()
     {
         return new ProgramRules("CRAB_SV_")
-            .raisesOnly(CRAB_SV_SYNACK_ECHOED, CRAB_SV_SYNACK_NOT_ECHOED)
-            .changesCountedByOneOf(CRAB_SV_SYNACK_ECHOED)
+            .raisesOnly(CRAB_SV_SYNACK_ECHOED, CRAB_SV_SYNACK_NOT_ECHOED, CRAB_SV_REPLY_TRANSLATED)
+            .changesCountedByOneOf(CRAB_SV_SYNACK_ECHOED, CRAB_SV_REPLY_TRANSLATED)
             .dropsCountedByOneOf()
-            .atMostOneOf(CRAB_SV_SYNACK_ECHOED, CRAB_SV_SYNACK_NOT_ECHOED);
+            .atMostOneOf(CRAB_SV_SYNACK_ECHOED, CRAB_SV_SYNACK_NOT_ECHOED, CRAB_SV_REPLY_TRANSLATED);
     }
 
     /**

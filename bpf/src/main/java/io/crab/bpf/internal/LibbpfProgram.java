@@ -47,6 +47,9 @@ class LibbpfProgram implements BpfProgram
     private static final int XDP_MD_SIZE = 24;
     private static final int XDP_MD_DATA_END = 4;
     private static final int XDP_MD_INGRESS_IFINDEX = 12;
+    /** The head of struct __sk_buff up to ifindex, the one field a TC test run is given (the rest must be 0). */
+    private static final int SKB_CTX_SIZE = 44;
+    private static final int SKB_IFINDEX = 40;
     /** Room for programs that grow the frame (XDP adjust_head, TC change_tail). */
     private static final int TEST_OUT_SLACK = 256;
 
@@ -140,6 +143,15 @@ class LibbpfProgram implements BpfProgram
     }
 
     @Override
+    public TestRun testRunTc(final byte[] frame, final int repeat, final int ifindex)
+    {
+        final UnsafeBuffer ctx = new UnsafeBuffer(BufferUtil.allocateDirectAligned(SKB_CTX_SIZE, 8));
+        ctx.setMemory(0, SKB_CTX_SIZE, (byte)0);
+        ctx.putInt(SKB_IFINDEX, ifindex);
+        return testRun(frame, repeat, ctx);
+    }
+
+    @Override
     public long testRunXdpLive(final byte[] frame, final int repeat, final int ingressIfindex)
     {
         final UnsafeBuffer in = new UnsafeBuffer(BufferUtil.allocateDirectAligned(Math.max(8, frame.length), 8));
@@ -192,8 +204,9 @@ class LibbpfProgram implements BpfProgram
     }
 
     /**
-     * One BPF_PROG_TEST_RUN of in[0, length) into out, through opts (a zeroed bpf_test_run_opts) and, for XDP on a
-     * device, an xdp_md (else null) whose data_end must be the frame's length; 0 or -errno.
+     * One BPF_PROG_TEST_RUN of in[0, length) into out, through opts (a zeroed bpf_test_run_opts) and, for a run on
+     * a device, an xdp_md (its data_end set here to the frame's length) or the head of a __sk_buff, else null; 0 or
+     * -errno.
      */
     private int testRun(final UnsafeBuffer opts, final UnsafeBuffer in, final int length, final UnsafeBuffer out,
         final int repeat, final UnsafeBuffer ctx)
@@ -207,7 +220,10 @@ class LibbpfProgram implements BpfProgram
         opts.putInt(TEST_DURATION, 0);
         if (ctx != null)
         {
-            ctx.putInt(XDP_MD_DATA_END, length);
+            if (ctx.capacity() == XDP_MD_SIZE)
+            {
+                ctx.putInt(XDP_MD_DATA_END, length); // an xdp_md says where the frame ends; a __sk_buff may not
+            }
             opts.putLong(TEST_CTX_IN, ctx.addressOffset());
             opts.putInt(TEST_CTX_SIZE_IN, ctx.capacity());
         }

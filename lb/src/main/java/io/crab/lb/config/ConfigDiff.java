@@ -74,6 +74,10 @@ public final class ConfigDiff
             changes.add(prefix + "redirect-unmarked " + onOff(before.redirectUnmarked()) + " -> " +
                 onOff(after.redirectUnmarked()));
         }
+        if (before.fallback() != after.fallback())
+        {
+            changes.add(prefix + "fallback " + before.fallback().word() + " -> " + after.fallback().word());
+        }
         final Map<HostPort, BackendConfig> oldBackends = byTarget(before);
         final Map<HostPort, BackendConfig> newBackends = byTarget(after);
         final TreeSet<HostPort> targets = new TreeSet<>(TARGET_ORDER);

@@ -15,17 +15,19 @@ import java.util.Set;
  * @param vip              the address, and the port, or 0 for every TCP port of the address.
  * @param policy           how a new connection picks a backend.
  * @param redirectUnmarked also redirect SYNs that carry no client marker.
+ * @param fallback         how the hashing fallback reaches the backends (direct server return by default).
  * @param backends         in file order, each target once; may be empty (the service takes no connections).
  * @param line             where the service starts in its file, for messages; 0 when made from flags.
  */
 public record ServiceConfig(String name, HostPort vip, Policy policy, boolean redirectUnmarked,
-    List<BackendConfig> backends, int line)
+    FallbackMode fallback, List<BackendConfig> backends, int line)
 {
     public ServiceConfig
     {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(vip, "vip");
         Objects.requireNonNull(policy, "policy");
+        Objects.requireNonNull(fallback, "fallback");
         backends = List.copyOf(backends);
         final Set<HostPort> targets = new HashSet<>();
         for (final BackendConfig backend : backends)
@@ -37,9 +39,16 @@ public record ServiceConfig(String name, HostPort vip, Policy policy, boolean re
         }
     }
 
+    /** A service whose fallback is direct server return, the default. */
+    public ServiceConfig(final String name, final HostPort vip, final Policy policy, final boolean redirectUnmarked,
+        final List<BackendConfig> backends, final int line)
+    {
+        this(name, vip, policy, redirectUnmarked, FallbackMode.DSR, backends, line);
+    }
+
     /** The same service over other backends: every other setting kept, whatever settings a service gains. */
     public ServiceConfig withBackends(final List<BackendConfig> others)
     {
-        return new ServiceConfig(name, vip, policy, redirectUnmarked, others, line);
+        return new ServiceConfig(name, vip, policy, redirectUnmarked, fallback, others, line);
     }
 }

@@ -22,6 +22,7 @@ import java.util.regex.Pattern;
  *     vip 198.19.0.1:80
  *     policy rr
  *     redirect-unmarked
+ *     fallback translate
  *     backend 198.18.0.101 weight 2
  *     backend 198.18.0.102:8080 draining
  * </pre>
@@ -35,11 +36,12 @@ public final class ServicesFile
     private static final int MAX_NAME_LENGTH = 32;
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]*");
     /** The keywords of the lines inside a service block. */
-    private static final Set<String> SETTINGS = Set.of("vip", "policy", "redirect-unmarked", "backend");
+    private static final Set<String> SETTINGS = Set.of("vip", "policy", "redirect-unmarked", "fallback", "backend");
     private static final String SERVICE_USAGE = "service NAME";
     private static final String VIP_USAGE = "vip A.B.C.D[:PORT]";
     private static final String POLICY_USAGE = "policy rr|random|hash|jsq|p2c";
     private static final String REDIRECT_UNMARKED_USAGE = "redirect-unmarked";
+    private static final String FALLBACK_USAGE = "fallback dsr|translate";
     private static final String BACKEND_USAGE = "backend IP[:PORT] [weight N] [draining]";
 
     private final Path file;
@@ -97,8 +99,8 @@ public final class ServicesFile
         }
         if (!SETTINGS.contains(keyword))
         {
-            throw error(line, "unknown keyword '" + keyword + "' (expected service, vip, policy, redirect-unmarked " +
-                "or backend)");
+            throw error(line, "unknown keyword '" + keyword + "' (expected service, vip, policy, redirect-unmarked, " +
+                "fallback or backend)");
         }
         if (block == null)
         {
@@ -109,6 +111,7 @@ public final class ServicesFile
             case "vip" -> parseVip(line, fields);
             case "policy" -> parsePolicy(line, fields);
             case "redirect-unmarked" -> parseRedirectUnmarked(line, fields);
+            case "fallback" -> parseFallback(line, fields);
             default -> parseBackend(line, fields);
         }
     }
@@ -150,8 +153,8 @@ public final class ServicesFile
         {
             throw error(block.line, "no vip (expected one '" + VIP_USAGE + "' line)");
         }
-        services.add(new ServiceConfig(block.name, block.vip, block.policy, block.redirectUnmarked, block.backends,
-            block.line));
+        services.add(new ServiceConfig(block.name, block.vip, block.policy, block.redirectUnmarked, block.fallback,
+            block.backends, block.line));
         block = null;
     }
 
@@ -220,6 +223,21 @@ public final class ServicesFile
         }
         block.redirectUnmarked = true;
         block.redirectUnmarkedLine = line;
+    }
+
+    private void parseFallback(final int line, final String[] fields)
+    {
+        if (fields.length != 2)
+        {
+            throw error(line, "expected '" + FALLBACK_USAGE + "'");
+        }
+        if (block.fallbackLine != 0)
+        {
+            throw error(line, "fallback given twice (first at line " + block.fallbackLine + ")");
+        }
+        block.fallback = FallbackMode.ofWord(fields[1]).orElseThrow(() -> error(line, "unknown fallback '" +
+            fields[1] + "' (expected dsr or translate)"));
+        block.fallbackLine = line;
     }
 
     private void parseBackend(final int line, final String[] fields)
@@ -348,6 +366,8 @@ public final class ServicesFile
         int policyLine;
         boolean redirectUnmarked;
         int redirectUnmarkedLine;
+        FallbackMode fallback = FallbackMode.DSR;
+        int fallbackLine;
         int activeWeight;
 
         Block(final String name, final int line)

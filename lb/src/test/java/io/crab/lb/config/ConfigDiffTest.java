@@ -82,6 +82,8 @@ class ConfigDiffTest
             "service web: policy rr -> hash");
         assertChanges(BASE.replace("vip 198.19.0.1:80", "vip 198.19.0.1:80\nredirect-unmarked"),
             "service web: redirect-unmarked off -> on");
+        assertChanges(BASE.replace("vip 198.19.0.1:80", "vip 198.19.0.1:80\nfallback translate"),
+            "service web: fallback dsr -> translate");
         assertChanges(BASE + "service cache\n vip 198.19.0.3\n backend 198.18.0.5\n backend 198.18.0.6 draining\n",
             "service cache added (vip 198.19.0.3, 2 backends, 1 draining)");
         assertChanges(BASE + "service spare\n vip 198.19.0.4:443\n",

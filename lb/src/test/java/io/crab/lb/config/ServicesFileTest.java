@@ -18,7 +18,8 @@ class ServicesFileTest
 {
     /** Today's LB maps: 64 VIPs, 1024 backends, 256 slots per VIP. */
     private static final ConfigLimits LIMITS = new ConfigLimits(64, 256, 1024, 256);
-    private static final String KEYWORDS = "(expected service, vip, policy, redirect-unmarked or backend)";
+    private static final String KEYWORDS = "(expected service, vip, policy, redirect-unmarked, fallback or " +
+        "backend)";
 
     @TempDir
     Path dir;
@@ -165,6 +166,24 @@ class ServicesFileTest
         assertError("service web\n redirect-unmarked yes\n", "2: service web: expected 'redirect-unmarked' alone");
         assertError("service web\n redirect-unmarked\n\n redirect-unmarked\n",
             "4: service web: redirect-unmarked given twice (first at line 2)");
+        assertError("service web\n fallback nat\n",
+            "2: service web: unknown fallback 'nat' (expected dsr or translate)");
+        assertError("service web\n fallback\n", "2: service web: expected 'fallback dsr|translate'");
+        assertError("service web\n fallback dsr\n fallback translate\n",
+            "3: service web: fallback given twice (first at line 2)");
+    }
+
+    @Test
+    void theFallbackIsDirectServerReturnUnlessTheServiceSaysTranslate() throws Exception
+    {
+        final LbConfig config = read("service node-port\n vip 198.19.0.1:30080\n fallback translate\n" +
+            " backend 198.18.1.101:8080\nservice plain\n vip 198.19.0.2:80\nservice said\n vip 198.19.0.3:80\n" +
+            " fallback dsr\n");
+        assertEquals(new ServiceConfig("node-port", HostPort.parse("198.19.0.1:30080"), Policy.RR, false,
+            FallbackMode.TRANSLATE, List.of(new BackendConfig(HostPort.parse("198.18.1.101:8080"), 1,
+            BackendState.ACTIVE, 4)), 1), config.services().get(0));
+        assertEquals(FallbackMode.DSR, config.services().get(1).fallback());
+        assertEquals(FallbackMode.DSR, config.services().get(2).fallback());
     }
 
     @Test
