@@ -61,6 +61,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
@@ -410,6 +411,57 @@ class KubernetesEndToEndTest
     }
 
     @Test
+    void aClientOutsideTheClusterReachesPodsThroughTheLbNodesNodePortByTheTranslatingFallback() throws Exception
+    {
+        final int connections = 8;
+        final String nodePortService = "crab.service.vip-198-18-0-2-" + WEB_NODE_PORT;
+        final MetricRegistry before = lbStatus();
+        final Map<String, Long> serverA = counters(WEB_A, Role.SERVER);
+        final Map<String, Long> serverB = counters(WEB_B, Role.SERVER);
+        final Map<String, Integer> landed = new HashMap<>();
+        for (int i = 0; i < connections; i++)
+        {
+            final String pod = outside.netns().call(() ->
+            {
+                // A plain client: no crab program on it, so its SYN is unmarked and the LB's fallback places it.
+                try (Socket s = new Socket())
+                {
+                    s.connect(new InetSocketAddress(lbNode.ipAddress(), WEB_NODE_PORT), 3000);
+                    s.setSoTimeout(5000);
+                    final String greeting = greeting(s);
+                    for (int r = 0; r < 10; r++)
+                    {
+                        Connections.assertEchoes(s);
+                    }
+                    return greeting;
+                }
+            });
+            landed.merge(pod, 1, Integer::sum);
+        }
+        final MetricRegistry after = lbStatus();
+        assertEquals(Set.of(WEB_A, WEB_B), landed.keySet(),
+            "the outside client's connections landed on both pods of the Service, on two nodes: " + landed);
+        assertEquals(connections, landed.values().stream().mapToInt(Integer::intValue).sum());
+        // The pods listen on targetPort 8080 at their own address, behind their nodes: the LB rewrote every packet
+        // to a pod and the pod's server program answered as the NodePort, straight back (the client accepted it).
+        final String client = outside.ipAddress().getHostAddress();
+        assertTrue(servers.get(WEB_A).peers().contains(client) && servers.get(WEB_B).peers().contains(client),
+            "the pods saw the outside client's own address " + client + ": web-a " + servers.get(WEB_A).peers() +
+                ", web-b " + servers.get(WEB_B).peers());
+        assertEquals(connections, gauge(after, "crab.lb.fallback.new") - gauge(before, "crab.lb.fallback.new"),
+            "the LB's fallback placed one connection per SYN");
+        assertEquals(gauge(before, nodePortService + ".syns"), gauge(after, nodePortService + ".syns"),
+            "no SYN of a plain client is redirected");
+        final long translated = delta(serverA, counters(WEB_A, Role.SERVER), "reply_translated") +
+            delta(serverB, counters(WEB_B, Role.SERVER), "reply_translated");
+        // Per connection at least its SYN-ACK and ten answers left the pods as the NodePort.
+        assertTrue(translated >= 11L * connections, "the pods' server programs translated " + translated +
+            " replies");
+        System.out.println("nodeport: " + connections + " connections from outside through the fallback, landed " +
+            landed + ", replies translated by the pods " + translated);
+    }
+
+    @Test
     void externalTrafficPolicyLocalWithoutLocalEndpointsServesNoConnectionOnTheLbNodesNodePort() throws Exception
     {
         // The LB node's one endpoint of the Service is its own pod, which crab-lb cannot reach: left out, and said.
@@ -750,6 +802,8 @@ class KubernetesEndToEndTest
             return t;
         });
         private final AtomicLong accepted = new AtomicLong();
+        /** The client addresses connections came from, as the pod's kernel saw them. */
+        private final Set<String> peers = ConcurrentHashMap.newKeySet();
 
         private PodServer(final ServerSocket listener, final String name)
         {
@@ -772,6 +826,11 @@ class KubernetesEndToEndTest
             return accepted.get();
         }
 
+        Set<String> peers()
+        {
+            return peers;
+        }
+
         private void acceptLoop()
         {
             while (!listener.isClosed())
@@ -780,6 +839,7 @@ class KubernetesEndToEndTest
                 {
                     final Socket s = listener.accept();
                     accepted.incrementAndGet();
+                    peers.add(s.getInetAddress().getHostAddress());
                     connections.execute(() -> serve(s));
                 }
                 catch (final IOException closed)

@@ -5,6 +5,7 @@ import io.crab.agent.Parse;
 import io.crab.lb.Policy;
 import io.crab.lb.config.BackendConfig;
 import io.crab.lb.config.BackendState;
+import io.crab.lb.config.FallbackMode;
 import io.crab.lb.config.LbConfig;
 import io.crab.lb.config.ServiceConfig;
 import io.fabric8.kubernetes.api.model.LoadBalancerIngress;
@@ -435,8 +436,10 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
                 final int port = endpoint.port() == vip.port() ? 0 : endpoint.port();
                 backends.add(new BackendConfig(new HostPort(endpoint.address(), port), 1, BackendState.ACTIVE, 0));
             }
+            // Pods hold neither ClusterIPs nor node addresses, sit behind their nodes and listen on targetPort: a
+            // client without crab reaches them through the translating fallback, never direct server return.
             final ServiceConfig config = new ServiceConfig(LbConfig.flagServiceName(vip), vip, policy, false,
-                backends, 0);
+                FallbackMode.TRANSLATE, backends, 0);
             // With externalTrafficPolicy Cluster kube-proxy masquerades external traffic so that a backend on
             // another node answers through this one; Local keeps the client's address and needs a local backend.
             // crab never rewrites the source, but the flag says the Service relies on it.

@@ -7,6 +7,7 @@ import io.crab.k8s.DesiredServices.Skipped;
 import io.crab.lb.Policy;
 import io.crab.lb.config.BackendConfig;
 import io.crab.lb.config.BackendState;
+import io.crab.lb.config.FallbackMode;
 import io.crab.lb.config.LbConfig;
 import io.crab.lb.config.ServiceConfig;
 import io.fabric8.kubernetes.api.model.LoadBalancerIngressBuilder;
@@ -165,13 +166,14 @@ final class Fixtures
         final List<BackendConfig> configs = Arrays.stream(backends)
             .map(b -> new BackendConfig(HostPort.parse(b), 1, BackendState.ACTIVE, 0)).toList();
         return new DesiredService(new ServiceConfig(LbConfig.flagServiceName(address), address, Policy.RR, false,
-            configs, 0), source, kind, 0, false, List.of());
+            FallbackMode.TRANSLATE, configs, 0), source, kind, 0, false, List.of());
     }
 
     static DesiredService affinity(final DesiredService d, final int timeoutSeconds)
     {
         final ServiceConfig c = d.config();
-        return new DesiredService(new ServiceConfig(c.name(), c.vip(), Policy.HASH, false, c.backends(), 0),
+        return new DesiredService(new ServiceConfig(c.name(), c.vip(), Policy.HASH, false, FallbackMode.TRANSLATE,
+            c.backends(), 0),
             d.source(), d.kind(), timeoutSeconds, d.preserveClientAddress(), d.sourceRanges());
     }
 
