@@ -50,6 +50,10 @@ public final class Demo implements Callable<Integer>
     static final String MODE_DIRECT = "direct";
     static final String MODE_VIP = "crab (VIP)";
     private static final int PORT = 80;
+    /** Service nodeport's VIP port, as a Kubernetes NodePort: its backends listen on TARGET_PORT, hold no VIP. */
+    private static final int NODE_PORT = 30080;
+    private static final int TARGET_PORT = 8080;
+    private static final String NODE_PORT_VIP = Topology.vip(2);
     private static final int NEW_CONNECTIONS = 100;
     /** Where the demo's crab-lb serves Prometheus metrics, on the LB host's address. */
     private static final int METRICS_PORT = 9750;
@@ -121,7 +125,7 @@ public final class Demo implements Callable<Integer>
                 List.of(vip + ":" + PORT)));
             out.println("starting echo servers, crab-endpoint on every host but c3 and crab-lb from a services file " +
                 "(logs in " + logs + ")...");
-            try (CrabCluster cluster = CrabCluster.start(topology, logs, List.of(PORT), clientVips, List.of(),
+            try (CrabCluster cluster = CrabCluster.start(topology, logs, List.of(PORT, TARGET_PORT), clientVips, List.of(),
                 CrabCluster.reportingToTheLb(topology)))
             {
                 cluster.serveVip(vip, List.of(PORT));
@@ -140,6 +144,9 @@ public final class Demo implements Callable<Integer>
                 final List<String> lines = new ArrayList<>();
                 out.printf("fallback: %d connections from c3, which has no crab, through the VIP...%n", spreadCount);
                 lines.add(fallback(cluster, topology.clients().get(2), viaVip));
+                out.printf("translate: %d connections from c3 to %s:%d, whose backends listen on port %d and hold " +
+                    "no VIP...%n", NEW_CONNECTIONS, NODE_PORT_VIP, NODE_PORT, TARGET_PORT);
+                lines.add(translate(cluster, topology));
                 out.println("reload: the services file rewritten with s1 at weight 3, while crab-lb runs...");
                 lines.add(reload(cluster, topology, client, vip, viaVip));
                 out.printf("jsq: %d idle connections held open from %s straight to s1, then web switched to jsq...%n",
@@ -172,7 +179,38 @@ public final class Demo implements Callable<Integer>
         {
             lines.add("  backend " + topology.servers().get(i).ip() + " weight " + (i == 0 ? firstWeight : 1));
         }
+        // As crab-k8s makes a NodePort: another port than the backends', which do not hold the VIP.
+        lines.addAll(List.of("service nodeport", "  vip " + NODE_PORT_VIP + ":" + NODE_PORT, "  fallback translate"));
+        topology.servers().forEach(h -> lines.add("  backend " + h.ip() + ":" + TARGET_PORT));
         return lines;
+    }
+
+    /** A client without crab to a service of the translating fallback; one report line. */
+    private String translate(final CrabCluster cluster, final Topology topology)
+    {
+        final Host plain = topology.clients().get(2);
+        final MetricRegistry before = cluster.lbStatus();
+        final List<Map<String, Long>> serversBefore = topology.servers().stream()
+            .map(h -> CrabCluster.endpointCounters(h, EndpointAgent.Role.SERVER)).toList();
+        final LoadResult crr = Workload.CRR.run(LoadSpec.to(new InetSocketAddress(NODE_PORT_VIP, NODE_PORT))
+            .withPayloadBytes(payload).withMaxTransactions(NEW_CONNECTIONS).withDuration(Duration.ofSeconds(60))
+            .withThreadFactory(plain.netns().threadFactory("demo-translate")));
+        final MetricRegistry after = cluster.lbStatus();
+        long recorded = 0;
+        long replies = 0;
+        for (int i = 0; i < topology.servers().size(); i++)
+        {
+            final Map<String, Long> now = CrabCluster.endpointCounters(topology.servers().get(i),
+                EndpointAgent.Role.SERVER);
+            recorded += now.get("translation_recorded") - serversBefore.get(i).get("translation_recorded");
+            replies += now.get("reply_translated") - serversBefore.get(i).get("reply_translated");
+        }
+        final long rewritten = CrabCluster.gauge(after, "crab.lb.fallback.translated") -
+            CrabCluster.gauge(before, "crab.lb.fallback.translated");
+        return String.format("translate: c3 (no crab) made %d/%d connections to %s:%d, p50 %.1f µs; the LB " +
+            "rewrote %d of their packets to the backends' port %d, the servers recorded %d translations and sent " +
+            "%d replies as %s:%d, straight to c3", crr.transactions(), NEW_CONNECTIONS, NODE_PORT_VIP, NODE_PORT,
+            crr.p50Us(), rewritten, TARGET_PORT, recorded, replies, NODE_PORT_VIP, NODE_PORT);
     }
 
     /** A client without crab through the VIP: the hashing fallback; one report line. */
@@ -183,13 +221,13 @@ public final class Demo implements Callable<Integer>
             .withMaxTransactions(spreadCount).withDuration(Duration.ofSeconds(60))
             .withThreadFactory(plain.netns().threadFactory("demo-plain")));
         final MetricRegistry after = cluster.lbStatus();
-        final String perBackend = after.getGauges((n, m) -> n.startsWith("crab.lb.backend.") &&
-            n.endsWith(".fallbacks")).entrySet().stream().map(e -> CrabCluster.gauge(after, e.getKey()) -
-            CrabCluster.gauge(before, e.getKey())).map(String::valueOf).collect(Collectors.joining("/"));
+        final String perBackend = cluster.topology().servers().stream().map(h -> "crab.lb.backend." + h.ip() +
+            ".fallbacks").map(n -> String.valueOf(CrabCluster.gauge(after, n) - CrabCluster.gauge(before, n)))
+            .collect(Collectors.joining("/"));
         final double lbPackets = (double)(CrabCluster.lbPackets(after) - CrabCluster.lbPackets(before)) /
             Math.max(1, crr.transactions());
         return String.format("fallback: c3 (no crab) made %d/%d connections through the VIP, p50 %.1f µs; the LB " +
-            "placed them by Maglev hashing %s over the backends and saw %.1f packets per connection (the client's " +
+            "placed them by Maglev hashing %s over s1/s2/s3 and saw %.1f packets per connection (the client's " +
             "only: the backends answered directly)", crr.transactions(), spreadCount, crr.p50Us(), perBackend,
             lbPackets);
     }
