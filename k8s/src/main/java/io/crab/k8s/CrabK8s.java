@@ -13,6 +13,7 @@ import io.crab.bpf.Abi;
 import io.crab.endpoint.pods.PodEndpoints;
 import io.crab.k8s.watch.ClusterAgent;
 import io.crab.k8s.watch.ClusterWatch;
+import io.crab.lb.CrabLb;
 import io.crab.lb.LbAgent;
 import io.crab.lb.LbContext;
 import io.crab.lb.xdp.XdpModeOption;
@@ -27,11 +28,9 @@ import org.agrona.concurrent.SleepingMillisIdleStrategy;
 import org.agrona.concurrent.SystemEpochClock;
 import org.agrona.concurrent.SystemNanoClock;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.TypeConversionException;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
@@ -125,7 +124,7 @@ public final class CrabK8s implements Callable<Integer>
         description = "Endpoints of one service's table (default ${DEFAULT-VALUE}).")
     int maxSlots;
 
-    @Option(names = "--xdp-mode", defaultValue = "auto", converter = XdpModeConverter.class, paramLabel = "MODE",
+    @Option(names = "--xdp-mode", defaultValue = "auto", converter = CrabLb.XdpModeConverter.class, paramLabel = "MODE",
         description = "auto (default), native or generic, as crab-lb's.")
     XdpModeOption xdpMode;
 
@@ -326,21 +325,5 @@ public final class CrabK8s implements Callable<Integer>
             GaugeSnapshot.builder().name("crab_k8s_watch_healthy").help("1 while the watch on the API server " +
                 "runs.").dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder()
                 .value(watch.healthy() ? 1 : 0).build()).build());
-    }
-
-    static final class XdpModeConverter implements ITypeConverter<XdpModeOption>
-    {
-        @Override
-        public XdpModeOption convert(final String value)
-        {
-            try
-            {
-                return XdpModeOption.parse(value);
-            }
-            catch (final IllegalArgumentException ex)
-            {
-                throw new TypeConversionException(ex.getMessage());
-            }
-        }
     }
 }

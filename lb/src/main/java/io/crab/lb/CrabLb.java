@@ -214,7 +214,8 @@ public final class CrabLb implements Callable<Integer>
         }
     }
 
-    static final class XdpModeConverter implements picocli.CommandLine.ITypeConverter<XdpModeOption>
+    /** {@code --xdp-mode}, read by {@link XdpModeOption#parse}; crab-k8s's option too. */
+    public static final class XdpModeConverter implements picocli.CommandLine.ITypeConverter<XdpModeOption>
     {
         @Override
         public XdpModeOption convert(final String value)
