@@ -15,13 +15,16 @@
  *   crabkt forge SRC SPORT DST DPORT SEQ ACK VIP [VPORT]
  *                                        sends one SYN-ACK with the redirect option (kind 42, length 6,
  *                                        or 8 with VPORT) from a raw socket
- *   crabkt sniff FILE ADDR...            counts the TCP packets from ADDRs this host receives, SYNs and
- *                                        others, until SIGTERM; then writes "syn=N other=M" to FILE
+ *   crabkt sniff FILE IFACE ADDR...      counts the TCP packets from ADDRs that IFACE sends, SYNs and
+ *                                        others, until SIGTERM; then writes "syn=N other=M" to FILE (on
+ *                                        the bridge's port to a host: what that host is sent, before any
+ *                                        XDP program of its own sees it)
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_ether.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
@@ -199,7 +202,8 @@ static int open_captured(int *cap, struct sockaddr_in *local)
 	struct sockaddr_in any = { .sin_family = AF_INET };
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
-	*cap = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP));
+	/* Only ETH_P_ALL sockets see what the host sends. */
+	*cap = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_ALL));
 	if (fd < 0 || *cap < 0)
 		die("socket");
 	if (bind(fd, (struct sockaddr *)&any, sizeof(any)) ||
@@ -222,8 +226,12 @@ static void record_syn(int cap, const struct sockaddr_in *local, const char *fil
 
 		if (poll(&p, 1, 200) <= 0)
 			continue;
-		r = recv(cap, pkt, sizeof(pkt), 0);
-		if (r < (ssize_t)sizeof(*ip) || ip->protocol != IPPROTO_TCP ||
+		struct sockaddr_ll ll;
+		socklen_t len = sizeof(ll);
+
+		r = recvfrom(cap, pkt, sizeof(pkt), 0, (struct sockaddr *)&ll, &len);
+		if (r < (ssize_t)sizeof(*ip) || ll.sll_protocol != htons(ETH_P_IP) ||
+		    ip->protocol != IPPROTO_TCP ||
 		    r < ip->ihl * 4 + (ssize_t)sizeof(*th))
 			continue;
 		th = (const struct tcphdr *)(pkt + ip->ihl * 4);
@@ -397,31 +405,38 @@ static void on_term(int sig)
 	stop = 1;
 }
 
-static int sniff(const char *file, int naddrs, char **addrs)
+static int sniff(const char *file, const char *iface, int naddrs, char **addrs)
 {
+	struct sockaddr_ll at = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+				  .sll_ifindex = (int)if_nametoindex(iface) };
 	struct sigaction sa = { .sa_handler = on_term };
 	unsigned long syn = 0, other = 0;
 	unsigned char pkt[256];
 	in_addr_t from[16];
-	int fd = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP));
+	int fd = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_ALL));
 	FILE *f;
 
-	if (fd < 0)
+	if (fd < 0 || !at.sll_ifindex || bind(fd, (struct sockaddr *)&at, sizeof(at)))
 		die("sniff");
 	for (int i = 0; i < naddrs && i < 16; i++)
 		from[i] = addr_of(addrs[i], "0").sin_addr.s_addr;
 	sigaction(SIGTERM, &sa, NULL);
 	printf("sniffing\n");
 	fflush(stdout);
-	while (!stop) {
+	for (;;) {
 		struct sockaddr_ll ll;
 		socklen_t len = sizeof(ll);
 		const struct iphdr *ip = (const struct iphdr *)pkt;
 		const struct tcphdr *th;
-		ssize_t r = recvfrom(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&ll, &len);
+		/* After SIGTERM, what is queued still counts. */
+		ssize_t r = recvfrom(fd, pkt, sizeof(pkt), stop ? MSG_DONTWAIT : 0,
+				     (struct sockaddr *)&ll, &len);
 
-		if (r < (ssize_t)sizeof(*ip) || ll.sll_pkttype == PACKET_OUTGOING ||
-		    ip->protocol != IPPROTO_TCP || r < ip->ihl * 4 + (ssize_t)sizeof(*th))
+		if (r < 0 && stop && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (r < (ssize_t)sizeof(*ip) || ll.sll_pkttype != PACKET_OUTGOING ||
+		    ll.sll_protocol != htons(ETH_P_IP) || ip->protocol != IPPROTO_TCP ||
+		    r < ip->ihl * 4 + (ssize_t)sizeof(*th))
 			continue;
 		th = (const struct tcphdr *)(pkt + ip->ihl * 4);
 		for (int i = 0; i < naddrs && i < 16; i++) {
@@ -444,8 +459,8 @@ static int sniff(const char *file, int naddrs, char **addrs)
 
 int main(int argc, char **argv)
 {
-	if (argc >= 4 && !strcmp(argv[1], "sniff"))
-		return sniff(argv[2], argc - 3, argv + 3);
+	if (argc >= 5 && !strcmp(argv[1], "sniff"))
+		return sniff(argv[2], argv[3], argc - 4, argv + 4);
 	if (argc >= 3 && !strcmp(argv[1], "serve"))
 		return serve(argc - 2, argv + 2);
 	if (argc == 5 && !strcmp(argv[1], "run"))
@@ -458,6 +473,6 @@ int main(int argc, char **argv)
 		return forge(argv + 2, argc == 10);
 	fprintf(stderr, "usage: crabkt serve PORT... | run ADDR PORT N | hold ADDR PORT FILE |\n"
 		"       pending ADDR PORT FILE EXPECT | forge SRC SPORT DST DPORT SEQ ACK VIP [VPORT] |\n"
-		"       sniff FILE ADDR...\n");
+		"       sniff FILE IFACE ADDR...\n");
 	return 2;
 }

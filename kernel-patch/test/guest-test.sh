@@ -13,11 +13,11 @@
 # established c1 connection, and the ACK check on a connecting one.
 set -euo pipefail
 
-OUT=/tmp/out
+OUT=${KT_OUT:-/tmp/out}
 KT=$OUT/crabkt
 JAR=$OUT/crab.jar
 N=${CRAB_KT_CONNECTIONS:-120}
-W=/tmp/kt
+W=${KT_WORK:-/tmp/kt}
 mkdir -p $W
 # Java under TCG: small heaps, the C1 compiler only, serial GC, IPv4 sockets (the guest has no IPv6).
 export JAVA_TOOL_OPTIONS="-Xmx160m -Xss512k -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.net.preferIPv4Stack=true"
@@ -27,7 +27,11 @@ t0=$(date +%s)
 say() { printf '[%4ss] %s\n' "$(($(date +%s) - t0))" "$*"; }
 pass() { say "PASS $*"; echo "PASS $*" >> $OUT/summary; }
 fail() { say "FAIL $*"; echo "FAIL $*" >> $OUT/summary; failures=$((failures + 1)); }
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+# Namespace names carry $KT_PREFIX (empty in the guest), so that a dry run of the plumbing on a host cannot meet
+# other namespaces.
+P=${KT_PREFIX:-}
+# nsenter rather than ip netns exec, which mounts a /sys of its own, without bpffs (crab's pins).
+in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$P$ns" "$@"; }
 
 # Starts a daemon from crab.jar in a namespace; waits for its "ready" event.
 start_daemon() {
@@ -58,18 +62,19 @@ else
     fail "sysctls off by default"
 fi
 
-ip link add br0 type bridge
-ip link set br0 up
+ip netns add "${P}hub"
+ip -n "${P}hub" link add br0 type bridge
+ip -n "${P}hub" link set br0 up
 declare -A ADDR=([c1]=198.18.0.11 [c2]=198.18.0.12 [lb]=198.18.0.2 [s1]=198.18.0.21 [s2]=198.18.0.22 [fg]=198.18.0.66)
 for ns in c1 c2 lb s1 s2 fg; do
-    ip netns add $ns
-    ip link add "v-$ns" type veth peer name eth0 netns $ns
-    ip link set "v-$ns" master br0 up
-    ip -n $ns addr add "${ADDR[$ns]}/24" dev eth0
-    ip -n $ns link set eth0 up
-    ip -n $ns link set lo up
+    ip netns add "$P$ns"
+    ip -n "${P}hub" link add "v-$ns" type veth peer name eth0 netns "$P$ns"
+    ip -n "${P}hub" link set "v-$ns" master br0 up
+    ip -n "$P$ns" addr add "${ADDR[$ns]}/24" dev eth0
+    ip -n "$P$ns" link set eth0 up
+    ip -n "$P$ns" link set lo up
 done
-for ns in c1 c2; do ip -n $ns route add 198.19.0.0/24 via 198.18.0.2; done
+for ns in c1 c2; do ip -n "$P$ns" route add 198.19.0.0/24 via 198.18.0.2; done
 
 # Bad input to the VIP list is refused, and the list reads back as written.
 if in_ns c1 sh -c 'echo 198.19.0.1/33 > /proc/sys/net/ipv4/tcp_redirect_vips' 2>/dev/null ||
@@ -119,20 +124,23 @@ fi
 start_daemon c2 client io.crab.endpoint.CrabEndpoint client --iface eth0 --vip 198.19.0.3:80 --vip 198.19.0.4:80
 
 # mix NAME CLIENT_NS VIP_SAME PEER_SAME VIP_PORT PEER_PORT: N connections to each VIP (port 80), each
-# echoing 100 bytes; the peer getpeername() reports, the SYNs and other packets the LB host received from
-# the client, and what crab-lb's XDP program counted.
+# echoing 100 bytes; the peer getpeername() reports, the SYNs and other packets the LB host was sent by the
+# client, and what crab-lb's XDP program counted.
 mix() {
     local name=$1 ns=$2 vip1=$3 peer1=$4 vip2=$5 peer2=$6 out1 out2 sniffed t
     local red0 notsyn0 red1 notsyn1
     t=$(date +%s)
     red0=$(lb_metric 'crab_lb_xdp_packets_total{verdict="tx_redirect"}')
     notsyn0=$(lb_metric 'crab_lb_xdp_packets_total{verdict="pass_not_syn"}')
-    rm -f $W/sniff
-    in_ns lb "$KT" sniff $W/sniff "${ADDR[$ns]}" > $W/sniff.log &
+    rm -f $W/sniff $W/sniff.log
+    # On the bridge's port to the LB host: what it is sent, before its XDP program sees it. Not through
+    # in_ns, a function: $! must be the sniffer itself, which writes its counts on SIGTERM.
+    nsenter --net="/run/netns/${P}hub" "$KT" sniff $W/sniff v-lb "${ADDR[$ns]}" > $W/sniff.log &
     local sniffer=$!
     until grep -q sniffing $W/sniff.log 2>/dev/null; do sleep 0.1; done
     out1=$(in_ns "$ns" "$KT" run "$vip1" 80 "$N") || true
     out2=$(in_ns "$ns" "$KT" run "$vip2" 80 "$N") || true
+    sleep 0.5
     kill -TERM $sniffer; wait $sniffer || true
     sniffed=$(cat $W/sniff)
     red1=$(lb_metric 'crab_lb_xdp_packets_total{verdict="tx_redirect"}')
