@@ -39,7 +39,8 @@ while [ $# -gt 0 ]; do
             shift 2 ;;
         --rebuild) rebuild=1; shift ;;
         --build-only) build_only=1; shift ;;
-        *) usage_error "kernel-test: unknown option $1 (see ./crab kernel-test --help in README, Kernel patch)" ;;
+        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) usage_error "kernel-test: unknown option $1 (see ./crab kernel-test --help)" ;;
     esac
 done
 
