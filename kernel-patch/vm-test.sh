@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
             shift 2 ;;
         --rebuild) rebuild=1; shift ;;
         --build-only) build_only=1; shift ;;
-        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) usage_error "kernel-test: unknown option $1 (see ./crab kernel-test --help)" ;;
     esac
 done

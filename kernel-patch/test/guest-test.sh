@@ -48,7 +48,7 @@ start_daemon() {
 
 # A counter of crab-lb's Prometheus endpoint (the same maps crab-lb status reads).
 lb_metric() {
-    in_ns lb curl -s http://198.18.0.2:9750/metrics |
+    { in_ns lb curl -s http://198.18.0.2:9750/metrics || true; } |
         awk -v k="$1" '$1 == k { v = $2 } END { printf "%d\n", v + 0 }'
 }
 
@@ -177,7 +177,7 @@ forge_at() {
 rm -f $W/hold*
 in_ns c1 "$KT" hold 198.19.0.3 80 $W/hold > $W/hold.log 2>&1 &
 holder=$!
-for _ in $(seq 100); do [ -s $W/hold ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ -s $W/hold ] && break; sleep 0.1; done
 sleep 1
 forge_at $W/hold 198.18.0.66 80 1 198.19.0.3
 forge_at $W/hold 198.18.0.66 80 9 198.19.0.3
@@ -198,10 +198,10 @@ fi
 rm -f $W/pend*
 in_ns c1 "$KT" pending 198.19.0.9 80 $W/pend 198.18.0.77:80 > $W/pend.log 2>&1 &
 pender=$!
-for _ in $(seq 100); do [ -s $W/pend ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ -s $W/pend ] && break; sleep 0.1; done
 forge_at $W/pend 198.18.0.77 80 2 198.19.0.9
 touch $W/pend.go1
-for _ in $(seq 100); do [ -e $W/pend.ack1 ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ -e $W/pend.ack1 ] && break; sleep 0.1; done
 forge_at $W/pend 198.18.0.77 80 1 198.19.0.9
 touch $W/pend.go2
 if wait $pender; then
