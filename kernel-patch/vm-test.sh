@@ -84,7 +84,8 @@ prepare_tree() {
 checkpatch() {
     local p out
     for p in "${series[@]}"; do
-        out=$(cd "$tree" && scripts/checkpatch.pl --strict --quiet --show-types "$p" 2>&1 || true)
+        # The system's python3 first: spdxcheck.py needs its ply module.
+        out=$(cd "$tree" && PATH=/usr/bin:$PATH scripts/checkpatch.pl --strict --quiet --show-types "$p" 2>&1 || true)
         printf 'crab: checkpatch --strict %s: %s\n' "$(basename "$p")" \
             "$(grep -E '^total:' <<< "$out" || echo "clean")" >&2
         grep -E '^(ERROR|WARNING|CHECK):' <<< "$out" | sed 's/^/crab:   /' >&2 || true
