@@ -251,16 +251,16 @@ static void record_syn(int cap, const struct sockaddr_in *local, const char *fil
 	exit(1);
 }
 
+/* Whether a non-blocking connect completed within timeout_ms: getpeername() fails while the socket is still
+ * connecting. SO_ERROR is no test: it also reports soft errors, such as the unreachable host of a forged peer. */
 static int connected(int fd, int timeout_ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
-	int err = 0;
-	socklen_t len = sizeof(err);
+	struct sockaddr_in peer;
+	socklen_t len = sizeof(peer);
 
-	if (poll(&p, 1, timeout_ms) != 1)
-		return 0;
-	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-	return err == 0;
+	poll(&p, 1, timeout_ms);
+	return getpeername(fd, (struct sockaddr *)&peer, &len) == 0;
 }
 
 static int hold(const char *ip, const char *port, const char *file)

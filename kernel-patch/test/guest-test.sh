@@ -163,6 +163,13 @@ mix "A (patched client, crab LB, crab TC server)" c1 198.19.0.1 198.18.0.21:80 1
 mix "B (crab TC client, crab LB, patched server)" c2 198.19.0.3 198.19.0.3:80 198.19.0.4 198.19.0.4:80
 mix "C (patched client, crab LB, patched server)" c1 198.19.0.3 198.18.0.22:80 198.19.0.4 198.18.0.22:8080
 
+# counter NS GROUP NAME: a counter of /proc/net/snmp or /proc/net/netstat (GROUP Tcp, TcpExt, ...) in NS.
+counter() {
+    in_ns "$1" cat /proc/net/snmp /proc/net/netstat |
+        awk -v g="$2:" -v k="$3" '$1 == g { if (!h) { for (i = 2; i <= NF; i++) col[$i] = i; h = 1 }
+                                            else { print $(col[k]); exit } }'
+}
+
 # forge SRC SPORT ACK VIP [VPORT]: a SYN-ACK with the option from the forger's host at the held connection.
 forge_at() {
     local file=$1 src=$2 sport=$3 ack=$4; shift 4
@@ -179,14 +186,20 @@ in_ns c1 "$KT" hold 198.19.0.3 80 $W/hold > $W/hold.log 2>&1 &
 holder=$!
 for _ in $(seq 300); do [ -s $W/hold ] && break; sleep 0.1; done
 sleep 1
+rsts0=$(counter c1 Tcp OutRsts)
+challenges0=$(counter c1 TcpExt TCPSYNChallenge)
 forge_at $W/hold 198.18.0.66 80 1 198.19.0.3
 forge_at $W/hold 198.18.0.66 80 9 198.19.0.3
 forge_at $W/hold 198.18.0.66 8080 1 198.19.0.3 80
 forge_at $W/hold 198.19.0.3 80 1 198.19.0.3
 forge_at $W/hold 198.18.0.22 80 1 198.19.0.3
 sleep 1
+rsts=$(($(counter c1 Tcp OutRsts) - rsts0))
+challenges=$(($(counter c1 TcpExt TCPSYNChallenge) - challenges0))
+say "the client answered the forgeries with $rsts RSTs (no socket for the four not from its peer) and $challenges" \
+    "SYN challenge(s) (RFC 5961, the one from its peer)"
 touch $W/hold.go
-if wait $holder; then
+if wait $holder && [ "$rsts" -ge 4 ] && [ "$challenges" -ge 1 ]; then
     pass "forged late SYN-ACKs (third address with and without the right ACK, length 6 and 8, from the VIP, from the peer) did not move an established connection: $(cat $W/hold.log)"
 else
     fail "forged late SYN-ACKs moved or broke an established connection: $(cat $W/hold.log)"
