@@ -324,7 +324,8 @@ static int pending(const char *ip, const char *port, const char *file, const cha
 	if (wait_file(path, 300))
 		return 1;
 	if (!connected(fd, TIMEOUT_S * 1000) || getpeername(fd, (struct sockaddr *)&peer, &len)) {
-		fprintf(stderr, "pending: a SYN-ACK acknowledging our SYN did not complete the connection\n");
+		fprintf(stderr, "pending: a SYN-ACK acknowledging our SYN did not complete the connection (%s)\n",
+			strerror(errno));
 		return 1;
 	}
 	if (strcmp(fmt(&peer), expect)) {
