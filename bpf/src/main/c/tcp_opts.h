@@ -235,29 +235,14 @@ static __always_inline int crab_build_redirect(__u8 *out, const struct crab_opt_
 static __always_inline int crab_build_translate(__u8 *out, const struct crab_opt_cfg *cfg, __be32 vip, __be16 vport)
 {
 	int hl = crab_opt_hdr_len(cfg);
-	const __u8 *v = (const __u8 *)&vip;
-	const __u8 *p = (const __u8 *)&vport;
 
-	for (int i = 0; i < 12; i++)
-		out[i] = CRAB_TCPOPT_NOP;
+	/* The redirect option with a port, then one byte longer for the flags. */
+	crab_build_redirect(out, cfg, vip, vport, 1);
 	crab_put_opt_hdr(out, cfg, hl + CRAB_TRANSLATE_BODY);
-	if (hl == 4) {
-		out[4] = v[0];
-		out[5] = v[1];
-		out[6] = v[2];
-		out[7] = v[3];
-		out[8] = p[0];
-		out[9] = p[1];
+	if (hl == 4)
 		out[10] = CRAB_TRANSLATE_REPLY_AS_VIP;
-	} else {
-		out[2] = v[0];
-		out[3] = v[1];
-		out[4] = v[2];
-		out[5] = v[3];
-		out[6] = p[0];
-		out[7] = p[1];
+	else
 		out[8] = CRAB_TRANSLATE_REPLY_AS_VIP;
-	}
 	return 12;
 }
 
