@@ -2,10 +2,10 @@ package io.crab.e2e;
 
 import com.codahale.metrics.MetricRegistry;
 import io.crab.agent.Pins;
+import io.crab.bench.cluster.CrabCluster;
 import io.crab.bench.cluster.Daemon;
 import io.crab.bpf.Abi;
 import io.crab.bpf.Bpf;
-import io.crab.bpf.Counters;
 import io.crab.bpf.Netns;
 import io.crab.bpf.PinnedMap;
 import io.crab.bpf.testing.KernelRequired;
@@ -69,6 +69,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
+import java.util.function.ToLongFunction;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -481,7 +482,9 @@ class KubernetesEndToEndTest
             "where a NodePort's policy is Cluster, the LB node has every endpoint");
         assertEquals(2, gauge(before, "crab.service.vip-198-19-0-30-81.backends"),
             "the same Service's ClusterIP keeps both pods of the workers");
-        final long accepted = servers.values().stream().mapToLong(PodServer::accepted).sum();
+        final ToLongFunction<PodServer> fromTheClients = server -> server.acceptedFrom(POD_IPS.get(CLIENT)) +
+            server.acceptedFrom(outside.ipAddress().getHostAddress());
+        final long accepted = servers.values().stream().mapToLong(fromTheClients).sum();
 
         // From a pod and from outside the cluster: the SYN reaches the LB node, which has no backend for it.
         for (final Netns from : List.of(pods.get(CLIENT), outside.netns()))
@@ -500,8 +503,8 @@ class KubernetesEndToEndTest
             });
             assertFalse(served, "a connection from " + from + " to the LB node's NodePort was served");
         }
-        assertEquals(accepted, servers.values().stream().mapToLong(PodServer::accepted).sum(),
-            "no backend pod accepted a connection");
+        assertEquals(accepted, servers.values().stream().mapToLong(fromTheClients).sum(),
+            "no backend pod accepted a connection from the client pod or the outside client");
         final MetricRegistry after = lbStatus();
         assertEquals(gauge(before, nodePortService + ".syns"), gauge(after, nodePortService + ".syns"));
         assertTrue(gauge(after, "crab.lb.fallback.pass_no_backend") > gauge(before, "crab.lb.fallback.pass_no_backend"),
@@ -699,17 +702,7 @@ class KubernetesEndToEndTest
     /** A pod's client or server counters by name, from its pins on the host's bpffs. */
     private static Map<String, Long> counters(final String pod, final Role role)
     {
-        final boolean client = role == Role.CLIENT;
-        final Path pin = EndpointAgent.pinDir(role, podInodes.get(pod), IFACE)
-            .resolve(client ? Abi.Maps.CLIENT_COUNTERS : Abi.Maps.SERVER_COUNTERS);
-        try (PinnedMap map = Bpf.openPinnedMap(pin.toString()))
-        {
-            final Counters counters = new Counters(map);
-            final Map<String, Long> out = new LinkedHashMap<>();
-            Counters.names(client ? "CRAB_CL_" : "CRAB_SV_").forEach((index, name) -> out.put(name,
-                counters.sum(index)));
-            return out;
-        }
+        return CrabCluster.endpointCounters(EndpointAgent.pinDir(role, podInodes.get(pod), IFACE), role);
     }
 
     /** Whether the pod's client program has the VIP in its table, so that it marks SYNs to it. */
@@ -804,9 +797,11 @@ class KubernetesEndToEndTest
             t.setDaemon(true);
             return t;
         });
-        private final AtomicLong accepted = new AtomicLong();
-        /** The client addresses connections came from, as the pod's kernel saw them. */
-        private final Set<String> peers = ConcurrentHashMap.newKeySet();
+        /**
+         * Connections accepted by the client address the pod's kernel saw: the LB's health probes come from the LB
+         * node's address, the test's clients from theirs.
+         */
+        private final Map<String, AtomicLong> acceptedByPeer = new ConcurrentHashMap<>();
 
         private PodServer(final ServerSocket listener, final String name)
         {
@@ -824,14 +819,15 @@ class KubernetesEndToEndTest
             return server;
         }
 
-        long accepted()
+        long acceptedFrom(final String peer)
         {
-            return accepted.get();
+            final AtomicLong n = acceptedByPeer.get(peer);
+            return n == null ? 0 : n.get();
         }
 
         Set<String> peers()
         {
-            return peers;
+            return acceptedByPeer.keySet();
         }
 
         private void acceptLoop()
@@ -841,8 +837,8 @@ class KubernetesEndToEndTest
                 try
                 {
                     final Socket s = listener.accept();
-                    accepted.incrementAndGet();
-                    peers.add(s.getInetAddress().getHostAddress());
+                    acceptedByPeer.computeIfAbsent(s.getInetAddress().getHostAddress(), a -> new AtomicLong())
+                        .incrementAndGet();
                     connections.execute(() -> serve(s));
                 }
                 catch (final IOException closed)

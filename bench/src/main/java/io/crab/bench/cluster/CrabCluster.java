@@ -306,20 +306,22 @@ public final class CrabCluster implements AutoCloseable
      */
     public static Map<String, Long> endpointCounters(final Host host, final EndpointAgent.Role role)
     {
+        return host.netns().call(() -> endpointCounters(EndpointAgent.pinDir(role, host.iface()), role));
+    }
+
+    /** The same, from the pin directory of one crab-endpoint role (a pod's, say), whatever namespace it serves. */
+    public static Map<String, Long> endpointCounters(final Path pinDir, final EndpointAgent.Role role)
+    {
         final boolean client = role == EndpointAgent.Role.CLIENT;
-        return host.netns().call(() ->
+        try (PinnedMap map = Bpf.openPinnedMap(pinDir.resolve(client ? Abi.Maps.CLIENT_COUNTERS :
+            Abi.Maps.SERVER_COUNTERS).toString()))
         {
-            final Path pin = EndpointAgent.pinDir(role, host.iface())
-                .resolve(client ? Abi.Maps.CLIENT_COUNTERS : Abi.Maps.SERVER_COUNTERS);
-            try (PinnedMap map = Bpf.openPinnedMap(pin.toString()))
-            {
-                final Counters counters = new Counters(map);
-                final Map<String, Long> out = new LinkedHashMap<>();
-                Counters.names(client ? "CRAB_CL_" : "CRAB_SV_").forEach((index, name) -> out.put(name,
-                    counters.sum(index)));
-                return out;
-            }
-        });
+            final Counters counters = new Counters(map);
+            final Map<String, Long> out = new LinkedHashMap<>();
+            Counters.names(client ? "CRAB_CL_" : "CRAB_SV_").forEach((index, name) -> out.put(name,
+                counters.sum(index)));
+            return out;
+        }
     }
 
     /** One counter of {@link #lbStatus()}, by metric name. */
