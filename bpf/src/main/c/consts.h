@@ -7,7 +7,8 @@ enum crab_limits {
 	CRAB_MAX_VIPS = 64,          /* default; crab-lb --max-services sets it at load */
 	CRAB_MAX_BACKENDS = 1024,    /* default; crab-lb --max-backends */
 	CRAB_MAX_SLOTS = 256,        /* default slots per service table (the sum of its weights); --max-slots */
-	CRAB_SYN_TABLE_SIZE = 65536,  /* the server's echo table */
+	CRAB_SYN_TABLE_SIZE = 65536,  /* the server's translation table */
+	CRAB_ECHO_SLOTS = 16384,     /* the server's echo memory, two slots per tuple hash: a power of two */
 	CRAB_SYN_SLOTS = 65536,      /* the LB's recent-SYN memory, direct-mapped: a power of two */
 	CRAB_SYN_TTL_SEC = 75,       /* covers Linux's default SYN retries (1+2+4+8+16+32 s) */
 	CRAB_FLOW_TABLE_SIZE = 65536, /* default; crab-endpoint --flow-table-size sets it at load */

@@ -7,6 +7,7 @@
 #include "consts.h"
 #include "structs.h"
 #include "maps_lb.h"
+#include "hash.h"
 
 /* A backend's estimated load: its last report plus the connections given to it since. A backend no report has
  * reached yet counts the connections given to it since its id was set up (the feedback receiver sets base then). */
@@ -103,17 +104,6 @@ static __always_inline __s64 crab_pick_p2c(const struct crab_vip *vip)
 	if (crab_lighter(crab_load_of(b->backend_id), b->weight, crab_load_of(a->backend_id), a->weight))
 		return b->backend_id;
 	return a->backend_id;
-}
-
-/* Murmur3's finalizer: every input bit flips about half of the output bits, so `% n` sees them all. */
-static __always_inline __u32 crab_mix32(__u32 h)
-{
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return h;
 }
 
 /* The recent-SYN slot of a tuple; io.crab.bench.hostile.SynSlots computes the same, checked by its test. */

@@ -8,12 +8,14 @@
 #include "structs.h"
 #include "maps_common.h"
 
-/* Options seen in SYNs, keyed (local, client), to echo in the SYN-ACK and its retransmissions. LRU: an
- * entry is only needed for the handshake, so the oldest can always go. */
+/* Options seen in SYNs, to echo in the SYN-ACK and its retransmissions: two slots per hash of the tuple (local,
+ * client), see echo_set_of in server_tc. An entry is needed only for the handshake, a few round trips, so a SYN
+ * takes the older slot of its pair: a write of a cache line, where an LRU hash's insert (16,384 x 32 bytes here,
+ * 512 KiB) cost the server about a microsecond per connection in eviction bookkeeping. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, CRAB_SYN_TABLE_SIZE);
-	__type(key, struct crab_flow_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CRAB_ECHO_SLOTS);
+	__type(key, __u32);
 	__type(value, struct crab_echo);
 } echoes SEC(".maps");
 

@@ -10,6 +10,7 @@
 #include "maps_server.h"
 #include "skb.h"
 #include "tcp_opts.h"
+#include "hash.h"
 #include "btf_anchor.h"
 
 /* A SYN-ACK echoes only an option seen within the client's SYN retry window. */
@@ -22,6 +23,72 @@ static __always_inline void count(enum crab_server_counter c)
 
 	if (n)
 		*n += 1;
+}
+
+/* The first of the two echo slots a tuple (remote = client) may use; io.crab.bench.hostile.SynSlots computes the
+ * same, checked by its test. */
+static __always_inline __u32 echo_set_of(const struct crab_flow_key *key)
+{
+	__u32 ports = (__u32)key->local_port << 16 | key->remote_port;
+
+	return (crab_mix32(key->remote_addr ^ crab_mix32(ports ^ key->local_addr)) & (CRAB_ECHO_SLOTS / 2 - 1)) * 2;
+}
+
+static __always_inline int echo_holds(const struct crab_echo *e, const struct crab_flow_key *key)
+{
+	return e->key.local_addr == key->local_addr && e->key.remote_addr == key->remote_addr &&
+	       e->key.local_port == key->local_port && e->key.remote_port == key->remote_port;
+}
+
+/* The tuple's echo, if one of its two slots holds it. */
+static __always_inline struct crab_echo *echo_of(const struct crab_flow_key *key)
+{
+	__u32 index = echo_set_of(key);
+	struct crab_echo *e = bpf_map_lookup_elem(&echoes, &index);
+
+	if (e && echo_holds(e, key))
+		return e;
+	index++;
+	e = bpf_map_lookup_elem(&echoes, &index);
+	return e && echo_holds(e, key) ? e : 0;
+}
+
+/* Ends the tuple's echo; the other slot's stays. The zero tuple left behind matches no packet, and the zero time
+ * makes the slot the first to be taken. */
+static __always_inline void forget_echo(const struct crab_flow_key *key)
+{
+	struct crab_echo *e = echo_of(key);
+
+	if (e) {
+		__builtin_memset(&e->key, 0, sizeof(e->key));
+		e->seen_ns = 0;
+	}
+}
+
+/*
+ * Remembers the SYN's option in the tuple's slot if it has one, else in the older of its two: a handshake needs
+ * its echo for a few round trips, so losing one takes two other handshakes under way at once in the same pair. A
+ * SYN whose echo was lost gets a SYN-ACK without it, which its client does not follow, so it retransmits the SYN
+ * and the LB sends it to the same backend again. Two CPUs writing one slot at once can leave a mix of both, which
+ * no client follows either: its VIP or acknowledgement will not match.
+ */
+static __always_inline void remember_echo(const struct crab_flow_key *key, __be32 vip_addr, __be16 vip_port,
+					  int has_port)
+{
+	__u32 index = echo_set_of(key);
+	struct crab_echo *first = bpf_map_lookup_elem(&echoes, &index);
+	index++;
+	struct crab_echo *second = bpf_map_lookup_elem(&echoes, &index);
+
+	if (!first || !second)
+		return;
+	struct crab_echo *e = echo_holds(second, key) ||
+		(!echo_holds(first, key) && second->seen_ns < first->seen_ns) ? second : first;
+	e->key = *key;
+	e->seen_ns = bpf_ktime_get_ns();
+	e->vip_addr = vip_addr;
+	e->vip_port = vip_port;
+	e->has_port = has_port;
 }
 
 /*
@@ -62,7 +129,7 @@ static __always_inline void record_translation(struct __sk_buff *skb, const stru
 		count(CRAB_SV_TRANSLATION_KEPT);
 		return;
 	}
-	bpf_map_delete_elem(&echoes, key);
+	forget_echo(key);
 	bpf_map_update_elem(&translations, key, &tr, BPF_ANY);
 	count(CRAB_SV_TRANSLATION_RECORDED);
 }
@@ -98,15 +165,15 @@ int crab_server_ingress(struct __sk_buff *skb)
 	}
 	if (scan.bad || scan.redirect_off < 0) {
 		/* A new connection on a tuple an earlier redirected one used: its SYN-ACK must not echo. */
-		bpf_map_delete_elem(&echoes, &key);
+		forget_echo(&key);
 		return CRAB_TC_NEXT;
 	}
-	struct crab_echo echo = { .seen_ns = bpf_ktime_get_ns() };
+	__be32 vip_addr = 0;
+	__be16 vip_port = 0;
 	int has_port = 0;
-	if (crab_read_redirect(&scan, &echo.vip_addr, &echo.vip_port, &has_port))
+	if (crab_read_redirect(&scan, &vip_addr, &vip_port, &has_port))
 		return CRAB_TC_NEXT;
-	echo.has_port = has_port;
-	bpf_map_update_elem(&echoes, &key, &echo, BPF_ANY);
+	remember_echo(&key, vip_addr, vip_port, has_port);
 	count(CRAB_SV_SYN_OPTION_SEEN);
 	return CRAB_TC_NEXT;
 }
@@ -171,7 +238,7 @@ int crab_server_egress(struct __sk_buff *skb)
 	}
 	if (!p.tcp.syn || !p.tcp.ack)
 		return CRAB_TC_NEXT;
-	struct crab_echo *echo = bpf_map_lookup_elem(&echoes, &key);
+	struct crab_echo *echo = echo_of(&key);
 	cfg = crab_opt_cfg();
 	if (!echo || !cfg || bpf_ktime_get_ns() - echo->seen_ns > ECHO_TTL_NS)
 		return CRAB_TC_NEXT;

@@ -130,13 +130,15 @@ struct crab_rflow {
 	__u8 pad;
 };
 
-/* Server memory of a SYN's option (key remote = client), echoed in the SYN-ACK. */
+/* Server memory of a SYN's option, echoed in the SYN-ACK: one direct-mapped slot per tuple hash, which holds the
+ * tuple it is for (remote = client). */
 struct crab_echo {
-	__u64 seen_ns;
+	struct crab_flow_key key; /* all zero: no tuple's */
 	__be32 vip_addr;
+	__u64 seen_ns;
 	__be16 vip_port;
 	__u8 has_port;
-	__u8 pad;
+	__u8 pad[5];
 };
 
 /* A translated connection on the server (key remote = client): the VIP and port its replies must come from. Kept

@@ -84,6 +84,7 @@ public final class Abi
         public static final int CRAB_MAX_SLOTS = 256;
         public static final int CRAB_SYN_TABLE_SIZE = 65536;
         public static final int CRAB_SYN_SLOTS = 65536;
+        public static final int CRAB_ECHO_SLOTS = 16384;
         public static final int CRAB_SYN_TTL_SEC = 75;
         public static final int CRAB_FLOW_TABLE_SIZE = 65536;
         public static final int CRAB_MAX_BACKEND_CIDRS = 1024;
@@ -429,12 +430,13 @@ public final class Abi
     /** struct crab_echo. */
     public static final class Echo
     {
-        public static final int SEEN_NS = 0;
-        public static final int VIP_ADDR = 8;
-        public static final int VIP_PORT = 12;
-        public static final int HAS_PORT = 14;
-        public static final int PAD = 15;
-        public static final int SIZE = 16;
+        public static final int KEY = 0;
+        public static final int VIP_ADDR = 12;
+        public static final int SEEN_NS = 16;
+        public static final int VIP_PORT = 24;
+        public static final int HAS_PORT = 26;
+        public static final int PAD = 27;
+        public static final int SIZE = 32;
 
         private Echo()
         {

@@ -135,8 +135,7 @@ public final class EndpointAgent implements Agent
         final int ifindex = Interfaces.ifindex(ctx.iface());
         final boolean client = ctx.role() == Role.CLIENT;
         final Path dir = pinDir(ctx.role(), ctx.iface());
-        final Map<String, Integer> sizes = client ? clientMapSizes(dir) : Map.of(Abi.Maps.ECHOES,
-            ctx.flowTableSize());
+        final Map<String, Integer> sizes = client ? clientMapSizes(dir) : Map.of();
         if (ctx.metrics() != null)
         {
             // Bound before anything touches the kernel, so a port in use fails the start with nothing changed.

@@ -25,8 +25,8 @@ import java.util.Map;
  * Everything crab-endpoint is told, validated in one place before anything touches the kernel.
  *
  * @param backendCidrs  per VIP, the prefixes a redirect may name as the backend; a VIP not in the map takes any.
- * @param flowTableSize a client's flow tables (connections pending or redirected at once); a server's echo table
- *                      (handshakes of redirected connections at once)
+ * @param flowTableSize a client's flow tables (connections pending or redirected at once); a server has none
+ *                      (its echo memory is a fixed direct-mapped table of CRAB_ECHO_SLOTS)
  * @param maxVips       a client's VIP table; the VIPs can change while it runs ({@link EndpointAgent#vips})
  * @param reporting     a server's load reports to crab-lb; null: it reports nothing (and always for a client)
  * @param metrics       where the metrics are served ({@code --metrics-address}); null: nowhere

@@ -218,8 +218,11 @@ final class Fixture implements AutoCloseable
                 v.putBytes(Abi.Echo.VIP_ADDR, flow.vip());
                 v.putShort(Abi.Echo.VIP_PORT, (short)flow.vipPort(), ByteOrder.BIG_ENDIAN);
                 v.putByte(Abi.Echo.HAS_PORT, (byte)(flow.optionPort() >= 0 ? 1 : 0));
-                f.state.add(new Entry(echoes, flowKey(flow.dip(), Pool.CLIENT, flow.dipPort(), flow.clientPort()), v,
-                    Abi.Echo.SEEN_NS, flow == Pool.EXPIRED ? 2 * SYN_TTL_NS : 0));
+                final UnsafeBuffer tuple = flowKey(flow.dip(), Pool.CLIENT, flow.dipPort(), flow.clientPort());
+                v.putBytes(Abi.Echo.KEY, tuple, 0, Abi.FlowKey.SIZE);
+                final UnsafeBuffer k = zeroed();
+                k.putInt(0, SynSlots.echoSlotOf(tuple), ByteOrder.nativeOrder());
+                f.state.add(new Entry(echoes, k, v, Abi.Echo.SEEN_NS, flow == Pool.EXPIRED ? 2 * SYN_TTL_NS : 0));
             }
             return f;
         }

@@ -6,9 +6,10 @@ import org.agrona.DirectBuffer;
 import java.nio.ByteOrder;
 
 /**
- * Where the LB's XDP program keeps a SYN's tuple in its direct-mapped recent-SYN memory (syn_slots): the same
- * arithmetic as crab_syn_slot_of in lb_policy.h, on the struct crab_syn_key as it lies in memory, so a fixture can
- * plant a remembered SYN where the program will look for it.
+ * Where the programs keep what a SYN left in their direct-mapped memories: the LB's recent-SYN memory (syn_slots,
+ * crab_syn_slot_of in lb_policy.h, on a struct crab_syn_key) and the server's echoes (echo_slot_of in server_tc,
+ * on a struct crab_flow_key), the same arithmetic on the key as it lies in memory, so a fixture can plant an entry
+ * where the program will look for it.
  */
 final class SynSlots
 {
@@ -25,6 +26,17 @@ final class SynSlots
         final int ports = (key.getShort(Abi.SynKey.CLIENT_PORT, native_) & 0xffff) << 16 |
             (key.getShort(Abi.SynKey.VIP_PORT, native_) & 0xffff);
         return mix32(clientAddr ^ mix32(ports ^ vipAddr)) & (Abi.Consts.CRAB_SYN_SLOTS - 1);
+    }
+
+    /** The first of the two echo slots of {@code key}, a struct crab_flow_key at offset 0 (remote = the client). */
+    static int echoSlotOf(final DirectBuffer key)
+    {
+        final ByteOrder native_ = ByteOrder.nativeOrder();
+        final int localAddr = key.getInt(Abi.FlowKey.LOCAL_ADDR, native_);
+        final int remoteAddr = key.getInt(Abi.FlowKey.REMOTE_ADDR, native_);
+        final int ports = (key.getShort(Abi.FlowKey.LOCAL_PORT, native_) & 0xffff) << 16 |
+            (key.getShort(Abi.FlowKey.REMOTE_PORT, native_) & 0xffff);
+        return (mix32(remoteAddr ^ mix32(ports ^ localAddr)) & (Abi.Consts.CRAB_ECHO_SLOTS / 2 - 1)) * 2;
     }
 
     /** Murmur3's 32-bit finalizer, as crab_mix32. */

@@ -28,7 +28,7 @@ final class LbFixture implements AutoCloseable
     static final byte[][] BACKEND_IPS = {
         Frames.ip(BACKEND_IP_TEXTS[0]), Frames.ip(BACKEND_IP_TEXTS[1]), Frames.ip(BACKEND_IP_TEXTS[2]),
     };
-    private static final String[] BACKEND_MACS = {"02:00:00:00:01:01", "02:00:00:00:01:02", "02:00:00:00:01:03"};
+    static final String[] BACKEND_MACS = {"02:00:00:00:01:01", "02:00:00:00:01:02", "02:00:00:00:01:03"};
     private static final int VIP_ID = 0;
     private static final int BUFFER_SIZE = 64;
 

@@ -29,6 +29,8 @@ public final class SynCost
     public static final String MARKED_SYN = "marked SYN";
     public static final String UNMARKED_SYN = "unmarked SYN";
     public static final String DATA_PACKET = "data packet";
+    /** The row of the simplest XDP load balancer on the marked SYNs; its "crab" columns are that program's. */
+    public static final String REFERENCE_SYN = "marked SYN to ref_lb";
     static final String MEAN = "repeat=1, mean";
     static final String MEDIAN = "repeat=1, median";
     static final String LIVE = "live frames, repeat=";
@@ -138,9 +140,9 @@ public final class SynCost
         final int markedLength = Kind.MARKED.frame(0).length;
         try (LbFixture lb = new LbFixture(backends); BpfObject pass = Bpf.load("xdp_pass");
             StandaloneProgram transmit = Bpf.loadXdp("xdp_tx", BpfAssembler.returning(XDP_TX));
-            LiveFrameFeeder feeder = new LiveFrameFeeder(markedLength, repeat))
+            LiveFrameFeeder feeder = new LiveFrameFeeder(markedLength, repeat); ReferenceLb reference = new ReferenceLb())
         {
-            final Floors floors = new Floors(pass.program("xdp_pass"), transmit, feeder);
+            final Floors floors = new Floors(pass.program("xdp_pass"), transmit, feeder, reference.program());
             lb.call(() -> measureEach(lb, floors, samples, repeat, policies, progress, rows, verdicts));
         }
         return new SynCostReport(rows, verdicts);
@@ -149,9 +151,10 @@ public final class SynCost
     /**
      * The no-op programs crab is measured beside: {@code pass} returns XDP_PASS (the floor of every run but live
      * marked SYNs), {@code transmit} returns XDP_TX (the floor of live marked SYNs, so both transmit every frame),
-     * and the feeder gives live marked SYNs their frames.
+     * the feeder gives live marked SYNs their frames, and {@code reference} is the simplest XDP load balancer,
+     * measured on the marked SYNs as crab is.
      */
-    private record Floors(BpfProgram pass, BpfProgram transmit, LiveFrameFeeder feeder)
+    private record Floors(BpfProgram pass, BpfProgram transmit, LiveFrameFeeder feeder, BpfProgram reference)
     {
     }
 
@@ -174,9 +177,10 @@ public final class SynCost
                     : String.format("measuring %s, %d samples, then %d live frames...", label, samples, repeat));
                 // Each policy's SYNs start a lap further on, with new ISNs: new connections, not retransmissions.
                 final long first = (long)p * (WARMUP + samples + repeat + PORTS);
-                sampleEach(kind, lb, floor, first, WARMUP);
+                sampleEach(kind, lb, lb.program(), floor, first, WARMUP, kind.verdict);
                 final long[] before = counters(lb);
-                final long[][] durations = sampleEach(kind, lb, floor, first + WARMUP, samples);
+                final long[][] durations = sampleEach(kind, lb, lb.program(), floor, first + WARMUP, samples,
+                    kind.verdict);
                 checkPath(kind, label, before, counters(lb), samples, "repeat=1");
                 rows.add(SynCostRow.of(label, MEAN, mean(durations[0]), mean(durations[1]), samples));
                 rows.add(SynCostRow.of(label, MEDIAN, median(durations[0]), median(durations[1]), samples));
@@ -186,6 +190,23 @@ public final class SynCost
                 }
                 rows.add(live(kind, label, lb, floors, first + WARMUP + samples, repeat));
                 verdicts.put(label, kind.verdict);
+            }
+            if (kind == Kind.MARKED)
+            {
+                progress.accept(String.format("measuring %s, %d samples, then %d live frames...", REFERENCE_SYN,
+                    samples, repeat));
+                final long first = (long)measured.size() * (WARMUP + samples + repeat + PORTS);
+                final BpfProgram reference = floors.reference();
+                sampleEach(kind, lb, reference, floor, first, WARMUP, XDP_TX);
+                final long[][] durations = sampleEach(kind, lb, reference, floor, first + WARMUP, samples, XDP_TX);
+                rows.add(SynCostRow.of(REFERENCE_SYN, MEAN, mean(durations[0]), mean(durations[1]), samples));
+                rows.add(SynCostRow.of(REFERENCE_SYN, MEDIAN, median(durations[0]), median(durations[1]), samples));
+                floors.feeder().load(LongStream.range(first + WARMUP + samples, first + WARMUP + samples + repeat)
+                    .mapToObj(kind::frame).toList());
+                final long referenceNs = floors.feeder().run(lb, reference, repeat);
+                final long transmitNs = floors.feeder().run(lb, floors.transmit(), repeat);
+                rows.add(SynCostRow.live(REFERENCE_SYN, LIVE + repeat, referenceNs, transmitNs, repeat));
+                verdicts.put(REFERENCE_SYN, XDP_TX);
             }
         }
         return null;
@@ -231,12 +252,13 @@ public final class SynCost
     }
 
     /**
-     * Samples {@code first .. first + count - 1}, one packet per call: returns {crab durations, floor durations}.
-     * Crab and floor alternate sample by sample so drift of the machine hits both, and which goes first alternates
-     * too so neither always finds the caches the other one warmed.
+     * Samples {@code first .. first + count - 1}, one packet per call, of {@code program} (which must give {@code
+     * verdict}) and the floor: returns {program durations, floor durations}. Program and floor alternate sample by
+     * sample so drift of the machine hits both, and which goes first alternates too so neither always finds the
+     * caches the other one warmed.
      */
-    private static long[][] sampleEach(final Kind kind, final LbFixture lb, final BpfProgram floor, final long first,
-        final int count)
+    private static long[][] sampleEach(final Kind kind, final LbFixture lb, final BpfProgram program,
+        final BpfProgram floor, final long first, final int count, final int verdict)
     {
         final long[] crab = new long[count];
         final long[] pass = new long[count];
@@ -245,13 +267,13 @@ public final class SynCost
             final byte[] frame = kind.frame(first + i);
             if (i % 2 == 0)
             {
-                crab[i] = run(kind, lb, lb.program(), kind.verdict, frame, i);
+                crab[i] = run(kind, lb, program, verdict, frame, i);
                 pass[i] = run(kind, lb, floor, XDP_PASS, frame, i);
             }
             else
             {
                 pass[i] = run(kind, lb, floor, XDP_PASS, frame, i);
-                crab[i] = run(kind, lb, lb.program(), kind.verdict, frame, i);
+                crab[i] = run(kind, lb, program, verdict, frame, i);
             }
         }
         return new long[][] {crab, pass};

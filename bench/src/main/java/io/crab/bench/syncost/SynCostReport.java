@@ -39,7 +39,12 @@ public record SynCostReport(List<SynCostRow> rows, Map<String, Integer> verdicts
             + " driver's transmit call, to no wire and no receiver. The kernel recycles pages"
             + " without copying the frame in again, and crab_lb rewrites a SYN it redirects, so a feeder program runs"
             + " first, copies in the next of N different SYNs (each a new connection) and tail-calls crab or floor;"
-            + " both pay for the feeder. Rows whose lb_counters path differs from the frame kind are refused.");
+            + " both pay for the feeder. Rows whose lb_counters path differs from the frame kind are refused.",
+        "ref_lb rows: the program in the crab columns is ref_lb (bench/src/main/bpf/ref_lb.bpf.c), the simplest XDP"
+            + " load balancer, on the same marked SYNs, measured as crab is: a hash lookup of the VIP, a backend by a"
+            + " hash of the tuple from an array, destination address and MACs rewritten, checksums patched, XDP_TX;"
+            + " no option, SYN memory, FIB lookup or counters. Dividing a crab row by the ref_lb row of its method"
+            + " gives crab's cost in units of the simplest load balancer's.");
 
     public SynCostReport
     {

@@ -32,14 +32,16 @@ class SynCostTest
         {
         });
 
-        assertEquals(Set.of(RR_SYN, JSQ_SYN, SynCost.UNMARKED_SYN, SynCost.DATA_PACKET),
+        assertEquals(Set.of(RR_SYN, JSQ_SYN, SynCost.REFERENCE_SYN, SynCost.UNMARKED_SYN, SynCost.DATA_PACKET),
             report.rows().stream().map(SynCostRow::frame).collect(Collectors.toSet()));
-        assertEquals(Map.of(RR_SYN, SynCost.XDP_TX, JSQ_SYN, SynCost.XDP_TX, SynCost.UNMARKED_SYN, SynCost.XDP_PASS,
-            SynCost.DATA_PACKET, SynCost.XDP_PASS), report.verdicts());
+        assertEquals(Map.of(RR_SYN, SynCost.XDP_TX, JSQ_SYN, SynCost.XDP_TX, SynCost.REFERENCE_SYN, SynCost.XDP_TX,
+            SynCost.UNMARKED_SYN, SynCost.XDP_PASS, SynCost.DATA_PACKET, SynCost.XDP_PASS), report.verdicts());
         final String live = SynCost.LIVE + 1000;
         assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN, live), methodsOf(report, RR_SYN),
             "a redirected SYN changes the frame: no one-call repeat, but live frames through the feeder");
         assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN, live), methodsOf(report, JSQ_SYN));
+        assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN, live), methodsOf(report, SynCost.REFERENCE_SYN),
+            "the simplest load balancer on the same marked SYNs, as crab is measured");
         assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN, "repeat=1000, 1 call", live),
             methodsOf(report, SynCost.UNMARKED_SYN));
         assertEquals(List.of(SynCost.MEAN, SynCost.MEDIAN, "repeat=1000, 1 call", live),
@@ -61,7 +63,7 @@ class SynCostTest
         final String csv = report.csv();
         assertEquals(report.rows().size() + 1, csv.lines().count());
         assertTrue(csv.lines().skip(1).allMatch(line -> line.matches(
-            "[a-zA-Z ()]+,[23],\"(repeat=|live frames, repeat=).*")), csv);
+            "[a-zA-Z_ ()]+,[23],\"(repeat=|live frames, repeat=).*")), csv);
         assertTrue(csv.lines().filter(line -> line.contains("\"live frames")).allMatch(line -> line.matches(
             ".*,[0-9.]+,[0-9.]+")), "live rows end in both Mpps: " + csv);
         assertTrue(report.text().contains("XDP_TX (3)"), report.text());
