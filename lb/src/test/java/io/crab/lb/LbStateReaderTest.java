@@ -51,7 +51,7 @@ class LbStateReaderTest
     @BeforeEach
     void loadAndPin() throws Exception
     {
-        final LbContext.Limits limits = new LbContext.Limits(4, 16, 32, 251, 4096);
+        final LbContext.Limits limits = new LbContext.Limits(4, 16, 32, 251, 4096, 4096);
         obj = Bpf.load("lb_xdp", new LoadOptions(limits.mapSizes(), null));
         tables = new ServiceTables(obj, limits.services(), limits.backends(), limits.slots(), limits.maglevSize());
         pins = Files.createDirectories(Path.of("/sys/fs/bpf",
