@@ -57,7 +57,8 @@ static __always_inline void crab_affinity_event(enum crab_lb_counter c)
  * it in: inlined, the search's loop inside the policies' branches took crab_lb past the verifier's million
  * instructions. Its pointers may be null as far as the verifier knows.
  */
-__attribute__((noinline)) __s64 crab_pick_affine(const struct crab_vip *vip, const struct crab_syn_key *sk, __u64 now)
+__attribute__((noinline)) __s64 crab_pick_affine(const struct crab_vip *vip, const struct crab_syn_key *sk,
+						 __u64 now)
 {
 	if (!vip || !sk)
 		return -1;
