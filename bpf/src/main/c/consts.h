@@ -15,6 +15,8 @@ enum crab_limits {
 	CRAB_MAX_BACKEND_CIDRS = 1024, /* client allow-list prefixes, all VIPs together */
 	CRAB_MAGLEV_SIZE = 65537,    /* default entries of a service's Maglev table, a prime; --maglev-size */
 	CRAB_CONN_TABLE_SIZE = 262144, /* default fallback connections the LB remembers; --max-fallback-connections */
+	CRAB_AFFINITY_TABLE_SIZE = 65536, /* default (service, client) backends ClientIP affinity remembers;
+	                                    * --max-affinity-clients */
 	CRAB_MAX_TCP_HDR = 60,
 	CRAB_LOAD_SCAN = 64,         /* backends jsq compares per SYN: exact up to this many, a rotating window above */
 };
@@ -100,6 +102,9 @@ enum crab_lb_counter {
 	CRAB_LB_TX_RETRANSMIT,
 	CRAB_LB_DROP_NO_ROUTE,         /* the FIB has no route or no resolved neighbour for the backend */
 	CRAB_LB_TX_REBALANCED,         /* retransmitted SYN whose first backend is down: balanced again */
+	/* Events, not verdicts (they do not add up with the others): a new connection to a ClientIP affinity service. */
+	CRAB_LB_AFFINITY_HIT,          /* it went to the client's backend, remembered and still in the table */
+	CRAB_LB_AFFINITY_NEW,          /* it was balanced by the policy (no backend remembered, expired or gone) */
 	CRAB_LB_COUNTER_MAX,
 };
 

@@ -39,12 +39,15 @@ static __always_inline __u32 tuple_hash(const struct crab_syn_key *k)
 	return (__u32)(h ^ (h >> 32));
 }
 
-/* The backend id the service's Maglev table gives the tuple; -1 when the service has none. */
+/* The backend id the service's Maglev table gives the tuple; -1 when the service has none. A ClientIP affinity
+ * service hashes the client's address alone, so all of a client's connections go to one backend while the backend
+ * set stays the same: the fallback's stickiness is Maglev's, every LB's alike, not the XDP program's timed table. */
 static __always_inline __s64 maglev_pick(const struct crab_vip *vip, const struct crab_syn_key *k)
 {
 	if (vip->maglev_count == 0)
 		return -1;
-	__u32 idx = vip->maglev_base + tuple_hash(k) % vip->maglev_count;
+	struct crab_syn_key client = { .client_addr = k->client_addr, .vip_addr = k->vip_addr };
+	__u32 idx = vip->maglev_base + tuple_hash(vip->affinity_sec ? &client : k) % vip->maglev_count;
 	__u32 *id = bpf_map_lookup_elem(&maglev_tables, &idx);
 	return id ? *id : -1;
 }

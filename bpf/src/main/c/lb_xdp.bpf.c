@@ -10,6 +10,7 @@
 #include "structs.h"
 #include "maps_lb.h"
 #include "lb_policy.h"
+#include "lb_affinity.h"
 #include "tcp_opts.h"
 #include "csum.h"
 #include "btf_anchor.h"
@@ -37,8 +38,9 @@ static __always_inline int backend_up(__u32 id)
 	return be && (be->flags & CRAB_BACKEND_UP);
 }
 
-/* A backend for the SYN by the service's policy. The SYN table keeps a retransmitted SYN on its first backend
- * while that backend is up; once the agent marked it down, the retransmission is balanced again. */
+/* A backend for the SYN by the service's policy (and its ClientIP affinity). The SYN table keeps a retransmitted SYN
+ * on its first backend while that backend is up; once the agent marked it down, the retransmission is balanced
+ * again. */
 static __always_inline __s64 pick_backend_id(struct crab_vip *vip, struct crab_syn_key *sk, __u32 seq,
 					     enum crab_lb_counter *tx_counter)
 {
@@ -60,7 +62,7 @@ static __always_inline __s64 pick_backend_id(struct crab_vip *vip, struct crab_s
 		}
 		*tx_counter = CRAB_LB_TX_REBALANCED;
 	}
-	__s64 id = crab_pick(vip, sk);
+	__s64 id = crab_pick_affine(vip, sk, now);
 	if (id < 0)
 		return -1;
 	/* Written in place: another CPU's SYN hashing here may interleave, which at worst balances a

@@ -55,6 +55,17 @@ struct {
 	__type(value, struct crab_conn);
 } conn_table SEC(".maps");
 
+/* ClientIP affinity: each client's backend per affinity service, and when the client last opened a connection to
+ * it. LRU, sized at load (--max-affinity-clients): under pressure the clients idle longest go, and their next
+ * connection is balanced by the policy again, as after the timeout. Anyone can put an entry here with a SYN from a
+ * spoofed address; it holds only a backend the policy picked, for that address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CRAB_AFFINITY_TABLE_SIZE);
+	__type(key, struct crab_affinity_key);
+	__type(value, struct crab_affinity);
+} affinity SEC(".maps");
+
 /* Backends by id: where a redirected SYN goes. Sized at load (--max-backends). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -30,9 +30,12 @@ struct crab_vip {
 	__u32 maglev_base;  /* first entry of the current Maglev table in maglev_tables */
 	__u32 maglev_count; /* its size (the configured prime); 0 = no backend takes fallback connections */
 	__u32 member_count; /* entries of vip_members[slot_base ..]: each usable backend once, for jsq and p2c */
+	__u32 affinity_sec; /* ClientIP affinity: a client's backend is kept this long after its last new connection;
+	                     * 0 = none */
 };
 
-/* A backend of a service as the load-aware policies see it: once, with its weight in that service. */
+/* A backend of a service as the load-aware policies see it: once, with its weight in that service. A row holds its
+ * members in ascending backend id, so that ClientIP affinity finds whether a backend is still one by binary search. */
 struct crab_member {
 	__u32 backend_id;
 	__u32 weight;
@@ -76,6 +79,19 @@ struct crab_syn_slot {
 	__u32 backend_id;
 	__u32 pad;
 	__u64 seen_ns;
+};
+
+/* A client of a ClientIP affinity service: the key of the LB's affinity table. */
+struct crab_affinity_key {
+	__u32 vip_id;        /* the service's id */
+	__be32 client_addr;
+};
+
+/* The backend a client of an affinity service was last given, and when it last opened a connection. */
+struct crab_affinity {
+	__u32 backend_id;
+	__u32 pad;
+	__u64 used_ns;       /* bpf_ktime_get_coarse_ns() at its last new connection */
 };
 
 /* A fallback connection: the backend the LB forwards its packets to. */

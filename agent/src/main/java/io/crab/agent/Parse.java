@@ -211,10 +211,10 @@ public final class Parse
         return (Inet6Address)address;
     }
 
-    /** A duration: digits and a unit, {@code ms}, {@code s} or {@code m} (e.g. 500ms, 5s, 3m). */
+    /** A duration: digits and a unit, {@code ms}, {@code s}, {@code m} or {@code h} (e.g. 500ms, 5s, 3m, 3h). */
     public static Duration duration(final String text)
     {
-        final String problem = "'" + text + "' is not a duration (digits and ms, s or m: e.g. 500ms, 5s, 3m)";
+        final String problem = "'" + text + "' is not a duration (digits and ms, s, m or h: e.g. 500ms, 5s, 3m, 3h)";
         final int unitAt = firstNonDigit(text);
         if (unitAt == 0)
         {
@@ -234,6 +234,7 @@ public final class Parse
             case "ms" -> Duration.ofMillis(amount);
             case "s" -> Duration.ofSeconds(amount);
             case "m" -> Duration.ofMinutes(amount);
+            case "h" -> Duration.ofHours(amount);
             default -> throw new IllegalArgumentException(problem);
         };
     }

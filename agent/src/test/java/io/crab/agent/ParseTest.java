@@ -109,12 +109,13 @@ class ParseTest
         assertEquals(Duration.ofMillis(500), Parse.duration("500ms"));
         assertEquals(Duration.ofSeconds(5), Parse.duration("5s"));
         assertEquals(Duration.ofMinutes(3), Parse.duration("3m"));
+        assertEquals(Duration.ofHours(3), Parse.duration("3h"));
         assertEquals(Duration.ZERO, Parse.duration("0s"));
-        final String form = " is not a duration (digits and ms, s or m: e.g. 500ms, 5s, 3m)";
+        final String form = " is not a duration (digits and ms, s, m or h: e.g. 500ms, 5s, 3m, 3h)";
         assertRefused(Parse::duration, "5", "'5'" + form);
         assertRefused(Parse::duration, "-5s", "'-5s'" + form);
         assertRefused(Parse::duration, "5 s", "'5 s'" + form);
-        assertRefused(Parse::duration, "5h", "'5h'" + form);
+        assertRefused(Parse::duration, "5d", "'5d'" + form);
         assertRefused(Parse::duration, "s", "'s'" + form);
         assertRefused(Parse::duration, "05s", "'05s': has a leading zero");
     }

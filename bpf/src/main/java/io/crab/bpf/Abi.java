@@ -32,6 +32,7 @@ public final class Abi
         public static final String FEEDBACK_COUNTERS = "feedback_counters";
         public static final String MAGLEV_TABLES = "maglev_tables";
         public static final String CONN_TABLE = "conn_table";
+        public static final String AFFINITY = "affinity";
         public static final String FALLBACK_COUNTERS = "fallback_counters";
         public static final String BACKEND_FALLBACKS = "backend_fallbacks";
         public static final String VIP_MEMBERS = "vip_members";
@@ -55,7 +56,7 @@ public final class Abi
         public static final List<String> LB_XDP = List.of(OPT_CFG, BTF_ANCHOR, VIPS, VIP_KINDS, VIP_SLOTS, BACKENDS,
             RR_CURSORS, SYN_SLOTS, LB_COUNTERS, BACKEND_SYNS, SERVICE_NAMES, LB_AGENT_COUNTERS, MAGLEV_TABLES,
             CONN_TABLE, FALLBACK_COUNTERS, BACKEND_FALLBACKS, VIP_MEMBERS, BACKEND_ASSIGNED, BACKEND_LOADS,
-            FEEDBACK_COUNTERS, LB_XDP_MODE);
+            FEEDBACK_COUNTERS, LB_XDP_MODE, AFFINITY);
         public static final List<String> LB_TC = LB_XDP;
         public static final List<String> CLIENT_TC = List.of(OPT_CFG, BTF_ANCHOR, CLIENT_VIPS, BACKEND_CIDRS, FLOWS,
             RFLOWS, PORTS, CLIENT_COUNTERS);
@@ -90,6 +91,7 @@ public final class Abi
         public static final int CRAB_MAX_BACKEND_CIDRS = 1024;
         public static final int CRAB_MAGLEV_SIZE = 65537;
         public static final int CRAB_CONN_TABLE_SIZE = 262144;
+        public static final int CRAB_AFFINITY_TABLE_SIZE = 65536;
         public static final int CRAB_MAX_TCP_HDR = 60;
         public static final int CRAB_LOAD_SCAN = 64;
 
@@ -139,7 +141,9 @@ public final class Abi
         public static final int CRAB_LB_TX_RETRANSMIT = 13;
         public static final int CRAB_LB_DROP_NO_ROUTE = 14;
         public static final int CRAB_LB_TX_REBALANCED = 15;
-        public static final int CRAB_LB_COUNTER_MAX = 16;
+        public static final int CRAB_LB_AFFINITY_HIT = 16;
+        public static final int CRAB_LB_AFFINITY_NEW = 17;
+        public static final int CRAB_LB_COUNTER_MAX = 18;
 
         public static final int CRAB_FB_PASS_OTHER = 0;
         public static final int CRAB_FB_PASS_NOT_VIP = 1;
@@ -247,7 +251,8 @@ public final class Abi
         public static final int MAGLEV_BASE = 20;
         public static final int MAGLEV_COUNT = 24;
         public static final int MEMBER_COUNT = 28;
-        public static final int SIZE = 32;
+        public static final int AFFINITY_SEC = 32;
+        public static final int SIZE = 36;
 
         private Vip()
         {
@@ -330,6 +335,31 @@ public final class Abi
         public static final int SIZE = 32;
 
         private SynSlot()
+        {
+        }
+    }
+
+    /** struct crab_affinity_key. */
+    public static final class AffinityKey
+    {
+        public static final int VIP_ID = 0;
+        public static final int CLIENT_ADDR = 4;
+        public static final int SIZE = 8;
+
+        private AffinityKey()
+        {
+        }
+    }
+
+    /** struct crab_affinity. */
+    public static final class Affinity
+    {
+        public static final int BACKEND_ID = 0;
+        public static final int PAD = 4;
+        public static final int USED_NS = 8;
+        public static final int SIZE = 16;
+
+        private Affinity()
         {
         }
     }

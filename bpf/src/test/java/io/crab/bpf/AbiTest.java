@@ -36,6 +36,8 @@ class AbiTest
         Map.entry(Abi.FlowKey.class, "crab_flow_key"),
         Map.entry(Abi.Flow.class, "crab_flow"),
         Map.entry(Abi.Conn.class, "crab_conn"),
+        Map.entry(Abi.AffinityKey.class, "crab_affinity_key"),
+        Map.entry(Abi.Affinity.class, "crab_affinity"),
         Map.entry(Abi.ClientVip.class, "crab_client_vip"),
         Map.entry(Abi.CidrKey.class, "crab_cidr_key"),
         Map.entry(Abi.PortKey.class, "crab_port_key"),

@@ -253,7 +253,7 @@ public final class CrabK8s implements Callable<Integer>
                 (Files.exists(kubeconfig) ? "cannot be read" : "no such file"));
         }
         final LbContext.Limits limits = LbContext.Limits.of(maxServices, maxBackends, maxSlots,
-            Abi.Consts.CRAB_MAGLEV_SIZE, Abi.Consts.CRAB_CONN_TABLE_SIZE);
+            Abi.Consts.CRAB_MAGLEV_SIZE, Abi.Consts.CRAB_CONN_TABLE_SIZE, Abi.Consts.CRAB_AFFINITY_TABLE_SIZE);
         return new Settings(range[0], range[1], healthAddress, MetricsServer.parseAddress(metricsAddress), limits,
             pods);
     }

@@ -10,17 +10,16 @@ import java.util.Objects;
  * nodePort, or a load balancer ingress IP, each with its port) and its backends, with what the Service asks of
  * it that crab-lb's service model has no place for yet.
  *
- * @param config                 the crab service: named after its VIP, policy rr (hash for ClientIP affinity),
- *                               backends of weight 1 sorted by address and port.
+ * @param config                 the crab service: named after its VIP, policy rr, ClientIP affinity with the
+ *                               Service's timeout, backends of weight 1 sorted by address and port.
  * @param source                 {@code namespace/name:port}, the port by its name, or by number when unnamed.
  * @param kind                   which of the Service's addresses the VIP is.
- * @param affinityTimeoutSeconds ClientIP session affinity's timeout, 0 without affinity.
  * @param preserveClientAddress  externalTrafficPolicy Local: the backend must see the client's own address.
  * @param sourceRanges           loadBalancerSourceRanges, IPv4 CIDRs as written; only on load balancer VIPs,
  *                               where kube-proxy applies them; empty means every source.
  */
-public record DesiredService(ServiceConfig config, String source, Kind kind, int affinityTimeoutSeconds,
-    boolean preserveClientAddress, List<String> sourceRanges)
+public record DesiredService(ServiceConfig config, String source, Kind kind, boolean preserveClientAddress,
+    List<String> sourceRanges)
 {
     /** Which address of a Service a VIP is. */
     public enum Kind

@@ -189,7 +189,27 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
         {
             return "headless (clusterIP None): DNS names the endpoints, no address to balance";
         }
+        final int timeout = affinityTimeout(spec);
+        final boolean clientIp = "ClientIP".equals(spec.getSessionAffinity());
+        if (clientIp && (timeout < 1 || timeout > ServiceConfig.MAX_AFFINITY_SECONDS))
+        {
+            return "sessionAffinityConfig.clientIP.timeoutSeconds " + timeout + ": outside 1.." +
+                ServiceConfig.MAX_AFFINITY_SECONDS + ", the range the API server allows";
+        }
         return null;
+    }
+
+    /** ClientIP session affinity's timeout in seconds as given, else the default; 0 without affinity. */
+    private static int affinityTimeout(final ServiceSpec spec)
+    {
+        if (!"ClientIP".equals(spec.getSessionAffinity()))
+        {
+            return 0;
+        }
+        final Integer timeout = spec.getSessionAffinityConfig() == null ||
+            spec.getSessionAffinityConfig().getClientIP() == null ? null :
+            spec.getSessionAffinityConfig().getClientIP().getTimeoutSeconds();
+        return timeout == null ? DEFAULT_AFFINITY_TIMEOUT_SECONDS : timeout;
     }
 
     /**
@@ -393,8 +413,7 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
         private final String source;
         private final List<Candidate> cluster;
         private final List<Candidate> local;
-        private final Policy policy;
-        private final int affinityTimeoutSeconds;
+        private final int affinitySeconds;
 
         ServicePlan(final Service service, final String source, final List<Candidate> endpoints,
             final NodeContext node)
@@ -403,15 +422,9 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
             this.source = source;
             this.cluster = clusterEndpoints(endpoints, node);
             this.local = localEndpoints(endpoints, node);
-            // ClientIP affinity asks that one client's connections go to one backend for timeoutSeconds after its
-            // last one. crab's hash policy is the nearest it has and is what this maps to, but it cannot honour
-            // either part exactly: its redirect hash mixes the client's port with its address (so one client's
-            // connections spread over the backends), the hashing fallback's Maglev hashes the whole tuple, and
-            // neither has a timeout: a placement lasts as long as the backend set does. The timeout is recorded so
-            // that a data path which hashes the client address alone can take it up.
-            final boolean clientIp = "ClientIP".equals(service.getSpec().getSessionAffinity());
-            this.policy = clientIp ? Policy.HASH : Policy.RR;
-            this.affinityTimeoutSeconds = clientIp ? affinityTimeout(service.getSpec()) : 0;
+            // ClientIP affinity, as kube-proxy does it: a client's connections go to the backend round robin gave its
+            // first one, until it has opened none for timeoutSeconds (checked in whyNotOurs).
+            this.affinitySeconds = affinityTimeout(service.getSpec());
         }
 
         /** Adds the crab service for one VIP of this port, unless an earlier Service already has that VIP. */
@@ -438,14 +451,14 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
             }
             // Pods hold neither ClusterIPs nor node addresses, sit behind their nodes and listen on targetPort: a
             // client without crab reaches them through the translating fallback, never direct server return.
-            final ServiceConfig config = new ServiceConfig(LbConfig.flagServiceName(vip), vip, policy, false,
-                FallbackMode.TRANSLATE, backends, 0);
+            final ServiceConfig config = new ServiceConfig(LbConfig.flagServiceName(vip), vip, Policy.RR, false,
+                FallbackMode.TRANSLATE, affinitySeconds, backends, 0);
             // With externalTrafficPolicy Cluster kube-proxy masquerades external traffic so that a backend on
             // another node answers through this one; Local keeps the client's address and needs a local backend.
             // crab never rewrites the source, but the flag says the Service relies on it.
             final boolean preserve = !clusterVip && localOnly;
             final List<String> ranges = kind == DesiredService.Kind.LOAD_BALANCER ? sourceRanges(service) : List.of();
-            desired.add(new DesiredService(config, source, kind, affinityTimeoutSeconds, preserve, ranges));
+            desired.add(new DesiredService(config, source, kind, preserve, ranges));
         }
 
         /**
@@ -493,14 +506,6 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
                 forThisZone |= endpoint.zoneHints().contains(node.zone());
             }
             return forThisZone;
-        }
-
-        private static int affinityTimeout(final ServiceSpec spec)
-        {
-            final Integer timeout = spec.getSessionAffinityConfig() == null ||
-                spec.getSessionAffinityConfig().getClientIP() == null ? null :
-                spec.getSessionAffinityConfig().getClientIP().getTimeoutSeconds();
-            return timeout == null ? DEFAULT_AFFINITY_TIMEOUT_SECONDS : timeout;
         }
 
         private static List<Candidate> filter(final List<Candidate> endpoints, final Predicate<Candidate> keep)

@@ -308,7 +308,7 @@ final class DesiredServicesTest
                     preserved(want("default/web:http", LOAD_BALANCER, "203.0.113.7:80", "10.244.1.5:8080")))),
 
             // --- session affinity ---
-            c("ClientIP affinity: hash, with the default timeout, on every VIP",
+            c("ClientIP affinity: rr with affinity of the default timeout, on every VIP",
                 List.of(edit(WEB_NODE_PORT, b -> b.editSpec().withSessionAffinity("ClientIP").endSpec())),
                 List.of(slice("web", "web-1", HTTP_8080, ep("10.244.1.5"))),
                 List.of(affinity(want("default/web:http", CLUSTER_IP, "10.96.0.10:80", "10.244.1.5:8080"), 10800),
@@ -318,10 +318,32 @@ final class DesiredServicesTest
                     .withNewClientIP(600).endSessionAffinityConfig().endSpec())),
                 List.of(slice("web", "web-1", HTTP_8080, ep("10.244.1.5"))),
                 List.of(affinity(want("default/web:http", CLUSTER_IP, "10.96.0.10:80", "10.244.1.5:8080"), 600))),
-            c("affinity None: rr",
+            c("affinity None: rr without affinity",
                 List.of(edit(WEB, b -> b.editSpec().withSessionAffinity("None").endSpec())),
                 List.of(slice("web", "web-1", HTTP_8080, ep("10.244.1.5"))),
                 List.of(want("default/web:http", CLUSTER_IP, "10.96.0.10:80", "10.244.1.5:8080"))),
+            c("ClientIP affinity with the longest timeout, a day, on the load balancer VIP too",
+                List.of(edit(WEB_LB, b -> b.editSpec().withSessionAffinity("ClientIP").withNewSessionAffinityConfig()
+                    .withNewClientIP(86400).endSessionAffinityConfig().endSpec())),
+                List.of(slice("web", "web-1", HTTP_8080, ep("10.244.1.5"), ep("10.244.2.5"))),
+                List.of(affinity(want("default/web:http", CLUSTER_IP, "10.96.0.10:80", "10.244.1.5:8080",
+                        "10.244.2.5:8080"), 86400),
+                    affinity(want("default/web:http", NODE_PORT, "192.168.1.10:30080", "10.244.1.5:8080",
+                        "10.244.2.5:8080"), 86400),
+                    affinity(want("default/web:http", LOAD_BALANCER, "203.0.113.7:80", "10.244.1.5:8080",
+                        "10.244.2.5:8080"), 86400))),
+            c("a timeout without ClientIP: no affinity",
+                List.of(edit(WEB, b -> b.editSpec().withSessionAffinity("None").withNewSessionAffinityConfig()
+                    .withNewClientIP(600).endSessionAffinityConfig().endSpec())),
+                List.of(slice("web", "web-1", HTTP_8080, ep("10.244.1.5"))),
+                List.of(want("default/web:http", CLUSTER_IP, "10.96.0.10:80", "10.244.1.5:8080"))),
+            c("a ClientIP timeout the API server would refuse: skipped",
+                List.of(edit(WEB, b -> b.editSpec().withSessionAffinity("ClientIP").withNewSessionAffinityConfig()
+                    .withNewClientIP(0).endSessionAffinityConfig().endSpec())),
+                List.of(slice("web", "web-1", HTTP_8080, ep("10.244.1.5"))),
+                List.of(),
+                List.of(skip("default/web", "sessionAffinityConfig.clientIP.timeoutSeconds 0: outside 1..86400, " +
+                    "the range the API server allows"))),
 
             // --- Services crab leaves alone ---
             c("headless: skipped",

@@ -166,27 +166,25 @@ final class Fixtures
         final List<BackendConfig> configs = Arrays.stream(backends)
             .map(b -> new BackendConfig(HostPort.parse(b), 1, BackendState.ACTIVE, 0)).toList();
         return new DesiredService(new ServiceConfig(LbConfig.flagServiceName(address), address, Policy.RR, false,
-            FallbackMode.TRANSLATE, configs, 0), source, kind, 0, false, List.of());
+            FallbackMode.TRANSLATE, 0, configs, 0), source, kind, false, List.of());
     }
 
+    /** The same, with ClientIP affinity of this timeout (the policy stays rr, as kube-proxy's). */
     static DesiredService affinity(final DesiredService d, final int timeoutSeconds)
     {
         final ServiceConfig c = d.config();
-        return new DesiredService(new ServiceConfig(c.name(), c.vip(), Policy.HASH, false, FallbackMode.TRANSLATE,
-            c.backends(), 0),
-            d.source(), d.kind(), timeoutSeconds, d.preserveClientAddress(), d.sourceRanges());
+        return new DesiredService(new ServiceConfig(c.name(), c.vip(), c.policy(), false, FallbackMode.TRANSLATE,
+            timeoutSeconds, c.backends(), 0), d.source(), d.kind(), d.preserveClientAddress(), d.sourceRanges());
     }
 
     static DesiredService preserved(final DesiredService d)
     {
-        return new DesiredService(d.config(), d.source(), d.kind(), d.affinityTimeoutSeconds(), true,
-            d.sourceRanges());
+        return new DesiredService(d.config(), d.source(), d.kind(), true, d.sourceRanges());
     }
 
     static DesiredService ranges(final DesiredService d, final String... ranges)
     {
-        return new DesiredService(d.config(), d.source(), d.kind(), d.affinityTimeoutSeconds(),
-            d.preserveClientAddress(), List.of(ranges));
+        return new DesiredService(d.config(), d.source(), d.kind(), d.preserveClientAddress(), List.of(ranges));
     }
 
     static Skipped skip(final String what, final String reason)

@@ -97,6 +97,11 @@ public final class CrabLb implements Callable<Integer>
         description = "Fallback connections the LB remembers the backend of (default ${DEFAULT-VALUE}).")
     int maxFallbackConnections;
 
+    @Option(names = "--max-affinity-clients", defaultValue = "" + Abi.Consts.CRAB_AFFINITY_TABLE_SIZE,
+        description = "Clients of services with affinity client-ip the LB remembers the backend of, one per client " +
+            "and service; the least recently seen go first (default ${DEFAULT-VALUE}).")
+    int maxAffinityClients;
+
     @Option(names = "--feedback-port", defaultValue = "" + LbContext.Feedback.DEFAULT_PORT, paramLabel = "PORT",
         description = "UDP port for the servers' load reports (crab-endpoint server --report-to), which jsq and " +
             "p2c use; 0 takes none (default ${DEFAULT-VALUE}).")
@@ -150,7 +155,8 @@ public final class CrabLb implements Callable<Integer>
             return Cli.OK;
         }
         final LbContext ctx = LbContext.of(iface, config, vips, backends, policy, redirectUnmarked,
-            LbContext.Limits.of(maxServices, maxBackends, maxSlots, maglevSize, maxFallbackConnections), !noWatch, OptionKind.of(optionKind, optionExid),
+            LbContext.Limits.of(maxServices, maxBackends, maxSlots, maglevSize, maxFallbackConnections,
+                maxAffinityClients), !noWatch, OptionKind.of(optionKind, optionExid),
             healthIntervalMs, LbContext.Feedback.of(feedbackPort, feedbackKey))
             .withMetrics(MetricsServer.parseAddress(metricsAddress)).withXdpMode(xdpMode);
         final SystemNanoClock clock = new SystemNanoClock();

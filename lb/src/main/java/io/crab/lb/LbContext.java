@@ -56,16 +56,19 @@ public record LbContext(String iface, ConfigSource source, LbConfig initial, Lim
     static final long MAX_SLOT_ENTRIES = 1L << 26;
 
     /**
-     * Map sizes, fixed at load: services (VIPs), backends (distinct addresses and ports over all services) and slots
-     * per service table (the sum of a service's weights).
+     * Map sizes, fixed at load: services (VIPs), backends (distinct addresses and ports over all services), slots
+     * per service table (the sum of a service's weights), the fallback's Maglev tables and connections, and the
+     * clients ClientIP affinity remembers a backend for (one entry per client and affinity service).
      */
-    public record Limits(int services, int backends, int slots, int maglevSize, int fallbackConnections)
+    public record Limits(int services, int backends, int slots, int maglevSize, int fallbackConnections,
+        int affinityClients)
     {
         public static final Limits DEFAULT = new Limits(Abi.Consts.CRAB_MAX_VIPS, Abi.Consts.CRAB_MAX_BACKENDS,
-            Abi.Consts.CRAB_MAX_SLOTS, Abi.Consts.CRAB_MAGLEV_SIZE, Abi.Consts.CRAB_CONN_TABLE_SIZE);
+            Abi.Consts.CRAB_MAX_SLOTS, Abi.Consts.CRAB_MAGLEV_SIZE, Abi.Consts.CRAB_CONN_TABLE_SIZE,
+            Abi.Consts.CRAB_AFFINITY_TABLE_SIZE);
 
         public static Limits of(final int services, final int backends, final int slots, final int maglevSize,
-            final int fallbackConnections)
+            final int fallbackConnections, final int affinityClients)
         {
             if (services < 1 || services > 65536)
             {
@@ -92,7 +95,12 @@ public record LbContext(String iface, ConfigSource source, LbConfig initial, Lim
                 throw new ConfigException("--max-fallback-connections " + fallbackConnections + ": must be 1024.." +
                     (1 << 24));
             }
-            return new Limits(services, backends, slots, maglevSize, fallbackConnections);
+            if (affinityClients < 1024 || affinityClients > 1 << 24)
+            {
+                throw new ConfigException("--max-affinity-clients " + affinityClients + ": must be 1024.." +
+                    (1 << 24));
+            }
+            return new Limits(services, backends, slots, maglevSize, fallbackConnections, affinityClients);
         }
 
         /** What a configuration must fit: every distinct backend may also be all of one service's. */
@@ -110,7 +118,7 @@ public record LbContext(String iface, ConfigSource source, LbConfig initial, Lim
                 Map.entry(Abi.Maps.BACKEND_SYNS, backends), Map.entry(Abi.Maps.BACKEND_FALLBACKS, backends),
                 Map.entry(Abi.Maps.BACKEND_ASSIGNED, backends), Map.entry(Abi.Maps.BACKEND_LOADS, backends),
                 Map.entry(Abi.Maps.MAGLEV_TABLES, services * 2 * maglevSize),
-                Map.entry(Abi.Maps.CONN_TABLE, fallbackConnections));
+                Map.entry(Abi.Maps.CONN_TABLE, fallbackConnections), Map.entry(Abi.Maps.AFFINITY, affinityClients));
         }
     }
 

@@ -26,6 +26,9 @@ final class LbMetrics implements Supplier<MetricRegistry>, AutoCloseable
     static final List<MetricFamily> FAMILIES = List.of(
         counter("crab_lb_xdp_packets", "Packets the XDP program saw, by verdict (tx_redirect: a SYN redirected " +
             "to a backend).", "crab.lb.packets.{verdict}"),
+        counter("crab_lb_affinity_connections", "New redirected connections to services with ClientIP affinity: " +
+            "hit, to the backend the client was given before; new, balanced by the policy and remembered.",
+            "crab.lb.affinity.{result}"),
         counter("crab_lb_fallback_packets", "Packets of clients without crab that the TC fallback program " +
             "handled, by what it did.", "crab.lb.fallback.{verdict}"),
         counter("crab_lb_feedback_loads_set", "Backend loads set from accepted load reports.",
@@ -56,6 +59,9 @@ final class LbMetrics implements Supplier<MetricRegistry>, AutoCloseable
             "absent until one was.", "crab.lb.backend.{backend:ip}.report_age_ms").scaled(0.001)
             .absentWhenNegative(),
         info("crab_lb_service", "The service's VIP and policy.", "crab.service.{service}", "vip", "policy"),
+        gauge("crab_lb_service_affinity_timeout_seconds", "ClientIP affinity's timeout: a client keeps its " +
+            "backend until it opened no connection for this long; 0 without affinity.",
+            "crab.service.{service}.affinity_s"),
         gauge("crab_lb_service_backends", "Backends in the service's current table.",
             "crab.service.{service}.backends"),
         gauge("crab_lb_service_backend_weight", "The backend's weight in the service's current table; absent " +

@@ -22,10 +22,11 @@ import java.util.Map;
  * crab-lb's services, backends and counters as its pinned maps hold them, read into a dropwizard registry: the one
  * source of {@code crab-lb status} (text and JSON) and of the {@code /metrics} endpoint. The gauges are named
  * {@code crab.lb.packets.VERDICT}, {@code crab.lb.fallback.EVENT}, {@code crab.lb.feedback.EVENT},
- * {@code crab.lb.agent.EVENT}; per backend {@code crab.lb.backend.IP[:PORT].syns}, {@code .fallbacks}, {@code .up},
+ * {@code crab.lb.agent.EVENT}, {@code crab.lb.affinity.hit} and {@code .new} (events the XDP program counts beside its
+ * verdicts, in the same map); per backend {@code crab.lb.backend.IP[:PORT].syns}, {@code .fallbacks}, {@code .up},
  * {@code .compliant}, {@code .load}, {@code .estimate} and {@code .report_age_ms} (-1: never reported); per service
- * {@code crab.service.NAME.vip}, {@code .policy}, {@code .backends}, {@code .syns} (those of the backends in its
- * current table) and {@code .weight.IP[:PORT]}.
+ * {@code crab.service.NAME.vip}, {@code .policy}, {@code .affinity_s} (ClientIP affinity's timeout, 0 for none),
+ * {@code .backends}, {@code .syns} (those of the backends in its current table) and {@code .weight.IP[:PORT]}.
  * <p>
  * Each {@link #read} takes every value from the maps at once, so a scrape sees one moment; the gauges return
  * what the last read found. Gauges come and go with the backends and services; an unchanged configuration is read
@@ -38,6 +39,9 @@ import java.util.Map;
  */
 public final class LbStateReader implements AutoCloseable
 {
+    /** The XDP program's counters that are events rather than verdicts, so they are not among the packets'. */
+    private static final String AFFINITY_EVENTS = "CRAB_LB_AFFINITY_";
+
     private final List<PinnedMap> opened = new ArrayList<>();
     private final PinnedMap vips;
     private final PinnedMap members;
@@ -52,6 +56,7 @@ public final class LbStateReader implements AutoCloseable
     private final CounterGroup fallback;
     private final CounterGroup feedback;
     private final CounterGroup agent;
+    private final CounterGroup affinity;
 
     private final UnsafeBuffer idKey = new UnsafeBuffer(new byte[4]);
     private final UnsafeBuffer key;
@@ -87,10 +92,13 @@ public final class LbStateReader implements AutoCloseable
             assigned = open(dir, Abi.Maps.BACKEND_ASSIGNED);
             synCounts = new Counters(open(dir, Abi.Maps.BACKEND_SYNS));
             fallbackCounts = new Counters(open(dir, Abi.Maps.BACKEND_FALLBACKS));
-            packets = new CounterGroup("crab.lb.packets.", "CRAB_LB_", open(dir, Abi.Maps.LB_COUNTERS));
-            fallback = new CounterGroup("crab.lb.fallback.", "CRAB_FB_", open(dir, Abi.Maps.FALLBACK_COUNTERS));
-            feedback = new CounterGroup("crab.lb.feedback.", "CRAB_FBK_", open(dir, Abi.Maps.FEEDBACK_COUNTERS));
-            agent = new CounterGroup("crab.lb.agent.", "CRAB_LBA_", open(dir, Abi.Maps.LB_AGENT_COUNTERS));
+            final PinnedMap lbCounters = open(dir, Abi.Maps.LB_COUNTERS);
+            packets = new CounterGroup("crab.lb.packets.", "CRAB_LB_", AFFINITY_EVENTS, lbCounters);
+            affinity = new CounterGroup("crab.lb.affinity.", AFFINITY_EVENTS, null, lbCounters);
+            fallback = new CounterGroup("crab.lb.fallback.", "CRAB_FB_", null, open(dir, Abi.Maps.FALLBACK_COUNTERS));
+            feedback = new CounterGroup("crab.lb.feedback.", "CRAB_FBK_", null,
+                open(dir, Abi.Maps.FEEDBACK_COUNTERS));
+            agent = new CounterGroup("crab.lb.agent.", "CRAB_LBA_", null, open(dir, Abi.Maps.LB_AGENT_COUNTERS));
         }
         catch (final RuntimeException ex)
         {
@@ -141,6 +149,7 @@ public final class LbStateReader implements AutoCloseable
         fallback.read();
         feedback.read();
         agent.read();
+        affinity.read();
         readBackends(System.nanoTime());
         readServices();
     }
@@ -224,6 +233,7 @@ public final class LbStateReader implements AutoCloseable
                 reading.seen = true;
                 reading.vip = vipText;
                 reading.policy = Policy.ofCode(vip.getInt(Abi.Vip.POLICY)).word();
+                reading.affinitySeconds = vip.getInt(Abi.Vip.AFFINITY_SEC);
                 final int base = vip.getInt(Abi.Vip.SLOT_BASE);
                 final int memberCount = vip.getInt(Abi.Vip.MEMBER_COUNT);
                 for (int i = 0; i < memberCount; i++)
@@ -292,17 +302,24 @@ public final class LbStateReader implements AutoCloseable
         opened.clear();
     }
 
-    /** A counter map's enumerators as gauges {@code prefix + name}, fixed for the life of the reader. */
+    /**
+     * A counter map's enumerators named {@code enumPrefix...} (but not {@code excluded...}; null excludes none) as
+     * gauges {@code prefix + name}, fixed for the life of the reader.
+     */
     private final class CounterGroup
     {
         private final Counters counters;
         private final int[] indexes;
         private final long[] values;
 
-        CounterGroup(final String prefix, final String enumPrefix, final PinnedMap map)
+        CounterGroup(final String prefix, final String enumPrefix, final String excluded, final PinnedMap map)
         {
             counters = new Counters(map);
             final Map<Integer, String> byIndex = Counters.names(enumPrefix);
+            if (excluded != null)
+            {
+                byIndex.keySet().removeAll(Counters.names(excluded).keySet());
+            }
             indexes = byIndex.keySet().stream().mapToInt(Integer::intValue).toArray();
             values = new long[indexes.length];
             int slot = 0;
@@ -398,6 +415,7 @@ public final class LbStateReader implements AutoCloseable
         private boolean seen;
         private String vip;
         private String policy;
+        private int affinitySeconds;
         private int backends;
         private long syns;
 
@@ -406,6 +424,7 @@ public final class LbStateReader implements AutoCloseable
             prefix = "crab.service." + name;
             registry.register(prefix + ".vip", (Gauge<String>)() -> vip);
             registry.register(prefix + ".policy", (Gauge<String>)() -> policy);
+            registry.register(prefix + ".affinity_s", (Gauge<Integer>)() -> affinitySeconds);
             registry.register(prefix + ".syns", (Gauge<Long>)() -> syns);
             registry.register(prefix + ".backends", (Gauge<Integer>)() -> backends);
         }
@@ -455,6 +474,7 @@ public final class LbStateReader implements AutoCloseable
             {
                 registry.remove(prefix + ".vip");
                 registry.remove(prefix + ".policy");
+                registry.remove(prefix + ".affinity_s");
                 registry.remove(prefix + ".syns");
                 registry.remove(prefix + ".backends");
             }

@@ -4,6 +4,7 @@ import com.codahale.metrics.Gauge;
 import com.codahale.metrics.MetricRegistry;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import io.crab.lb.config.ServiceConfig;
 import io.crab.lb.xdp.XdpAttachment;
 
 import java.io.IOException;
@@ -26,8 +27,8 @@ public final class LbStatus
     /** The mode the XDP program runs in: native, generic, or none when it is on no XDP hook of the interface. */
     public static final String XDP_MODE = "crab.lb.xdp.mode";
 
-    /** A service and the backends of its current table, with their weights. */
-    record Service(String name, String vip, String policy, int backends, long synsRedirected,
+    /** A service and the backends of its current table, with their weights; affinitySeconds 0: no affinity. */
+    record Service(String name, String vip, String policy, int affinitySeconds, int backends, long synsRedirected,
         Map<String, Integer> weights)
     {
     }
@@ -39,11 +40,12 @@ public final class LbStatus
     }
 
     /**
-     * What status shows: the XDP mode (null when the registry has none), the services, the backends and the four
+     * What status shows: the XDP mode (null when the registry has none), the services, the backends and the five
      * groups of counters, by name.
      */
     record View(String xdpMode, List<Service> services, List<Backend> backends, Map<String, Long> fallbackPackets,
-        Map<String, Long> loadReports, Map<String, Long> agent, Map<String, Long> xdpPackets)
+        Map<String, Long> loadReports, Map<String, Long> agent, Map<String, Long> xdpPackets,
+        Map<String, Long> affinity)
     {
     }
 
@@ -82,7 +84,8 @@ public final class LbStatus
                 gauges.subMap(prefix + ".weight.", prefix + ".weight/").forEach((weight, value) ->
                     weights.put(weight.substring((prefix + ".weight.").length()), (Integer)value.getValue()));
                 services.add(new Service(service, (String)gauges.get(prefix + ".vip").getValue(),
-                    (String)gauge.getValue(), (Integer)gauges.get(prefix + ".backends").getValue(),
+                    (String)gauge.getValue(), (Integer)gauges.get(prefix + ".affinity_s").getValue(),
+                    (Integer)gauges.get(prefix + ".backends").getValue(),
                     (Long)gauges.get(prefix + ".syns").getValue(), weights));
             }
         });
@@ -104,7 +107,7 @@ public final class LbStatus
         final Gauge<?> xdpMode = gauges.get(XDP_MODE);
         return new View(xdpMode == null ? null : (String)xdpMode.getValue(), services, backends,
             group(gauges, "crab.lb.fallback."), group(gauges, "crab.lb.feedback."), group(gauges, "crab.lb.agent."),
-            group(gauges, "crab.lb.packets."));
+            group(gauges, "crab.lb.packets."), group(gauges, "crab.lb.affinity."));
     }
 
     private static Map<String, Long> group(final SortedMap<String, Gauge> gauges, final String prefix)
@@ -118,15 +121,16 @@ public final class LbStatus
     public static void print(final MetricRegistry registry, final String iface, final PrintWriter out)
     {
         final View view = view(registry);
-        out.printf("crab-lb on %s%s%n%nServices%n  %-16s %-22s %-7s %-9s %-15s %s%n", iface,
-            view.xdpMode() == null ? "" : ", XDP " + view.xdpMode(), "service", "vip", "policy", "backends",
-            "syns redirected", "weights in the current table");
+        out.printf("crab-lb on %s%s%n%nServices%n  %-16s %-22s %-7s %-15s %-9s %-15s %s%n", iface,
+            view.xdpMode() == null ? "" : ", XDP " + view.xdpMode(), "service", "vip", "policy", "affinity",
+            "backends", "syns redirected", "weights in the current table");
         for (final Service s : view.services())
         {
             final List<String> weights = new ArrayList<>();
             s.weights().forEach((backend, weight) -> weights.add(backend + "=" + weight));
-            out.printf("  %-16s %-22s %-7s %-9s %-15s %s%n", s.name(), s.vip(), s.policy(), s.backends(),
-                s.synsRedirected(), String.join(" ", weights));
+            out.printf("  %-16s %-22s %-7s %-15s %-9s %-15s %s%n", s.name(), s.vip(), s.policy(),
+                s.affinitySeconds() == 0 ? "-" : "client-ip " + ServiceConfig.seconds(s.affinitySeconds()),
+                s.backends(), s.synsRedirected(), String.join(" ", weights));
         }
         out.printf("%nBackends%n  %-22s %-6s %-8s %-15s %-20s %-13s %-8s %s%n", "backend", "state", "echoes",
             "syns redirected", "fallback connections", "load reported", "estimate", "report age");
@@ -142,6 +146,8 @@ public final class LbStatus
             view.loadReports());
         printGroup(out, "crab-lb's agent", view.agent());
         printGroup(out, "Packets seen by the XDP program, by verdict", view.xdpPackets());
+        printGroup(out, "New connections to services with ClientIP affinity (hit: to the client's backend)",
+            view.affinity());
         out.flush();
     }
 
@@ -154,8 +160,9 @@ public final class LbStatus
     /**
      * The same as {@link #print}, as one JSON document for scripts: {@code iface}, {@code xdp_mode} (native,
      * generic, none, or null when unknown), {@code services} and
-     * {@code backends} (arrays of objects), and the counter groups {@code fallback_packets}, {@code load_reports},
-     * {@code agent} and {@code xdp_packets} (objects of counts by name).
+     * {@code backends} (arrays of objects; a service's {@code affinity_timeout_s} is null without affinity), and the
+     * counter groups {@code fallback_packets}, {@code load_reports}, {@code agent}, {@code xdp_packets} and
+     * {@code affinity} (objects of counts by name).
      */
     public static void printJson(final MetricRegistry registry, final String iface, final PrintWriter out)
     {
@@ -180,6 +187,8 @@ public final class LbStatus
                 json.writeStringField("name", s.name());
                 json.writeStringField("vip", s.vip());
                 json.writeStringField("policy", s.policy());
+                writeNullableNumber(json, "affinity_timeout_s", s.affinitySeconds() == 0 ? null :
+                    (long)s.affinitySeconds());
                 json.writeNumberField("backends", s.backends());
                 json.writeNumberField("syns_redirected", s.synsRedirected());
                 json.writeObjectFieldStart("weights");
@@ -210,6 +219,7 @@ public final class LbStatus
             writeGroup(json, "load_reports", view.loadReports());
             writeGroup(json, "agent", view.agent());
             writeGroup(json, "xdp_packets", view.xdpPackets());
+            writeGroup(json, "affinity", view.affinity());
             json.writeEndObject();
         }
         catch (final IOException ex)

@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -29,8 +30,9 @@ import java.util.function.ToIntFunction;
 /**
  * The LB's service maps as its one writer keeps them: an id per service and per backend, and two rows per service,
  * each a slot table and, in the same row of vip_members, each backend once with its weight for the load-aware
- * policies. A new table is written into the service's idle row and then published by one update of the service's
- * VIP entry (its slot_base and counts), so a SYN reads the old table or the new one, never a mix. Ids a
+ * policies and ClientIP affinity (in ascending backend id). A new table is written into the service's idle row and
+ * then published by one update of the service's VIP entry (its slot_base and counts, and its affinity timeout), so
+ * a SYN reads the old table or the new one, never a mix. Ids a
  * published table or a remembered SYN may still name are not handed to another service or backend in the same
  * publication: a freed id waits one publication before it is used again.
  * <p>
@@ -223,7 +225,9 @@ final class ServiceTables
             slotValue.putInt(0, table.get(slot));
             slots.update(slotKey, slotValue, BpfMap.UPDATE_ANY);
         }
-        final List<BackendConfig> memberList = service.backends().stream().filter(redirectable).toList();
+        // In ascending backend id: ClientIP affinity finds a remembered backend among them by binary search.
+        final List<BackendConfig> memberList = service.backends().stream().filter(redirectable)
+            .sorted(Comparator.comparingInt(b -> backendIds.get(b.target()))).toList();
         int weightEnd = 0;
         for (int i = 0; i < memberList.size(); i++)
         {
@@ -248,6 +252,7 @@ final class ServiceTables
         value.putInt(Abi.Vip.MAGLEV_BASE, maglevBase);
         value.putInt(Abi.Vip.MAGLEV_COUNT, maglevCount);
         value.putInt(Abi.Vip.MEMBER_COUNT, memberList.size());
+        value.putInt(Abi.Vip.AFFINITY_SEC, service.affinitySeconds());
         vips.update(key, value, BpfMap.UPDATE_ANY);
         published.put(service.vip(), new int[] {id, base});
     }

@@ -86,15 +86,17 @@ class BackendsFileTest
             List.of("198.19.0.1"), ok, Policy.RR, false, LIMITS, true, OptionKind.DEFAULT, 1000,
             LbContext.Feedback.DEFAULT));
         assertEquals("--config replaces --vip and --backends: give one or the other", both.getMessage());
-        assertThrows(ConfigException.class, () -> LbContext.Limits.of(0, 10, 10, 65537, 4096));
-        assertThrows(ConfigException.class, () -> LbContext.Limits.of(65536, 10, 65536, 65537, 4096),
+        assertThrows(ConfigException.class, () -> LbContext.Limits.of(0, 10, 10, 65537, 4096, 4096));
+        assertThrows(ConfigException.class, () -> LbContext.Limits.of(65536, 10, 65536, 65537, 4096, 4096),
             "slot tables too big");
         final ConfigException notPrime = assertThrows(ConfigException.class,
-            () -> LbContext.Limits.of(64, 10, 256, 65536, 4096));
+            () -> LbContext.Limits.of(64, 10, 256, 65536, 4096, 4096));
         assertTrue(notPrime.getMessage().startsWith("--maglev-size 65536: must be a prime"), notPrime.getMessage());
-        assertThrows(ConfigException.class, () -> LbContext.Limits.of(64, 1024, 256, 1021, 4096),
+        assertThrows(ConfigException.class, () -> LbContext.Limits.of(64, 1024, 256, 1021, 4096, 4096),
             "a Maglev table smaller than a service's backends");
-        assertEquals(13, LbContext.Limits.of(64, 10, 256, 13, 4096).maglevSize());
+        assertEquals(13, LbContext.Limits.of(64, 10, 256, 13, 4096, 4096).maglevSize());
+        assertEquals("--max-affinity-clients 100: must be 1024..16777216", assertThrows(ConfigException.class,
+            () -> LbContext.Limits.of(64, 10, 256, 13, 4096, 100)).getMessage());
         assertThrows(ConfigException.class, () -> OptionKind.of(253, 0));
         assertThrows(ConfigException.class, () -> OptionKind.of(42, 0xC4AB));
         assertThrows(ConfigException.class, () -> OptionKind.of(1, 0));

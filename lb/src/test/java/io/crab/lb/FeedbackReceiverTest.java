@@ -68,7 +68,7 @@ class FeedbackReceiverTest
         netns = Netns.named(namespace);
         Shell.run("ip", "-n", namespace, "link", "set", "lo", "up");
         Shell.run("ip", "-n", namespace, "addr", "add", OTHER_ADDRESS + "/32", "dev", "lo");
-        final LbContext.Limits limits = new LbContext.Limits(4, 16, 32, 65537, 4096);
+        final LbContext.Limits limits = new LbContext.Limits(4, 16, 32, 65537, 4096, 4096);
         obj = Bpf.load("lb_xdp", new LoadOptions(limits.mapSizes(), null));
         // A map handle's scratch buffers serve one thread: the test reads through handles of its own.
         pins = Files.createDirectories(Path.of("/sys/fs/bpf", namespace));

@@ -48,7 +48,7 @@ class LbPolicyTest
     private static final String BACKEND_IP = "198.18.0.101";
     private static final HostPort VIP = HostPort.parse("198.19.0.1:80");
     private static final int FIRST_PORT = 1000;
-    private static final LbContext.Limits LIMITS = new LbContext.Limits(4, 128, 256, 65537, 4096);
+    private static final LbContext.Limits LIMITS = new LbContext.Limits(4, 128, 256, 65537, 4096, 4096);
 
     private static XdpTestNet net;
     private BpfObject obj;

@@ -51,7 +51,7 @@ class LbStateReaderTest
     @BeforeEach
     void loadAndPin() throws Exception
     {
-        final LbContext.Limits limits = new LbContext.Limits(4, 16, 32, 251, 4096);
+        final LbContext.Limits limits = new LbContext.Limits(4, 16, 32, 251, 4096, 4096);
         obj = Bpf.load("lb_xdp", new LoadOptions(limits.mapSizes(), null));
         tables = new ServiceTables(obj, limits.services(), limits.backends(), limits.slots(), limits.maglevSize());
         pins = Files.createDirectories(Path.of("/sys/fs/bpf",
@@ -93,6 +93,7 @@ class LbStateReaderTest
             backend(S3, 1, BackendState.DRAINING));
         final int cpus = Bpf.possibleCpus();
         perCpu(Abi.Maps.LB_COUNTERS, Abi.Consts.CRAB_LB_TX_REDIRECT, 1);
+        perCpu(Abi.Maps.LB_COUNTERS, Abi.Consts.CRAB_LB_AFFINITY_HIT, 3);
         perCpu(Abi.Maps.BACKEND_SYNS, id(S1), 10);
         perCpu(Abi.Maps.BACKEND_SYNS, id(S2), 100);
         perCpu(Abi.Maps.BACKEND_FALLBACKS, id(S3), 1000);
@@ -106,6 +107,11 @@ class LbStateReaderTest
         final long sum = (long)cpus * (cpus + 1) / 2;
         assertEquals(sum, gauge(registry, "crab.lb.packets.tx_redirect"), cpus + " CPUs, CPU c counted c + 1");
         assertEquals(0L, gauge(registry, "crab.lb.packets.pass_not_syn"));
+        assertEquals(3 * sum, gauge(registry, "crab.lb.affinity.hit"), "an event of the same map, in a group of its own");
+        assertEquals(0L, gauge(registry, "crab.lb.affinity.new"));
+        assertFalse(registry.getGauges().keySet().stream().anyMatch(n -> n.startsWith("crab.lb.packets.affinity")),
+            "not among the verdicts, which add up to the packets seen");
+        assertEquals(0, gauge(registry, "crab.service.web.affinity_s"));
         assertEquals(10 * sum, gauge(registry, "crab.lb.backend.198.18.0.101.syns"));
         assertEquals(100 * sum, gauge(registry, "crab.lb.backend.198.18.0.102:8080.syns"));
         assertEquals(1000 * sum, gauge(registry, "crab.lb.backend.198.18.0.103.fallbacks"));

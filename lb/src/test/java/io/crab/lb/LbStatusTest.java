@@ -24,8 +24,8 @@ class LbStatusTest
     void theJsonDocumentHasWhatTheTextStatusHas() throws Exception
     {
         final MetricRegistry registry = new MetricRegistry();
-        service(registry, "db", "198.19.0.2:5432", "jsq", 7L, "198.18.0.103", 1);
-        service(registry, "web", "198.19.0.1:80", "rr", 30L, "198.18.0.101", 2, "198.18.0.102:8080", 1);
+        service(registry, "db", "198.19.0.2:5432", "jsq", 0, 7L, "198.18.0.103", 1);
+        service(registry, "web", "198.19.0.1:80", "rr", 10800, 30L, "198.18.0.101", 2, "198.18.0.102:8080", 1);
         backend(registry, "198.18.0.101", 20L, 1, 1, 0L, 4L, 6L, 12L);
         backend(registry, "198.18.0.102:8080", 10L, 1, 0, 3L, 0L, 0L, -1L);
         backend(registry, "198.18.0.103", 7L, 0, 1, 0L, 2L, 2L, 250L);
@@ -35,6 +35,8 @@ class LbStatusTest
         counter(registry, "crab.lb.feedback.accepted", 90L);
         counter(registry, "crab.lb.feedback.bad_mac", 1L);
         counter(registry, "crab.lb.agent.reloads", 2L);
+        counter(registry, "crab.lb.affinity.hit", 19L);
+        counter(registry, "crab.lb.affinity.new", 1L);
         registry.register(LbStatus.XDP_MODE, (Gauge<String>)() -> "generic");
 
         final StringWriter json = new StringWriter();
@@ -47,6 +49,8 @@ class LbStatusTest
         final JsonNode web = status.get("services").get(1);
         assertEquals("198.19.0.1:80", web.get("vip").asText());
         assertEquals("rr", web.get("policy").asText());
+        assertEquals(10800, web.get("affinity_timeout_s").asInt());
+        assertTrue(status.get("services").get(0).get("affinity_timeout_s").isNull(), "no affinity");
         assertEquals(2, web.get("backends").asInt());
         assertEquals(30, web.get("syns_redirected").asLong());
         assertEquals(2, web.get("weights").get("198.18.0.101").asInt());
@@ -77,25 +81,31 @@ class LbStatusTest
         assertEquals(90, status.get("load_reports").get("accepted").asLong());
         assertEquals(1, status.get("load_reports").get("bad_mac").asLong());
         assertEquals(2, status.get("agent").get("reloads").asLong());
+        assertEquals(19, status.get("affinity").get("hit").asLong());
+        assertEquals(1, status.get("affinity").get("new").asLong());
         assertEquals(List.of("iface", "xdp_mode", "services", "backends", "fallback_packets", "load_reports", "agent",
-            "xdp_packets"), fieldNames(status));
+            "xdp_packets", "affinity"), fieldNames(status));
 
         final StringWriter text = new StringWriter();
         LbStatus.print(registry, "eth0", new PrintWriter(text));
         assertTrue(text.toString().startsWith("crab-lb on eth0, XDP generic\n"), text.toString());
-        assertTrue(text.toString().contains(String.format("  %-16s %-22s %-7s %-9s %-15s %s%n", "web",
-            "198.19.0.1:80", "rr", 2, 30, "198.18.0.101=2 198.18.0.102:8080=1")), text.toString());
+        assertTrue(text.toString().contains(String.format("  %-16s %-22s %-7s %-15s %-9s %-15s %s%n", "web",
+            "198.19.0.1:80", "rr", "client-ip 3h", 2, 30, "198.18.0.101=2 198.18.0.102:8080=1")), text.toString());
+        assertTrue(text.toString().contains(String.format("  %-16s %-22s %-7s %-15s %-9s %-15s %s%n", "db",
+            "198.19.0.2:5432", "jsq", "-", 1, 7, "198.18.0.103=1")), text.toString());
+        assertTrue(text.toString().contains(String.format("  %-22s %s%n", "hit", 19)), text.toString());
         assertTrue(text.toString().contains(String.format("  %-22s %-6s %-8s %-15s %-20s %-13s %-8s %s%n",
             "198.18.0.102:8080", "up", "no", 10, 3, "-", 0, "never")), text.toString());
         assertTrue(text.toString().contains(String.format("  %-22s %s%n", "tx_redirect", 37)), text.toString());
     }
 
     private static void service(final MetricRegistry registry, final String name, final String vip,
-        final String policy, final long syns, final Object... weights)
+        final String policy, final int affinitySeconds, final long syns, final Object... weights)
     {
         final String prefix = "crab.service." + name;
         registry.register(prefix + ".vip", (Gauge<String>)() -> vip);
         registry.register(prefix + ".policy", (Gauge<String>)() -> policy);
+        registry.register(prefix + ".affinity_s", (Gauge<Integer>)() -> affinitySeconds);
         registry.register(prefix + ".syns", (Gauge<Long>)() -> syns);
         registry.register(prefix + ".backends", (Gauge<Integer>)() -> weights.length / 2);
         for (int i = 0; i < weights.length; i += 2)

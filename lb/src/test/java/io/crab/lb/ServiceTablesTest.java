@@ -41,7 +41,7 @@ class ServiceTablesTest
     @BeforeEach
     void load()
     {
-        final LbContext.Limits limits = new LbContext.Limits(4, 16, 32, MAGLEV, 4096);
+        final LbContext.Limits limits = new LbContext.Limits(4, 16, 32, MAGLEV, 4096, 4096);
         obj = Bpf.load("lb_xdp", new LoadOptions(limits.mapSizes(), null));
         tables = new ServiceTables(obj, limits.services(), limits.backends(), limits.slots(), limits.maglevSize());
     }

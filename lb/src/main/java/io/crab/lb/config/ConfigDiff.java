@@ -28,7 +28,7 @@ public final class ConfigDiff
 
     /**
      * The changes from {@code before} to {@code after}, services in name order and, within one, vip, policy,
-     * redirect-unmarked, then backends in target order; empty when nothing changed.
+     * redirect-unmarked, fallback, affinity, then backends in target order; empty when nothing changed.
      */
     public static List<String> changes(final LbConfig before, final LbConfig after)
     {
@@ -78,6 +78,10 @@ public final class ConfigDiff
         {
             changes.add(prefix + "fallback " + before.fallback().word() + " -> " + after.fallback().word());
         }
+        if (before.affinitySeconds() != after.affinitySeconds())
+        {
+            changes.add(prefix + "affinity " + before.affinityText() + " -> " + after.affinityText());
+        }
         final Map<HostPort, BackendConfig> oldBackends = byTarget(before);
         final Map<HostPort, BackendConfig> newBackends = byTarget(after);
         final TreeSet<HostPort> targets = new TreeSet<>(TARGET_ORDER);
@@ -116,7 +120,8 @@ public final class ConfigDiff
         final int count = service.backends().size();
         final long draining = service.backends().stream().filter(b -> b.state() == BackendState.DRAINING).count();
         return "vip " + service.vip() + ", " + (count == 0 ? "no backends" : count == 1 ? "1 backend" :
-            count + " backends") + (draining == 0 ? "" : ", " + draining + " draining");
+            count + " backends") + (draining == 0 ? "" : ", " + draining + " draining") +
+            (service.affinitySeconds() == 0 ? "" : ", affinity " + service.affinityText());
     }
 
     private static Map<String, ServiceConfig> byName(final LbConfig config)

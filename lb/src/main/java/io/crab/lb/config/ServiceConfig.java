@@ -16,18 +16,31 @@ import java.util.Set;
  * @param policy           how a new connection picks a backend.
  * @param redirectUnmarked also redirect SYNs that carry no client marker.
  * @param fallback         how the hashing fallback reaches the backends (direct server return by default).
+ * @param affinitySeconds  ClientIP affinity: each client's connections go to the backend it was last given while
+ *                         that backend stays in the table, until it has opened none for this many seconds
+ *                         (1..{@link #MAX_AFFINITY_SECONDS}); 0 for none, the default.
  * @param backends         in file order, each target once; may be empty (the service takes no connections).
  * @param line             where the service starts in its file, for messages; 0 when made from flags.
  */
 public record ServiceConfig(String name, HostPort vip, Policy policy, boolean redirectUnmarked,
-    FallbackMode fallback, List<BackendConfig> backends, int line)
+    FallbackMode fallback, int affinitySeconds, List<BackendConfig> backends, int line)
 {
+    /** The longest affinity timeout, a day: what Kubernetes allows for sessionAffinityConfig.clientIP. */
+    public static final int MAX_AFFINITY_SECONDS = 86400;
+    /** The timeout of {@code affinity client-ip} without one: three hours, as Kubernetes' default. */
+    public static final int DEFAULT_AFFINITY_SECONDS = 10800;
+
     public ServiceConfig
     {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(vip, "vip");
         Objects.requireNonNull(policy, "policy");
         Objects.requireNonNull(fallback, "fallback");
+        if (affinitySeconds < 0 || affinitySeconds > MAX_AFFINITY_SECONDS)
+        {
+            throw new IllegalArgumentException("service " + name + ": affinity timeout " + affinitySeconds +
+                " s, not 0 (none) or 1.." + MAX_AFFINITY_SECONDS);
+        }
         backends = List.copyOf(backends);
         final Set<HostPort> targets = new HashSet<>();
         for (final BackendConfig backend : backends)
@@ -39,16 +52,28 @@ public record ServiceConfig(String name, HostPort vip, Policy policy, boolean re
         }
     }
 
-    /** A service whose fallback is direct server return, the default. */
+    /** A service whose fallback is direct server return, without affinity: the defaults. */
     public ServiceConfig(final String name, final HostPort vip, final Policy policy, final boolean redirectUnmarked,
         final List<BackendConfig> backends, final int line)
     {
-        this(name, vip, policy, redirectUnmarked, FallbackMode.DSR, backends, line);
+        this(name, vip, policy, redirectUnmarked, FallbackMode.DSR, 0, backends, line);
     }
 
     /** The same service over other backends: every other setting kept, whatever settings a service gains. */
     public ServiceConfig withBackends(final List<BackendConfig> others)
     {
-        return new ServiceConfig(name, vip, policy, redirectUnmarked, fallback, others, line);
+        return new ServiceConfig(name, vip, policy, redirectUnmarked, fallback, affinitySeconds, others, line);
+    }
+
+    /** How a services file writes this service's affinity: {@code none}, or {@code client-ip} and its timeout. */
+    public String affinityText()
+    {
+        return affinitySeconds == 0 ? "none" : "client-ip " + seconds(affinitySeconds);
+    }
+
+    /** Seconds in the largest unit that writes them whole: {@code 3h}, {@code 90m}, {@code 45s}. */
+    public static String seconds(final int seconds)
+    {
+        return seconds % 3600 == 0 ? seconds / 3600 + "h" : seconds % 60 == 0 ? seconds / 60 + "m" : seconds + "s";
     }
 }

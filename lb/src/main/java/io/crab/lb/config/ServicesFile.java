@@ -2,10 +2,12 @@ package io.crab.lb.config;
 
 import io.crab.agent.ConfigException;
 import io.crab.agent.HostPort;
+import io.crab.agent.Parse;
 import io.crab.lb.BackendsFile;
 import io.crab.lb.Policy;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -23,6 +25,7 @@ import java.util.regex.Pattern;
  *     policy rr
  *     redirect-unmarked
  *     fallback translate
+ *     affinity client-ip 3h
  *     backend 198.18.0.101 weight 2
  *     backend 198.18.0.102:8080 draining
  * </pre>
@@ -36,12 +39,14 @@ public final class ServicesFile
     private static final int MAX_NAME_LENGTH = 32;
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]*");
     /** The keywords of the lines inside a service block. */
-    private static final Set<String> SETTINGS = Set.of("vip", "policy", "redirect-unmarked", "fallback", "backend");
+    private static final Set<String> SETTINGS = Set.of("vip", "policy", "redirect-unmarked", "fallback", "affinity",
+        "backend");
     private static final String SERVICE_USAGE = "service NAME";
     private static final String VIP_USAGE = "vip A.B.C.D[:PORT]";
     private static final String POLICY_USAGE = "policy rr|random|hash|jsq|p2c";
     private static final String REDIRECT_UNMARKED_USAGE = "redirect-unmarked";
     private static final String FALLBACK_USAGE = "fallback dsr|translate";
+    private static final String AFFINITY_USAGE = "affinity none|client-ip [TIMEOUT]";
     private static final String BACKEND_USAGE = "backend IP[:PORT] [weight N] [draining]";
 
     private final Path file;
@@ -100,7 +105,7 @@ public final class ServicesFile
         if (!SETTINGS.contains(keyword))
         {
             throw error(line, "unknown keyword '" + keyword + "' (expected service, vip, policy, redirect-unmarked, " +
-                "fallback or backend)");
+                "fallback, affinity or backend)");
         }
         if (block == null)
         {
@@ -112,6 +117,7 @@ public final class ServicesFile
             case "policy" -> parsePolicy(line, fields);
             case "redirect-unmarked" -> parseRedirectUnmarked(line, fields);
             case "fallback" -> parseFallback(line, fields);
+            case "affinity" -> parseAffinity(line, fields);
             default -> parseBackend(line, fields);
         }
     }
@@ -154,7 +160,7 @@ public final class ServicesFile
             throw error(block.line, "no vip (expected one '" + VIP_USAGE + "' line)");
         }
         services.add(new ServiceConfig(block.name, block.vip, block.policy, block.redirectUnmarked, block.fallback,
-            block.backends, block.line));
+            block.affinitySeconds, block.backends, block.line));
         block = null;
     }
 
@@ -238,6 +244,48 @@ public final class ServicesFile
         block.fallback = FallbackMode.ofWord(fields[1]).orElseThrow(() -> error(line, "unknown fallback '" +
             fields[1] + "' (expected dsr or translate)"));
         block.fallbackLine = line;
+    }
+
+    /** {@code affinity none}, or {@code affinity client-ip} and a timeout of whole seconds up to a day (else 3h). */
+    private void parseAffinity(final int line, final String[] fields)
+    {
+        if (fields.length < 2 || fields.length > 3 || ("none".equals(fields[1]) && fields.length == 3))
+        {
+            throw error(line, "expected '" + AFFINITY_USAGE + "'");
+        }
+        if (block.affinityLine != 0)
+        {
+            throw error(line, "affinity given twice (first at line " + block.affinityLine + ")");
+        }
+        if ("client-ip".equals(fields[1]))
+        {
+            block.affinitySeconds = fields.length == 2 ? ServiceConfig.DEFAULT_AFFINITY_SECONDS :
+                affinityTimeout(line, fields[2]);
+        }
+        else if (!"none".equals(fields[1]))
+        {
+            throw error(line, "unknown affinity '" + fields[1] + "' (expected none or client-ip)");
+        }
+        block.affinityLine = line;
+    }
+
+    private int affinityTimeout(final int line, final String text)
+    {
+        final Duration timeout;
+        try
+        {
+            timeout = Parse.duration(text);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw error(line, "affinity timeout " + ex.getMessage());
+        }
+        if (timeout.isZero() || timeout.toMillis() % 1000 != 0 ||
+            timeout.getSeconds() > ServiceConfig.MAX_AFFINITY_SECONDS)
+        {
+            throw error(line, "affinity timeout '" + text + "': must be whole seconds from 1s to 24h");
+        }
+        return (int)timeout.getSeconds();
     }
 
     private void parseBackend(final int line, final String[] fields)
@@ -368,6 +416,8 @@ public final class ServicesFile
         int redirectUnmarkedLine;
         FallbackMode fallback = FallbackMode.DSR;
         int fallbackLine;
+        int affinitySeconds;
+        int affinityLine;
         int activeWeight;
 
         Block(final String name, final int line)

@@ -84,6 +84,17 @@ class ConfigDiffTest
             "service web: redirect-unmarked off -> on");
         assertChanges(BASE.replace("vip 198.19.0.1:80", "vip 198.19.0.1:80\nfallback translate"),
             "service web: fallback dsr -> translate");
+        assertChanges(BASE.replace("vip 198.19.0.1:80", "vip 198.19.0.1:80\naffinity client-ip"),
+            "service web: affinity none -> client-ip 3h");
+        final String sticky = BASE.replace("vip 198.19.0.1:80", "vip 198.19.0.1:80\naffinity client-ip 10800s");
+        assertEquals(List.of(), ConfigDiff.changes(read(sticky), read(sticky.replace("10800s", "3h"))),
+            "the same timeout, written otherwise");
+        assertEquals(List.of("service web: affinity client-ip 3h -> client-ip 90s"),
+            ConfigDiff.changes(read(sticky), read(sticky.replace("10800s", "90s"))));
+        assertEquals(List.of("service web: affinity client-ip 3h -> none"),
+            ConfigDiff.changes(read(sticky), read(BASE)));
+        assertChanges(BASE + "service sticky\n vip 198.19.0.5:80\n affinity client-ip 10m\n backend 198.18.0.5\n",
+            "service sticky added (vip 198.19.0.5:80, 1 backend, affinity client-ip 10m)");
         assertChanges(BASE + "service cache\n vip 198.19.0.3\n backend 198.18.0.5\n backend 198.18.0.6 draining\n",
             "service cache added (vip 198.19.0.3, 2 backends, 1 draining)");
         assertChanges(BASE + "service spare\n vip 198.19.0.4:443\n",

@@ -18,8 +18,8 @@ class ServicesFileTest
 {
     /** Today's LB maps: 64 VIPs, 1024 backends, 256 slots per VIP. */
     private static final ConfigLimits LIMITS = new ConfigLimits(64, 256, 1024, 256);
-    private static final String KEYWORDS = "(expected service, vip, policy, redirect-unmarked, fallback or " +
-        "backend)";
+    private static final String KEYWORDS = "(expected service, vip, policy, redirect-unmarked, fallback, " +
+        "affinity or backend)";
 
     @TempDir
     Path dir;
@@ -180,10 +180,55 @@ class ServicesFileTest
             " backend 198.18.1.101:8080\nservice plain\n vip 198.19.0.2:80\nservice said\n vip 198.19.0.3:80\n" +
             " fallback dsr\n");
         assertEquals(new ServiceConfig("node-port", HostPort.parse("198.19.0.1:30080"), Policy.RR, false,
-            FallbackMode.TRANSLATE, List.of(new BackendConfig(HostPort.parse("198.18.1.101:8080"), 1,
+            FallbackMode.TRANSLATE, 0, List.of(new BackendConfig(HostPort.parse("198.18.1.101:8080"), 1,
             BackendState.ACTIVE, 4)), 1), config.services().get(0));
         assertEquals(FallbackMode.DSR, config.services().get(1).fallback());
         assertEquals(FallbackMode.DSR, config.services().get(2).fallback());
+    }
+
+    @Test
+    void affinityIsClientIpWithATimeoutOfWholeSecondsUpToADayThreeHoursIfNoneIsGiven() throws Exception
+    {
+        final LbConfig config = read("service a\n vip 198.19.0.1:80\n affinity client-ip 10800s\n" +
+            "service b\n vip 198.19.0.2:80\n affinity client-ip\n" +
+            "service c\n vip 198.19.0.3:80\n affinity client-ip 90m\n" +
+            "service d\n vip 198.19.0.4:80\n affinity client-ip 24h\n" +
+            "service e\n vip 198.19.0.5:80\n affinity client-ip 1s\n" +
+            "service f\n vip 198.19.0.6:80\n affinity none\n" +
+            "service g\n vip 198.19.0.7:80\n policy jsq\n");
+        assertEquals(List.of(10800, 10800, 5400, 86400, 1, 0, 0),
+            config.services().stream().map(ServiceConfig::affinitySeconds).toList());
+        assertEquals(List.of("client-ip 3h", "client-ip 3h", "client-ip 90m", "client-ip 24h", "client-ip 1s",
+            "none", "none"), config.services().stream().map(ServiceConfig::affinityText).toList());
+        assertEquals(Policy.JSQ, config.services().get(6).policy(), "affinity and policy are apart");
+    }
+
+    @Test
+    void affinityErrors() throws Exception
+    {
+        final String web = "service web\n vip 198.19.0.1:80\n";
+        assertError(web + " affinity\n", "3: service web: expected 'affinity none|client-ip [TIMEOUT]'");
+        assertError(web + " affinity none 3h\n", "3: service web: expected 'affinity none|client-ip [TIMEOUT]'");
+        assertError(web + " affinity client-ip 3h 4h\n",
+            "3: service web: expected 'affinity none|client-ip [TIMEOUT]'");
+        assertError(web + " affinity source-ip\n",
+            "3: service web: unknown affinity 'source-ip' (expected none or client-ip)");
+        assertError(web + " affinity client-ip 3\n", "3: service web: affinity timeout '3' is not a duration " +
+            "(digits and ms, s, m or h: e.g. 500ms, 5s, 3m, 3h)");
+        assertError(web + " affinity client-ip 03h\n", "3: service web: affinity timeout '03h': has a leading zero");
+        assertError(web + " affinity client-ip -3h\n", "3: service web: affinity timeout '-3h' is not a duration " +
+            "(digits and ms, s, m or h: e.g. 500ms, 5s, 3m, 3h)");
+        assertError(web + " affinity client-ip 0s\n",
+            "3: service web: affinity timeout '0s': must be whole seconds from 1s to 24h");
+        assertError(web + " affinity client-ip 1500ms\n",
+            "3: service web: affinity timeout '1500ms': must be whole seconds from 1s to 24h");
+        assertError(web + " affinity client-ip 86401s\n",
+            "3: service web: affinity timeout '86401s': must be whole seconds from 1s to 24h");
+        assertError(web + " affinity client-ip 25h\n",
+            "3: service web: affinity timeout '25h': must be whole seconds from 1s to 24h");
+        assertError(web + " affinity client-ip\n affinity none\n",
+            "4: service web: affinity given twice (first at line 3)");
+        assertError("affinity client-ip\n", "1: 'affinity' outside a service (start one with 'service NAME')");
     }
 
     @Test
