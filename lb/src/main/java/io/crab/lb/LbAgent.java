@@ -285,10 +285,11 @@ public final class LbAgent implements Agent
     }
 
     /**
-     * Refuses a configuration that names a backend with no route out of the LB's interface: the LB could never send
-     * it a SYN, so it is a mistake in the file (a typo in the address, or the wrong interface), not a host that is
-     * down. Checked before anything is applied, for the backends the configuration adds (every one at start); one
-     * whose route goes away later only stops getting connections until it is back.
+     * Refuses a configuration that names a backend with no route: the LB could never send it a SYN, so it is a
+     * mistake in the file (a typo in the address), not a host that is down. A route out of another interface than
+     * the LB's will do: the XDP program hands those SYNs to the host's stack. Checked before anything is applied,
+     * for the backends the configuration adds (every one at start); one whose route goes away later only stops
+     * getting connections until it is back.
      */
     private void checkRoutes(final LbConfig next, final Set<HostPort> known)
     {
@@ -299,7 +300,7 @@ public final class LbAgent implements Agent
                 if (!known.contains(backend.target()) && !neighbours.routed(backend.target().address()))
                 {
                     throw new ConfigException(ctx.source().where(service, backend) + "backend " +
-                        backend.target() + ": no route from " + ctx.iface());
+                        backend.target() + ": no route");
                 }
             }
         }
@@ -315,8 +316,8 @@ public final class LbAgent implements Agent
                 if (backend.target().equals(target))
                 {
                     final String problem = neighbours.routed(target.address()) ? "no neighbour entry on " +
-                        ctx.iface() + " yet; it gets no new connections until it resolves" : "no route from " +
-                        ctx.iface() + " any more; it gets no new connections until there is one";
+                        ctx.iface() + " yet; it gets no new connections until it resolves" : "no route to it any " +
+                        "more; it gets no new connections until there is one";
                     final String message = ctx.source().where(service, backend) + "backend " + target + ": " + problem;
                     if (ctx.source().file() == null)
                     {
@@ -333,12 +334,13 @@ public final class LbAgent implements Agent
     }
 
     /**
-     * True when the backend's next hop has a complete neighbour entry; else asks the kernel to resolve it (which
-     * does nothing while there is no route: the backend stays unusable until one appears).
+     * True when the backend's next hop has a complete neighbour entry, or when its route leaves by another
+     * interface, where the host's stack resolves it; else asks the kernel to resolve it (which does nothing while
+     * there is no route: the backend stays unusable until one appears).
      */
     private boolean lookUp(final HostPort target)
     {
-        if (neighbours.lookup(target.address()).isPresent())
+        if (neighbours.viaStack(target.address()) || neighbours.lookup(target.address()).isPresent())
         {
             return true;
         }
