@@ -10,6 +10,7 @@ import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfProgram;
 import io.crab.bpf.XdpMode;
 import io.crab.lb.config.BackendConfig;
+import io.crab.lb.config.FallbackMode;
 import io.crab.lb.config.BackendState;
 import io.crab.lb.config.LbConfig;
 import io.crab.lb.config.ServiceConfig;
@@ -38,6 +39,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -133,6 +135,7 @@ public final class LbAgent implements Agent
         neighbours = new Neighbours(ctx.iface());
         checkRoutes(config, Set.of());
         enableForwarding();
+        acceptLocalReplies();
         awaitNeighbours();
         checkPinnedSizes(dir);
         datapath = PinnedDatapath.open("lb_xdp", dir, ctx.limits().mapSizes());
@@ -244,6 +247,48 @@ public final class LbAgent implements Agent
         catch (final IOException ex)
         {
             throw new UncheckedIOException("turning on forwarding on " + ctx.iface(), ex);
+        }
+    }
+
+    /**
+     * A translating service's backend answers from the VIP, an address of this host (a node's own address for a
+     * NodePort). One routed out of another interface than the LB's (a pod of this host behind its veth) sends those
+     * answers through this host, which drops a packet from one of its own addresses as a martian unless the
+     * interface it comes in on accepts them: so crab-lb turns on accept_local there, once, and says so.
+     */
+    private void acceptLocalReplies()
+    {
+        for (final ServiceConfig service : config.services())
+        {
+            if (service.fallback() != FallbackMode.TRANSLATE)
+            {
+                continue;
+            }
+            for (final BackendConfig backend : service.backends())
+            {
+                final Optional<String> other = neighbours.otherInterface(backend.target().address());
+                if (other.isEmpty())
+                {
+                    continue;
+                }
+                final Path acceptLocal = Path.of("/proc/sys/net/ipv4/conf", other.get(), "accept_local");
+                try
+                {
+                    if (!Files.readString(acceptLocal).trim().equals("1"))
+                    {
+                        Files.writeString(acceptLocal, "1");
+                        log.info("turned on accept_local on " + other.get() + " (backend " + backend.target() +
+                            " of service " + service.name() + " answers from the VIP, an address of this host)",
+                            "iface", other.get(), "backend", backend.target());
+                    }
+                }
+                catch (final IOException ex)
+                {
+                    // The interface went between the route and the write (a pod leaving): looked at again later.
+                    log.warn("cannot turn on accept_local on " + other.get() + ": " + ex.getMessage(),
+                        "iface", other.get());
+                }
+            }
         }
     }
 
@@ -459,6 +504,7 @@ public final class LbAgent implements Agent
         }
         final Set<HostPort> known = targets(config);
         config = next;
+        acceptLocalReplies();
         for (final HostPort target : targets(next))
         {
             if (!known.contains(target))
@@ -532,6 +578,7 @@ public final class LbAgent implements Agent
      */
     private int refreshNeighbours()
     {
+        acceptLocalReplies();
         int changed = 0;
         for (final HostPort target : targets(config))
         {

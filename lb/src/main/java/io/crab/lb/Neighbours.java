@@ -68,7 +68,13 @@ public final class Neighbours
      */
     public boolean viaStack(final Inet4Address target)
     {
-        return route(target).filter(r -> !r.iface().equals(iface)).isPresent();
+        return otherInterface(target).isPresent();
+    }
+
+    /** The interface the route to {@code target} leaves by, when it is another one than this. */
+    public Optional<String> otherInterface(final Inet4Address target)
+    {
+        return route(target).map(Route::iface).filter(i -> !i.equals(iface));
     }
 
     /** Asks the kernel to resolve the next hop towards {@code target}, without waiting for it. */
