@@ -102,6 +102,9 @@ enum crab_lb_counter {
 	CRAB_LB_TX_RETRANSMIT,
 	CRAB_LB_DROP_NO_ROUTE,         /* the FIB has no route or no resolved neighbour for the backend */
 	CRAB_LB_TX_REBALANCED,         /* retransmitted SYN whose first backend is down: balanced again */
+	CRAB_LB_TX_VIA_STACK,          /* a SYN rewritten for a backend routed out of another interface than it came
+	                                * in on (a pod of the LB's own host, a tunnel): handed to the host's stack,
+	                                * which forwards it (new, retransmitted or balanced again alike) */
 	/* Events, not verdicts (they do not add up with the others): a new connection to a ClientIP affinity service. */
 	CRAB_LB_AFFINITY_HIT,          /* it went to the client's backend, remembered and still in the table */
 	CRAB_LB_AFFINITY_NEW,          /* it was balanced by the policy (no backend remembered, expired or gone) */

@@ -74,7 +74,12 @@ static __always_inline __s64 pick_backend_id(struct crab_vip *vip, struct crab_s
 	return id;
 }
 
-/* The backend's next hop from the kernel's FIB and neighbour table: MACs and the interface to send on. */
+/*
+ * How the backend is reached, by the kernel's FIB: 0 out of the interface the SYN came in on, sent back out with the
+ * next hop's MACs from its neighbour table (XDP_TX); 1 out of another one (a pod's veth on this host, a tunnel, a
+ * second NIC), where the host's own stack forwards the rewritten SYN (XDP_PASS) and resolves the next hop itself,
+ * whatever the device; -1 no route, or no neighbour entry for XDP_TX.
+ */
 static __always_inline int route_to(struct xdp_md *ctx, struct iphdr *ip, __be32 daddr, __be16 sport,
 				    __be16 dport, __u32 tot_len, struct bpf_fib_lookup *fib)
 {
@@ -86,7 +91,12 @@ static __always_inline int route_to(struct xdp_md *ctx, struct iphdr *ip, __be32
 	fib->ipv4_src = ip->saddr;
 	fib->ipv4_dst = daddr;
 	fib->ifindex = ctx->ingress_ifindex;
-	return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0) == BPF_FIB_LKUP_RET_SUCCESS ? 0 : -1;
+	long rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return -1;
+	if (fib->ifindex != ctx->ingress_ifindex)
+		return 1;
+	return rc == BPF_FIB_LKUP_RET_SUCCESS ? 0 : -1;
 }
 
 /* The TCP checksum's change for the marker blanked with NOPs: its bytes as the packet has them, each at its parity
@@ -235,8 +245,15 @@ int crab_lb(struct xdp_md *ctx)
 	if (new_len > CRAB_MAX_TCP_HDR)
 		return count(CRAB_LB_PASS_NO_ROOM, XDP_PASS);
 	struct bpf_fib_lookup fib = {};
-	if (route_to(ctx, ip, be->addr, tcp->source, new_port, 20 + new_len, &fib))
+	int via_stack = route_to(ctx, ip, be->addr, tcp->source, new_port, 20 + new_len, &fib);
+	if (via_stack < 0)
 		return count(CRAB_LB_DROP_NO_ROUTE, XDP_DROP);
+	/* The stack takes a frame addressed to this host's MAC only (another is PACKET_OTHERHOST, dropped): one it
+	 * forwards keeps the MACs it came with. */
+	if (via_stack) {
+		__builtin_memcpy(fib.dmac, eth->h_dest, ETH_ALEN);
+		__builtin_memcpy(fib.smac, eth->h_source, ETH_ALEN);
+	}
 
 	/*
 	 * The new frame is the old one with the option inserted after the fixed TCP header: the headers in front of it
@@ -280,8 +297,11 @@ int crab_lb(struct xdp_md *ctx)
 	new_ip.tot_len = bpf_htons(20 + new_len);
 	new_ip.check = crab_csum_fold(ip_sum);
 
-	/* Under generic XDP a partial checksum stays partial, and so the TCP header stays where it was. */
-	int keep_partial = partial && keeps_partial_csum();
+	/* Under generic XDP a partial checksum stays partial, and so the TCP header stays where it was. So it does in a
+	 * frame handed to the stack, which goes on in the socket buffer it came in if it had one (generic XDP, a veth in
+	 * native mode). A NIC's frame had none, and looks partial only when its complete checksum equals that form (one
+	 * in 65536): the backend drops it, and the client's retransmission (a new timestamp) gets through. */
+	int keep_partial = partial && (via_stack || keeps_partial_csum());
 	if (keep_partial) {
 		new_tcp.check = crab_pseudo_partial(new_ip.saddr, new_ip.daddr, new_len);
 		if (grow_after_fixed_header(ctx, tcp_len, opt_size))
@@ -322,8 +342,8 @@ int crab_lb(struct xdp_md *ctx)
 	__u64 *syns = bpf_map_lookup_elem(&backend_syns, &bid);
 	if (syns)
 		*syns += 1;
-	if (fib.ifindex != ctx->ingress_ifindex)
-		return count(tx_counter, bpf_redirect(fib.ifindex, 0));
+	if (via_stack)
+		return count(CRAB_LB_TX_VIA_STACK, XDP_PASS);
 	return count(tx_counter, XDP_TX);
 }
 

@@ -141,9 +141,10 @@ public final class Abi
         public static final int CRAB_LB_TX_RETRANSMIT = 13;
         public static final int CRAB_LB_DROP_NO_ROUTE = 14;
         public static final int CRAB_LB_TX_REBALANCED = 15;
-        public static final int CRAB_LB_AFFINITY_HIT = 16;
-        public static final int CRAB_LB_AFFINITY_NEW = 17;
-        public static final int CRAB_LB_COUNTER_MAX = 18;
+        public static final int CRAB_LB_TX_VIA_STACK = 16;
+        public static final int CRAB_LB_AFFINITY_HIT = 17;
+        public static final int CRAB_LB_AFFINITY_NEW = 18;
+        public static final int CRAB_LB_COUNTER_MAX = 19;
 
         public static final int CRAB_FB_PASS_OTHER = 0;
         public static final int CRAB_FB_PASS_NOT_VIP = 1;

@@ -69,7 +69,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
-import java.util.function.ToLongFunction;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -98,8 +97,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * server on port 8080 (the Services' targetPort; their port is 80 or 81) that greets every connection with its
  * pod's name and then echoes, so the client knows where the LB sent it.
  * <p>
- * crab-lb sends redirected SYNs out of its uplink only, so the LB node's own pod web-lb, an endpoint of Service
- * local, is left out of the LB's tables (crab-lb would refuse the whole configuration over it).
+ * The LB node's own pod web-lb, an endpoint of Service local, is reached through its veth: redirected SYNs by the LB
+ * node's stack, the fallback's packets routed there by the FIB.
  */
 @ExtendWith(KernelRequired.class)
 class KubernetesEndToEndTest
@@ -136,7 +135,7 @@ class KubernetesEndToEndTest
     private static final String SCALE_VIP = "198.19.0.20";
     /**
      * Service local: NodePort 30081 with externalTrafficPolicy Local, over web-a and web-b on the workers and
-     * web-lb on the LB node, which crab-lb cannot reach.
+     * web-lb on the LB node, the one endpoint of the LB node's NodePort.
      */
     private static final String LOCAL_VIP = "198.19.0.30";
     private static final int LOCAL_NODE_PORT = 30081;
@@ -197,7 +196,7 @@ class KubernetesEndToEndTest
             awaitTrue(() ->
             {
                 final MetricRegistry status = lbStatus();
-                return List.of(WEB_A, WEB_B, WEB_B2).stream().allMatch(p ->
+                return List.of(WEB_A, WEB_B, WEB_B2, WEB_LB).stream().allMatch(p ->
                 {
                     final String backend = "crab.lb.backend." + POD_IPS.get(p) + ":" + TARGET_PORT;
                     return status.getGauges().containsKey(backend + ".up") &&
@@ -466,53 +465,54 @@ class KubernetesEndToEndTest
     }
 
     @Test
-    void externalTrafficPolicyLocalWithoutLocalEndpointsServesNoConnectionOnTheLbNodesNodePort() throws Exception
+    void externalTrafficPolicyLocalOnTheLbNodesNodePortIsServedByTheLbNodesOwnPodThroughItsVeth() throws Exception
     {
-        // The LB node's one endpoint of the Service is its own pod, which crab-lb cannot reach: left out, and said.
+        // The LB node's one endpoint of the Service is its own pod, behind a veth: routed, so not left out.
         final Daemon lb = daemons.get(0);
-        assertTrue(lb.logText().contains("WARN crab-k8s: left out endpoint " + POD_IPS.get(WEB_LB) + ":" +
-            TARGET_PORT + " (service "), lb.logText());
+        assertFalse(lb.logText().contains("left out endpoint"), lb.logText());
         final String nodePortService = "crab.service.vip-198-18-0-2-" + LOCAL_NODE_PORT;
-        awaitTrue(() -> lbStatus().getGauges().containsKey(nodePortService + ".backends"),
-            "the NodePort on the LB node's address");
-        final MetricRegistry before = lbStatus();
-        assertEquals(0, gauge(before, nodePortService + ".backends"),
-            "externalTrafficPolicy Local: the LB node has no endpoint of its own that it reaches, so none");
-        assertEquals(2, gauge(before, "crab.service.vip-198-18-0-2-" + WEB_NODE_PORT + ".backends"),
+        final String clusterIpService = "crab.service.vip-198-19-0-30-81";
+        awaitTrue(() -> gauge(lbStatus(), nodePortService + ".backends") == 1 &&
+            gauge(lbStatus(), clusterIpService + ".backends") == 3, "the NodePort with web-lb, the ClusterIP with all three");
+        assertEquals(2, gauge(lbStatus(), "crab.service.vip-198-18-0-2-" + WEB_NODE_PORT + ".backends"),
             "where a NodePort's policy is Cluster, the LB node has every endpoint");
-        assertEquals(2, gauge(before, "crab.service.vip-198-19-0-30-81.backends"),
-            "the same Service's ClusterIP keeps both pods of the workers");
-        final ToLongFunction<PodServer> fromTheClients = server -> server.acceptedFrom(POD_IPS.get(CLIENT)) +
-            server.acceptedFrom(outside.ipAddress().getHostAddress());
-        final long accepted = servers.values().stream().mapToLong(fromTheClients).sum();
+        final PodServer webLb = servers.get(WEB_LB);
+        final String outsideIp = outside.ipAddress().getHostAddress();
+        final long fromOutside = webLb.acceptedFrom(outsideIp);
+        final long fromClient = webLb.acceptedFrom(POD_IPS.get(CLIENT));
+        final MetricRegistry before = lbStatus();
 
-        // From a pod and from outside the cluster: the SYN reaches the LB node, which has no backend for it.
-        for (final Netns from : List.of(pods.get(CLIENT), outside.netns()))
+        // From outside the cluster (no crab): the LB's fallback places it on web-lb and routes it out of its veth;
+        // web-lb answers as the NodePort, straight back through its node.
+        final int outsideConnections = 3;
+        for (int i = 0; i < outsideConnections; i++)
         {
-            final boolean served = from.call(() ->
+            final String pod = outside.netns().call(() ->
             {
                 try (Socket s = new Socket())
                 {
-                    s.connect(new InetSocketAddress(lbNode.ipAddress(), LOCAL_NODE_PORT), 1000);
-                    return true;
-                }
-                catch (final IOException notServed)
-                {
-                    return false;
+                    s.connect(new InetSocketAddress(lbNode.ipAddress(), LOCAL_NODE_PORT), 3000);
+                    s.setSoTimeout(5000);
+                    final String greeting = greeting(s);
+                    Connections.assertEchoes(s);
+                    return greeting;
                 }
             });
-            assertFalse(served, "a connection from " + from + " to the LB node's NodePort was served");
+            assertEquals(WEB_LB, pod, "the outside client's connection to the LB node's Local NodePort");
         }
-        assertEquals(accepted, servers.values().stream().mapToLong(fromTheClients).sum(),
-            "no backend pod accepted a connection from the client pod or the outside client");
-        final MetricRegistry after = lbStatus();
-        assertEquals(gauge(before, nodePortService + ".syns"), gauge(after, nodePortService + ".syns"));
-        assertTrue(gauge(after, "crab.lb.fallback.pass_no_backend") > gauge(before, "crab.lb.fallback.pass_no_backend"),
-            "the LB's fallback found no backend for the outside client's SYN");
+        assertEquals(outsideConnections, webLb.acceptedFrom(outsideIp) - fromOutside,
+            "web-lb saw the outside client's own address");
 
-        // The ClusterIP of the same Service is not limited to the node's endpoints.
+        // From the client pod, whose program marks SYNs for its own node's NodePorts only: the fallback too.
+        try (Socket s = connect(CLIENT, lbNode.ip(), LOCAL_NODE_PORT))
+        {
+            assertEquals(WEB_LB, greeting(s));
+            Connections.assertEchoes(s);
+        }
+        // The ClusterIP of the same Service is not limited to the node's endpoints: round robin over all three, the
+        // SYN for web-lb rewritten by the LB and forwarded by its node's stack.
         final Set<String> landed = new TreeSet<>();
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < 3; i++)
         {
             try (Socket s = connect(CLIENT, LOCAL_VIP, 81))
             {
@@ -520,7 +520,18 @@ class KubernetesEndToEndTest
                 Connections.assertEchoes(s);
             }
         }
-        assertEquals(new TreeSet<>(Set.of(WEB_A, WEB_B)), landed);
+        assertEquals(new TreeSet<>(Set.of(WEB_A, WEB_B, WEB_LB)), landed);
+        assertEquals(2, webLb.acceptedFrom(POD_IPS.get(CLIENT)) - fromClient,
+            "web-lb accepted the client pod's connections with its address");
+
+        final MetricRegistry after = lbStatus();
+        assertEquals(outsideConnections + 1, gauge(after, "crab.lb.fallback.new") -
+            gauge(before, "crab.lb.fallback.new"), "the fallback placed the connections to the NodePort");
+        assertEquals(1, gauge(after, "crab.lb.packets.tx_via_stack") - gauge(before, "crab.lb.packets.tx_via_stack"),
+            "the client pod's SYN for web-lb went through the LB node's stack");
+        assertEquals(2, gauge(after, "crab.lb.packets.tx_redirect") - gauge(before, "crab.lb.packets.tx_redirect"),
+            "its SYNs for web-a and web-b by XDP_TX");
+        assertTrue(lb.logText().contains("turned on accept_local on vweblb"), lb.logText());
     }
 
     // ---------------------------------------------------------------------------------------------------------

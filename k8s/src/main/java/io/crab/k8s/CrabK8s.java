@@ -178,16 +178,16 @@ public final class CrabK8s implements Callable<Integer>
                     }
                     return Cli.OK;
                 }
-                final UplinkEndpoints uplink = UplinkEndpoints.of(lbIface, log);
+                final RoutedEndpoints routed = RoutedEndpoints.of(lbIface, log);
                 final ClusterConfigSource source = new ClusterConfigSource(settings.limits.config(),
-                    uplink.keepRouted(watch.desired().lbConfig()));
+                    routed.keepRouted(watch.desired().lbConfig()));
                 // The Services ask for rr and hash only, which need no load reports: no UDP port is opened for them.
                 final LbContext ctx = LbContext.of(lbIface, source, settings.limits, false, OptionKind.DEFAULT,
                     1000, LbContext.Feedback.of(0, null)).withMetrics(settings.metrics).withXdpMode(xdpMode);
                 final LbAgent lb = new LbAgent(ctx, clock, SystemEpochClock.INSTANCE, log);
                 final ClusterAgent cluster = new ClusterAgent(watch, new ClusterApply(health, vips, config ->
                 {
-                    if (source.offer(uplink.keepRouted(config)))
+                    if (source.offer(routed.keepRouted(config)))
                     {
                         lb.requestReload();
                     }

@@ -10,6 +10,7 @@ import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfProgram;
 import io.crab.bpf.XdpMode;
 import io.crab.lb.config.BackendConfig;
+import io.crab.lb.config.FallbackMode;
 import io.crab.lb.config.BackendState;
 import io.crab.lb.config.LbConfig;
 import io.crab.lb.config.ServiceConfig;
@@ -38,6 +39,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -133,6 +135,7 @@ public final class LbAgent implements Agent
         neighbours = new Neighbours(ctx.iface());
         checkRoutes(config, Set.of());
         enableForwarding();
+        acceptLocalReplies();
         awaitNeighbours();
         checkPinnedSizes(dir);
         datapath = PinnedDatapath.open("lb_xdp", dir, ctx.limits().mapSizes());
@@ -247,6 +250,48 @@ public final class LbAgent implements Agent
         }
     }
 
+    /**
+     * A translating service's backend answers from the VIP, an address of this host (a node's own address for a
+     * NodePort). One routed out of another interface than the LB's (a pod of this host behind its veth) sends those
+     * answers through this host, which drops a packet from one of its own addresses as a martian unless the
+     * interface it comes in on accepts them: so crab-lb turns on accept_local there, once, and says so.
+     */
+    private void acceptLocalReplies()
+    {
+        for (final ServiceConfig service : config.services())
+        {
+            if (service.fallback() != FallbackMode.TRANSLATE)
+            {
+                continue;
+            }
+            for (final BackendConfig backend : service.backends())
+            {
+                final Optional<String> other = neighbours.otherInterface(backend.target().address());
+                if (other.isEmpty())
+                {
+                    continue;
+                }
+                final Path acceptLocal = Path.of("/proc/sys/net/ipv4/conf", other.get(), "accept_local");
+                try
+                {
+                    if (!Files.readString(acceptLocal).trim().equals("1"))
+                    {
+                        Files.writeString(acceptLocal, "1");
+                        log.info("turned on accept_local on " + other.get() + " (backend " + backend.target() +
+                            " of service " + service.name() + " answers from the VIP, an address of this host)",
+                            "iface", other.get(), "backend", backend.target());
+                    }
+                }
+                catch (final IOException ex)
+                {
+                    // The interface went between the route and the write (a pod leaving): looked at again later.
+                    log.warn("cannot turn on accept_local on " + other.get() + ": " + ex.getMessage(),
+                        "iface", other.get());
+                }
+            }
+        }
+    }
+
     /** Solicits every backend's next hop and waits a little, so the first slot tables include them. */
     private void awaitNeighbours()
     {
@@ -285,10 +330,11 @@ public final class LbAgent implements Agent
     }
 
     /**
-     * Refuses a configuration that names a backend with no route out of the LB's interface: the LB could never send
-     * it a SYN, so it is a mistake in the file (a typo in the address, or the wrong interface), not a host that is
-     * down. Checked before anything is applied, for the backends the configuration adds (every one at start); one
-     * whose route goes away later only stops getting connections until it is back.
+     * Refuses a configuration that names a backend with no route: the LB could never send it a SYN, so it is a
+     * mistake in the file (a typo in the address), not a host that is down. A route out of another interface than
+     * the LB's will do: the XDP program hands those SYNs to the host's stack. Checked before anything is applied,
+     * for the backends the configuration adds (every one at start); one whose route goes away later only stops
+     * getting connections until it is back.
      */
     private void checkRoutes(final LbConfig next, final Set<HostPort> known)
     {
@@ -299,7 +345,7 @@ public final class LbAgent implements Agent
                 if (!known.contains(backend.target()) && !neighbours.routed(backend.target().address()))
                 {
                     throw new ConfigException(ctx.source().where(service, backend) + "backend " +
-                        backend.target() + ": no route from " + ctx.iface());
+                        backend.target() + ": no route");
                 }
             }
         }
@@ -315,8 +361,8 @@ public final class LbAgent implements Agent
                 if (backend.target().equals(target))
                 {
                     final String problem = neighbours.routed(target.address()) ? "no neighbour entry on " +
-                        ctx.iface() + " yet; it gets no new connections until it resolves" : "no route from " +
-                        ctx.iface() + " any more; it gets no new connections until there is one";
+                        ctx.iface() + " yet; it gets no new connections until it resolves" : "no route to it any " +
+                        "more; it gets no new connections until there is one";
                     final String message = ctx.source().where(service, backend) + "backend " + target + ": " + problem;
                     if (ctx.source().file() == null)
                     {
@@ -333,12 +379,13 @@ public final class LbAgent implements Agent
     }
 
     /**
-     * True when the backend's next hop has a complete neighbour entry; else asks the kernel to resolve it (which
-     * does nothing while there is no route: the backend stays unusable until one appears).
+     * True when the backend's next hop has a complete neighbour entry, or when its route leaves by another
+     * interface, where the host's stack resolves it; else asks the kernel to resolve it (which does nothing while
+     * there is no route: the backend stays unusable until one appears).
      */
     private boolean lookUp(final HostPort target)
     {
-        if (neighbours.lookup(target.address()).isPresent())
+        if (neighbours.viaStack(target.address()) || neighbours.lookup(target.address()).isPresent())
         {
             return true;
         }
@@ -457,6 +504,7 @@ public final class LbAgent implements Agent
         }
         final Set<HostPort> known = targets(config);
         config = next;
+        acceptLocalReplies();
         for (final HostPort target : targets(next))
         {
             if (!known.contains(target))
@@ -530,6 +578,7 @@ public final class LbAgent implements Agent
      */
     private int refreshNeighbours()
     {
+        acceptLocalReplies();
         int changed = 0;
         for (final HostPort target : targets(config))
         {

@@ -14,7 +14,9 @@ import java.util.Optional;
 
 /**
  * Next-hop MACs from the kernel: the route table picks the next hop (the backend itself when on-link, else its
- * gateway) and the neighbour table gives its MAC. Reads /proc/net of the calling thread's network namespace.
+ * gateway) and the neighbour table gives its MAC. A backend whose route leaves by another interface than the LB's
+ * needs none: its SYNs go to the host's stack, which resolves the next hop itself (lb_xdp.bpf.c). Reads /proc/net
+ * of the calling thread's network namespace; the main table only, as the FIB answers it without policy rules.
  */
 public final class Neighbours
 {
@@ -32,8 +34,8 @@ public final class Neighbours
     }
 
     /**
-     * The MAC of the next hop towards {@code target} if the neighbour table has it complete; empty too when there is
-     * no route to it on this interface.
+     * The MAC of the next hop towards {@code target} if the neighbour table has it complete; empty too when its route
+     * does not leave by this interface.
      */
     public Optional<byte[]> lookup(final Inet4Address target)
     {
@@ -54,10 +56,25 @@ public final class Neighbours
         return Optional.empty();
     }
 
-    /** Whether the main routing table has a route to {@code target} out of this interface. */
+    /** Whether the main routing table has a route to {@code target}, out of any interface. */
     public boolean routed(final Inet4Address target)
     {
-        return nextHop(target).isPresent();
+        return route(target).isPresent();
+    }
+
+    /**
+     * Whether the route to {@code target} leaves by another interface than this one (a pod's veth on this host, a
+     * tunnel): the XDP program hands its SYNs to the host's stack, so no neighbour entry of ours is needed.
+     */
+    public boolean viaStack(final Inet4Address target)
+    {
+        return otherInterface(target).isPresent();
+    }
+
+    /** The interface the route to {@code target} leaves by, when it is another one than this. */
+    public Optional<String> otherInterface(final Inet4Address target)
+    {
+        return route(target).map(Route::iface).filter(i -> !i.equals(iface));
     }
 
     /** Asks the kernel to resolve the next hop towards {@code target}, without waiting for it. */
@@ -73,34 +90,47 @@ public final class Neighbours
         }
     }
 
-    /** The next hop towards {@code target} by the longest prefix routed out of this interface: it or a gateway. */
+    /** The next hop towards {@code target} when its route leaves by this interface: it, or a gateway. */
     Optional<Inet4Address> nextHop(final Inet4Address target)
     {
+        return route(target).filter(r -> r.iface().equals(iface))
+            .map(r -> r.gateway() == 0 ? target : fromInt(Integer.reverseBytes(r.gateway())));
+    }
+
+    /**
+     * The route to {@code target} as the FIB picks it from the main table: the longest prefix, of those the lowest
+     * metric. A route of no interface (unreachable, prohibit, blackhole: {@code *}) is none.
+     */
+    private static Optional<Route> route(final Inet4Address target)
+    {
         final int dst = Integer.reverseBytes(HostPort.ipv4Bits(target));
-        long bestMask = -1;
-        int gateway = 0;
+        Route best = null;
+        int bestBits = -1;
+        long bestMetric = Long.MAX_VALUE;
         for (final String line : rows(ROUTES))
         {
             final String[] f = line.trim().split("\\s+");
-            if (f.length < 8 || !f[0].equals(iface))
+            if (f.length < 8)
             {
                 continue;
             }
             final int net = (int)Long.parseLong(f[1], 16);
-            final int gw = (int)Long.parseLong(f[2], 16);
             final int mask = (int)Long.parseLong(f[7], 16);
-            final long maskBits = Integer.bitCount(mask);
-            if ((dst & mask) == net && maskBits > bestMask)
+            final int bits = Integer.bitCount(mask);
+            final long metric = Long.parseLong(f[6]);
+            if ((dst & mask) == net && (bits > bestBits || bits == bestBits && metric < bestMetric))
             {
-                bestMask = maskBits;
-                gateway = gw;
+                bestBits = bits;
+                bestMetric = metric;
+                best = new Route(f[0], (int)Long.parseLong(f[2], 16));
             }
         }
-        if (bestMask < 0)
-        {
-            return Optional.empty();
-        }
-        return Optional.of(gateway == 0 ? target : fromInt(Integer.reverseBytes(gateway)));
+        return best == null || best.iface().equals("*") ? Optional.empty() : Optional.of(best);
+    }
+
+    /** A route of the main table: the interface it leaves by, its gateway as /proc/net/route has it (0: on-link). */
+    private record Route(String iface, int gateway)
+    {
     }
 
     /** A /proc/net table's rows, without its header; a namespace without routes has an empty file, header and all. */

@@ -84,7 +84,7 @@ class CrabLbStartupTest
         final Path backends = write("backends.txt", "# pool\n" + ON_LINK + "\n" + NO_ROUTE + ":80 weight=2\n");
         final Result result = run("--iface", IFACE, "--vip", VIP, "--backends", backends.toString());
         assertEquals(2, result.code, result.toString());
-        assertEquals(List.of("crab-lb: " + backends + ":3: backend " + NO_ROUTE + ":80: no route from " + IFACE),
+        assertEquals(List.of("crab-lb: " + backends + ":3: backend " + NO_ROUTE + ":80: no route"),
             result.stderr, "exactly one line on stderr");
         assertEquals(List.of(), result.stdout);
         assertFalse(netns.call(() -> Files.exists(LbAgent.pinDir(IFACE))), "nothing attached or pinned");
@@ -93,8 +93,8 @@ class CrabLbStartupTest
             "\n\nservice db\n    vip 198.19.0.2:5432\n    backend " + NO_ROUTE + "\n");
         final Result named = run("--iface", IFACE, "--config", services.toString());
         assertEquals(2, named.code, named.toString());
-        assertEquals(List.of("crab-lb: " + services + ":7: service db: backend " + NO_ROUTE + ": no route from " +
-            IFACE), named.stderr);
+        assertEquals(List.of("crab-lb: " + services + ":7: service db: backend " + NO_ROUTE + ": no route"),
+            named.stderr);
     }
 
     @Test
@@ -103,8 +103,7 @@ class CrabLbStartupTest
         final Path backends = write("backends.txt", NO_ROUTE + "\n");
         final Result result = run("--verbose", "--iface", IFACE, "--vip", VIP, "--backends", backends.toString());
         assertEquals(2, result.code, result.toString());
-        assertEquals("crab-lb: " + backends + ":1: backend " + NO_ROUTE + ": no route from " + IFACE,
-            result.stderr.get(0));
+        assertEquals("crab-lb: " + backends + ":1: backend " + NO_ROUTE + ": no route", result.stderr.get(0));
         assertTrue(result.stderr.get(1).startsWith("io.crab.agent.ConfigException: " + backends + ":1: "),
             result.toString());
         assertTrue(result.stderr.stream().anyMatch(l -> l.strip().startsWith("at io.crab.lb.LbAgent.checkRoutes")),
@@ -126,7 +125,7 @@ class CrabLbStartupTest
         final JsonNode refused = awaitEvent(stderr, e -> e.get("msg").asText().startsWith("reload refused"));
         assertEquals("WARN", refused.get("level").asText());
         assertEquals("reload refused (1 so far), nothing changed: " + backends + ":2: backend " + NO_ROUTE +
-            ": no route from " + IFACE, refused.get("msg").asText());
+            ": no route", refused.get("msg").asText());
 
         // The next good file's changes are measured against what ran before the refused one.
         replace(backends, ON_LINK + "\n198.18.0.8\n");

@@ -318,6 +318,65 @@ class LbXdpTest
         FrameAssertions.assertChecksumsValid(run.frameOut());
     }
 
+    /**
+     * A backend routed out of another device than the SYN came in on (a pod behind its veth on the LB's own host):
+     * the SYN is rewritten as for XDP_TX and handed to the host's stack, which forwards it and resolves the next hop
+     * itself (there is no neighbour entry here). It keeps the MACs it came with, this host's as destination, or the
+     * stack would not take it.
+     */
+    @Test
+    void aBackendRoutedOutOfAnotherDeviceGetsTheRewrittenSynThroughTheHostsStack() throws Exception
+    {
+        net.routeOutOfOtherDevice("198.18.20.0/24");
+        backend(0, ip("198.18.20.7"), 0);
+        final BpfProgram.TestRun run = run(markedSyn(40000).build(), 1);
+
+        assertEquals(XDP_PASS, run.verdict());
+        final Frames.Tcp expected = markedSyn(40000);
+        expected.dstIp = ip("198.18.20.7");
+        expected.options = concat(bytes(42, 6), VIP, bytes(1, 1), LINUX_SYN_OPTIONS, bytes(1, 1, 1, 1));
+        assertArrayEquals(expected.build(), run.frameOut(), "the redirected SYN, with the MACs it came with");
+        FrameAssertions.assertChecksumsValid(run.frameOut());
+        assertEquals(1, counter(Abi.Consts.CRAB_LB_TX_VIA_STACK));
+        assertEquals(0, counter(Abi.Consts.CRAB_LB_TX_REDIRECT), "one verdict counter per frame");
+        assertEquals(1, backendSyns(0), "counted for its backend as any redirected SYN");
+
+        // Its retransmission keeps its backend, and goes the same way.
+        assertEquals(XDP_PASS, run(markedSyn(40000).build(), 1).verdict());
+        assertEquals(2, counter(Abi.Consts.CRAB_LB_TX_VIA_STACK));
+        assertEquals(0, counter(Abi.Consts.CRAB_LB_TX_RETRANSMIT));
+    }
+
+    /**
+     * The stack goes on with the socket buffer a frame came in, if there was one (generic XDP, and native XDP on a
+     * veth), and its note that the checksum is partial with it: a SYN handed to the stack keeps a partial checksum
+     * partial, for the new header, with the TCP header where the note says, in either mode.
+     */
+    @Test
+    void aPartialChecksumHandedToTheStackStaysPartialForTheNewHeaderInEitherMode() throws Exception
+    {
+        net.routeOutOfOtherDevice("198.18.20.0/24");
+        backend(0, ip("198.18.20.7"), 0);
+        final int tcpCheck = Frames.ETH_LEN + 20 + 16;
+        final byte[] frame = markedSyn(40000).build();
+        Frames.put16(frame, tcpCheck, partialChecksum(frame));
+        final BpfProgram.TestRun nativeRun = run(frame, 1);
+        xdpMode(Abi.Consts.CRAB_XDP_GENERIC);
+        final BpfProgram.TestRun generic = run(frame, 1);
+
+        assertEquals(XDP_PASS, nativeRun.verdict());
+        assertArrayEquals(nativeRun.frameOut(), generic.frameOut());
+        final byte[] out = nativeRun.frameOut();
+        assertEquals(partialChecksum(out), Frames.u16(out, tcpCheck), "the pseudo-header sum of the new header");
+        assertTrue(Frames.ipChecksumValid(out));
+        final Frames.Tcp expected = markedSyn(40000);
+        expected.dstIp = ip("198.18.20.7");
+        expected.options = concat(bytes(42, 6), VIP, bytes(1, 1), LINUX_SYN_OPTIONS, bytes(1, 1, 1, 1));
+        Frames.put16(out, tcpCheck, Frames.tcpChecksum(out));
+        assertArrayEquals(expected.build(), out, "completed, it is the redirected SYN");
+        assertEquals(2, counter(Abi.Consts.CRAB_LB_TX_VIA_STACK));
+    }
+
     /** What a sender with checksum offload leaves in the TCP checksum: the pseudo-header sum, not inverted. */
     private static int partialChecksum(final byte[] frame)
     {
@@ -516,6 +575,11 @@ class LbXdpTest
         assertEquals(XDP_PASS, run.verdict(), "verdict");
         assertArrayEquals(frame, run.frameOut(), "a passed frame is untouched");
         assertEquals(before + 1, counter(counter), "counter " + counter);
+    }
+
+    private long backendSyns(final int id)
+    {
+        return new Counters(obj.map(Abi.Maps.BACKEND_SYNS)).sum(id);
     }
 
     private long counter(final int index)

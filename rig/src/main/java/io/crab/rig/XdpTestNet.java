@@ -27,7 +27,11 @@ public final class XdpTestNet implements AutoCloseable
     /** The interface frames arrive on. */
     public static final String DEVICE = "xt0";
 
+    /** A second device, for routes that leave by another interface than {@link #DEVICE}. */
+    public static final String OTHER_DEVICE = "xt2";
+
     private static final String PEER = "xt1";
+    private static final String OTHER_PEER = "xt3";
     private static final Pattern LINK = Pattern.compile("^(\\d+):\\s.*?\\slink/ether\\s+([0-9a-f:]{17})\\s");
     private static final SecureRandom RANDOM = new SecureRandom();
 
@@ -111,6 +115,21 @@ public final class XdpTestNet implements AutoCloseable
     public void route(final String prefix, final String via)
     {
         ip("route", "replace", prefix, "via", via, "dev", DEVICE);
+    }
+
+    /**
+     * Routes {@code prefix} out of a second device, {@link #OTHER_DEVICE} (one end of another veth pair, made at the
+     * first call), with no neighbour entry: as a pod's veth on an LB's own host is routed.
+     */
+    public void routeOutOfOtherDevice(final String prefix)
+    {
+        if (!ip("-o", "link", "show").contains(" " + OTHER_DEVICE + "@"))
+        {
+            ip("link", "add", OTHER_DEVICE, "type", "veth", "peer", "name", OTHER_PEER);
+            ip("link", "set", OTHER_DEVICE, "up");
+            ip("link", "set", OTHER_PEER, "up");
+        }
+        ip("route", "replace", prefix, "dev", OTHER_DEVICE);
     }
 
     /** Runs an XDP program on the frame as if it arrived on {@link #DEVICE}. */

@@ -27,6 +27,7 @@ import static io.crab.bpf.Abi.Consts.CRAB_CL_SYN_UNMARKED_ODD;
 import static io.crab.bpf.Abi.Consts.CRAB_CL_SYN_UNMARKED_PORT_BUSY;
 import static io.crab.bpf.Abi.Consts.CRAB_CL_TUPLE_HANDED_OVER;
 import static io.crab.bpf.Abi.Consts.CRAB_LB_PASS_MALFORMED;
+import static io.crab.bpf.Abi.Consts.CRAB_LB_TX_VIA_STACK;
 import static io.crab.bpf.Abi.Consts.CRAB_SV_REPLY_TRANSLATED;
 import static io.crab.bpf.Abi.Consts.CRAB_SV_SYNACK_ECHOED;
 import static io.crab.bpf.Abi.Consts.CRAB_SV_SYNACK_NOT_ECHOED;
@@ -56,6 +57,10 @@ final class ProgramRules
         rules.names.forEach((index, name) ->
         {
             if (name.startsWith("pass_"))
+            {
+                verdicts.put(index, Set.of(Hook.XDP_PASS));
+            }
+            else if (index == CRAB_LB_TX_VIA_STACK)
             {
                 verdicts.put(index, Set.of(Hook.XDP_PASS));
             }
@@ -356,7 +361,7 @@ final class ProgramRules
         {
             final Packet in = o.in();
             final Packet out = o.out();
-            if (!o.hook.sendsOn(o.verdict) || !in.tcp || !out.tcp)
+            if (!(o.hook.sendsOn(o.verdict) || viaStack(o)) || !in.tcp || !out.tcp)
             {
                 return;
             }
@@ -402,9 +407,9 @@ final class ProgramRules
     /** README: "odd SYNs are never corrupted"; what the LB passes reaches the stack as it came. */
     private ProgramRules passedFramesUntouched()
     {
-        return add("a frame it passes (XDP_PASS) is untouched", (o, failures) ->
+        return add("a frame it passes (XDP_PASS) is untouched, but a SYN it hands the stack to forward", (o, failures) ->
         {
-            if (o.verdict == Hook.XDP_PASS && o.changed())
+            if (o.verdict == Hook.XDP_PASS && !viaStack(o) && o.changed())
             {
                 failures.add("changed a frame it passed to the stack");
             }
@@ -414,7 +419,8 @@ final class ProgramRules
     /**
      * README: the LB puts its option in and blanks the client's marker, "so the server never sees two kind-42
      * options"; the SYN goes to a backend and keeps its source and sequence number. The backend's MAC is checked
-     * on XDP_TX only: after a FIB lookup (XDP_REDIRECT) the next hop's MAC is the kernel's to choose.
+     * on XDP_TX only: a SYN handed to the stack (XDP_PASS, a backend out of another interface) keeps the MACs it came
+     * with, and the stack chooses the next hop's.
      */
     private ProgramRules transmittedSynsCarryOneRedirectNamingTheVip(final byte[]... backendAddressAndMac)
     {
@@ -423,7 +429,7 @@ final class ProgramRules
             " naming the input's destination (and its port when the port changed)", (o, failures) ->
         {
             final Packet out = o.out();
-            if (!o.hook.sendsOn(o.verdict) || !out.tcp)
+            if (!(o.hook.sendsOn(o.verdict) || viaStack(o)) || !out.tcp)
             {
                 return;
             }
@@ -469,6 +475,12 @@ final class ProgramRules
                 failures.add("its option does not name the VIP the SYN was sent to");
             }
         });
+    }
+
+    /** crab_lb handed the rewritten SYN to the stack, which forwards it (a backend out of another interface). */
+    private static boolean viaStack(final Outcome o)
+    {
+        return o.hook == Hook.XDP && o.raised[CRAB_LB_TX_VIA_STACK] > 0;
     }
 
     private static void checkBackend(final Packet out, final boolean checkMac, final byte[][] backendAddressAndMac,

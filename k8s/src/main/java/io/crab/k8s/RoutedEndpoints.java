@@ -16,36 +16,35 @@ import java.util.Map;
 import java.util.function.Predicate;
 
 /**
- * On an LB node: the cluster's configuration with only the endpoints crab-lb can send a redirected SYN to, those
- * routed out of its uplink. crab-lb refuses a whole configuration that names a backend it cannot reach, which is
- * right for a services file (a typo) but not for a cluster, where a pod of the LB node itself (reached through its
- * veth) or one behind a tunnel device is an endpoint like any other: one such pod would hold every Service of the
- * cluster at what it was. Such an endpoint is left out of its services instead, logged once while it stays out,
- * and looked at again at the cluster's next change.
+ * On an LB node: the cluster's configuration with only the endpoints the node has a route to. crab-lb refuses a
+ * whole configuration that names a backend it has no route to, which is right for a services file (a typo) but
+ * not for a cluster, where a pod network not routed on this node yet is a state of the cluster: one such endpoint
+ * would hold every Service of the cluster at what it was. Such an endpoint is left out of its services instead,
+ * logged once while it stays out, and looked at again at the cluster's next change. Any route will do: one out of
+ * the uplink gets the redirected SYN sent back out (XDP_TX), one out of another interface (a pod of this node behind
+ * its veth, a tunnel) gets it forwarded by the node's stack.
  */
-final class UplinkEndpoints
+final class RoutedEndpoints
 {
     private final Predicate<Inet4Address> routed;
-    private final String iface;
     private final Log log;
     /** Endpoints left out at the last call, with a service that named them. */
     private Map<HostPort, String> leftOut = Map.of();
 
-    UplinkEndpoints(final Predicate<Inet4Address> routed, final String iface, final Log log)
+    RoutedEndpoints(final Predicate<Inet4Address> routed, final Log log)
     {
         this.routed = routed;
-        this.iface = iface;
         this.log = log;
     }
 
     /** Routes read from the calling thread's network namespace, the node's. */
-    static UplinkEndpoints of(final String iface, final Log log)
+    static RoutedEndpoints of(final String iface, final Log log)
     {
         final Neighbours neighbours = new Neighbours(iface);
-        return new UplinkEndpoints(neighbours::routed, iface, log);
+        return new RoutedEndpoints(neighbours::routed, log);
     }
 
-    /** The configuration without the backends that are not routed out of the uplink. */
+    /** The configuration without the backends the node has no route to. */
     LbConfig keepRouted(final LbConfig config)
     {
         final Map<HostPort, String> out = new LinkedHashMap<>();
@@ -72,17 +71,15 @@ final class UplinkEndpoints
         {
             if (!leftOut.containsKey(target))
             {
-                log.warn("left out endpoint " + target + " (service " + service + " and any other): not routed out " +
-                    "of " + iface + ", where crab-lb sends redirected SYNs (a pod of this node, or one behind a " +
-                    "tunnel)", "endpoint", target, "service", service);
+                log.warn("left out endpoint " + target + " (service " + service + " and any other): no route to it " +
+                    "on this node (its pod network not routed here yet?)", "endpoint", target, "service", service);
             }
         });
         leftOut.forEach((target, service) ->
         {
             if (!out.containsKey(target))
             {
-                log.info("endpoint " + target + " no longer left out (routed out of " + iface + " now, or gone)",
-                    "endpoint", target);
+                log.info("endpoint " + target + " no longer left out (routed now, or gone)", "endpoint", target);
             }
         });
         leftOut = out;

@@ -20,44 +20,42 @@ import java.util.Set;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
-/** An LB node's configuration without the endpoints its uplink does not reach, each logged once while out. */
-class UplinkEndpointsTest
+/** An LB node's configuration without the endpoints it has no route to, each logged once while out. */
+class RoutedEndpointsTest
 {
     private final StringWriter logged = new StringWriter();
     private final Log log = new Log("crab-k8s", Log.Format.TEXT, false, new PrintWriter(logged, true),
         SystemEpochClock.INSTANCE);
-    /** The pod network of the LB node itself, behind its veths; the rest is routed out of eth0. */
+    /** A pod of a network the node has no route to (yet); the rest is routed, out of any interface. */
     private final Set<String> unrouted = new HashSet<>(Set.of("10.244.0.5"));
-    private final UplinkEndpoints uplink = new UplinkEndpoints(a -> !unrouted.contains(a.getHostAddress()), "eth0",
-        log);
+    private final RoutedEndpoints routed = new RoutedEndpoints(a -> !unrouted.contains(a.getHostAddress()), log);
 
     @Test
     void aConfigurationWhoseEndpointsAreAllRoutedIsKeptAsItIs()
     {
         final LbConfig config = config(service("vip-10-96-0-10-80", "10.96.0.10:80", "10.244.1.5:8080"));
-        assertSame(config, uplink.keepRouted(config));
+        assertSame(config, routed.keepRouted(config));
         assertEquals("", logged.toString());
     }
 
     @Test
-    void anEndpointNotRoutedOutOfTheUplinkIsLeftOutOfEveryServiceAndLoggedOnceWhileOut()
+    void anEndpointWithNoRouteIsLeftOutOfEveryServiceAndLoggedOnceWhileOut()
     {
         final LbConfig config = config(
             service("vip-10-96-0-10-80", "10.96.0.10:80", "10.244.0.5:8080", "10.244.1.5:8080"),
             service("vip-192-168-1-10-30080", "192.168.1.10:30080", "10.244.0.5:8080"));
-        final LbConfig kept = uplink.keepRouted(config);
+        final LbConfig kept = routed.keepRouted(config);
         assertEquals(config(service("vip-10-96-0-10-80", "10.96.0.10:80", "10.244.1.5:8080"),
             service("vip-192-168-1-10-30080", "192.168.1.10:30080")), kept);
         assertEquals(List.of("WARN crab-k8s: left out endpoint 10.244.0.5:8080 (service vip-10-96-0-10-80 and any " +
-            "other): not routed out of eth0, where crab-lb sends redirected SYNs (a pod of this node, or one behind " +
-            "a tunnel)"), lines());
+            "other): no route to it on this node (its pod network not routed here yet?)"), lines());
 
-        assertEquals(kept, uplink.keepRouted(config));
+        assertEquals(kept, routed.keepRouted(config));
         assertEquals(1, lines().size(), "not logged again while it stays out");
 
         unrouted.clear();
-        assertEquals(config, uplink.keepRouted(config));
-        assertEquals("INFO crab-k8s: endpoint 10.244.0.5:8080 no longer left out (routed out of eth0 now, or gone)",
+        assertEquals(config, routed.keepRouted(config));
+        assertEquals("INFO crab-k8s: endpoint 10.244.0.5:8080 no longer left out (routed now, or gone)",
             lines().get(1));
     }
 
