@@ -1,5 +1,6 @@
 package io.crab.k8s;
 
+import io.crab.agent.Cidr;
 import io.crab.agent.HostPort;
 import io.crab.agent.Parse;
 import io.crab.lb.Policy;
@@ -7,6 +8,7 @@ import io.crab.lb.config.BackendConfig;
 import io.crab.lb.config.BackendState;
 import io.crab.lb.config.FallbackMode;
 import io.crab.lb.config.LbConfig;
+import io.crab.lb.config.NoBackendAction;
 import io.crab.lb.config.ServiceConfig;
 import io.fabric8.kubernetes.api.model.LoadBalancerIngress;
 import io.fabric8.kubernetes.api.model.Service;
@@ -129,7 +131,7 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
                 final List<Candidate> endpoints = endpoints(own, port);
                 endpoints.stream().filter(e -> e.ready() && node.nodeName().equals(e.nodeName()))
                     .forEach(e -> localReady.add(e.address()));
-                final ServicePlan plan = new ServicePlan(service, source, endpoints, node);
+                final ServicePlan plan = new ServicePlan(service, source, endpoints, node, skipped);
                 plan.add(DesiredService.Kind.CLUSTER_IP, new HostPort(clusterIp, port.getPort()),
                     desired, skipped, vipOwners);
                 if (hasNodePorts(spec))
@@ -247,10 +249,12 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
     }
 
     /**
-     * loadBalancerSourceRanges, else the older annotation, as kube-proxy reads them; IPv6 ranges left out, since
-     * crab's VIPs are IPv4.
+     * loadBalancerSourceRanges, else the older annotation, as kube-proxy reads them: IPv6 ranges left out, since
+     * crab's VIPs are IPv4, as kube-proxy leaves out a range of the other family; host bits masked off, as Go's
+     * net.ParseCIDR does; a range met twice taken once; one that is no prefix at all left out with a note (kube-proxy
+     * leaves it out too). Empty when none remains: then, as with kube-proxy, every source is admitted.
      */
-    private static List<String> sourceRanges(final Service service)
+    private static List<Cidr> sourceRanges(final Service service, final String source, final List<Skipped> skipped)
     {
         List<String> ranges = service.getSpec().getLoadBalancerSourceRanges();
         if (ranges == null || ranges.isEmpty())
@@ -259,7 +263,20 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
             final String annotation = annotations == null ? null : annotations.get(SOURCE_RANGES_ANNOTATION);
             ranges = annotation == null ? List.of() : List.of(annotation.split(","));
         }
-        return ranges.stream().map(String::trim).filter(r -> !r.isEmpty() && !r.contains(":")).toList();
+        final Set<Cidr> prefixes = new LinkedHashSet<>();
+        for (final String range : ranges.stream().map(String::trim).filter(r -> !r.isEmpty() && !r.contains(":"))
+            .toList())
+        {
+            try
+            {
+                prefixes.add(Cidr.parseMasked(range));
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                skipped.add(new Skipped(source, "source range " + ex.getMessage()));
+            }
+        }
+        return List.copyOf(prefixes);
     }
 
     /** The slices of each Service ({@code namespace/name}) by their service-name label, in slice name order. */
@@ -395,14 +412,21 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
         private final List<Candidate> local;
         private final Policy policy;
         private final int affinityTimeoutSeconds;
+        /** Whether the Service has any endpoint kube-proxy would use, ready or serving while terminating. */
+        private final boolean anyEndpoint;
+        /** loadBalancerSourceRanges, read once for the port's load balancer VIPs. */
+        private final List<Cidr> sourceRanges;
 
         ServicePlan(final Service service, final String source, final List<Candidate> endpoints,
-            final NodeContext node)
+            final NodeContext node, final List<Skipped> skipped)
         {
             this.service = service;
             this.source = source;
             this.cluster = clusterEndpoints(endpoints, node);
             this.local = localEndpoints(endpoints, node);
+            this.anyEndpoint = endpoints.stream().anyMatch(e -> e.ready() || e.servingTerminating());
+            this.sourceRanges = "LoadBalancer".equals(service.getSpec().getType()) && !ingressIpv4s(service).isEmpty() ?
+                sourceRanges(service, source, skipped) : List.of();
             // ClientIP affinity asks that one client's connections go to one backend for timeoutSeconds after its
             // last one. crab's hash policy is the nearest it has and is what this maps to, but it cannot honour
             // either part exactly: its redirect hash mixes the client's port with its address (so one client's
@@ -426,7 +450,7 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
             }
             final boolean clusterVip = kind == DesiredService.Kind.CLUSTER_IP;
             // internalTrafficPolicy governs the ClusterIP, externalTrafficPolicy the node and load balancer
-            // addresses; Local means this node's endpoints only, and none means the VIP drops (no backends).
+            // addresses; Local means this node's endpoints only.
             final String policyName = clusterVip ?
                 service.getSpec().getInternalTrafficPolicy() : service.getSpec().getExternalTrafficPolicy();
             final boolean localOnly = "Local".equals(policyName);
@@ -436,16 +460,21 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
                 final int port = endpoint.port() == vip.port() ? 0 : endpoint.port();
                 backends.add(new BackendConfig(new HostPort(endpoint.address(), port), 1, BackendState.ACTIVE, 0));
             }
+            // kube-proxy drops the traffic of a Local VIP while the node has none of the Service's endpoints but
+            // others have some; a Service without any endpoint it rejects, which crab's default (the LB host's
+            // stack answers with a reset) already is.
+            final NoBackendAction noBackend = localOnly && anyEndpoint ? NoBackendAction.DROP : NoBackendAction.PASS;
+            // Source ranges restrict the load balancer's addresses only, as kube-proxy applies them.
+            final List<Cidr> allowFrom = kind == DesiredService.Kind.LOAD_BALANCER ? sourceRanges : List.of();
             // Pods hold neither ClusterIPs nor node addresses, sit behind their nodes and listen on targetPort: a
             // client without crab reaches them through the translating fallback, never direct server return.
             final ServiceConfig config = new ServiceConfig(LbConfig.flagServiceName(vip), vip, policy, false,
-                FallbackMode.TRANSLATE, backends, 0);
+                FallbackMode.TRANSLATE, allowFrom, noBackend, backends, 0);
             // With externalTrafficPolicy Cluster kube-proxy masquerades external traffic so that a backend on
             // another node answers through this one; Local keeps the client's address and needs a local backend.
             // crab never rewrites the source, but the flag says the Service relies on it.
             final boolean preserve = !clusterVip && localOnly;
-            final List<String> ranges = kind == DesiredService.Kind.LOAD_BALANCER ? sourceRanges(service) : List.of();
-            desired.add(new DesiredService(config, source, kind, affinityTimeoutSeconds, preserve, ranges));
+            desired.add(new DesiredService(config, source, kind, affinityTimeoutSeconds, preserve));
         }
 
         /**
