@@ -108,7 +108,8 @@ class AdmissionEndToEndTest
         assertEquals(5, CrabCluster.gauge(status, "crab.lb.packets.tx_redirect"), "none of them redirected");
         assertEquals(5, CrabCluster.gauge(status, "crab.lb.fallback.new"), "none of them placed");
 
-        final List<String> reload = cluster.reloadServices(restricted(allowedCrab, attackerCrab), Duration.ofSeconds(5));
+        final List<String> reload = cluster.reloadServices(restricted(allowedCrab, attackerCrab),
+            Duration.ofSeconds(5));
         assertTrue(reload.stream().anyMatch(l -> l.contains("service web: allow-from " +
             List.of(allowedCrab.ip(), allowedPlain.ip()).stream().sorted().map(ip -> ip + "/32")
                 .reduce((a, b) -> a + "," + b).orElseThrow() + " -> ")), reload.toString());

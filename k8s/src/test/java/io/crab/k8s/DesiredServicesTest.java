@@ -233,7 +233,7 @@ final class DesiredServicesTest
                 List.of(slice("web", "web-1", HTTP_8080, ep("10.244.1.5", NODE), ep("10.244.2.5"))),
                 List.of(want("default/web:http", CLUSTER_IP, "10.96.0.10:80", "10.244.1.5:8080", "10.244.2.5:8080"),
                     preserved(dropping(want("default/web:http", NODE_PORT, "192.168.1.10:30080", "10.244.1.5:8080"))))),
-            c("externalTrafficPolicy Local, no endpoint here but some elsewhere: node VIP kept with no backends, dropping",
+            c("externalTrafficPolicy Local, no endpoint here but some elsewhere: node VIP kept empty, dropping",
                 List.of(edit(WEB_NODE_PORT, b -> b.editSpec().withExternalTrafficPolicy("Local").endSpec())),
                 List.of(slice("web", "web-1", HTTP_8080, ep("10.244.2.5"))),
                 List.of(want("default/web:http", CLUSTER_IP, "10.96.0.10:80", "10.244.2.5:8080"),

@@ -231,7 +231,8 @@ class ServicesFileTest
             "3: service web: allow-from '198.18.0.7': not a prefix (A.B.C.D/N)");
         assertError(web + " allow-from 198.18.0.300/32\n",
             "3: service web: allow-from '198.18.0.300/32': not an IPv4 address (300 is over 255)");
-        assertError(web + " allow-from 198.18.0.0/24\n backend 198.18.0.101\n allow-from 198.18.1.0/24 198.18.0.0/24\n",
+        assertError(web + " allow-from 198.18.0.0/24\n backend 198.18.0.101\n" +
+            " allow-from 198.18.1.0/24 198.18.0.0/24\n",
             "5: service web: allow-from 198.18.0.0/24 is listed twice (first at line 3)");
         assertError(web + " no-backend\n", "3: service web: expected 'no-backend pass|drop'");
         assertError(web + " no-backend reject\n",
