@@ -19,6 +19,7 @@ enum crab_limits {
 	                                    * --max-affinity-clients */
 	CRAB_MAX_TCP_HDR = 60,
 	CRAB_LOAD_SCAN = 64,         /* backends jsq compares per SYN: exact up to this many, a rotating window above */
+	CRAB_MAX_SOURCE_RANGES = 1024, /* allowed client prefixes (services file allow-from), all services together */
 };
 
 /* Switches in struct crab_backend.flags. */
@@ -49,6 +50,10 @@ enum crab_vip_flags {
 	CRAB_VIP_REDIRECT_UNMARKED = 1, /* redirect SYNs without the client marker (kernel-patch clients) */
 	CRAB_VIP_FALLBACK_TRANSLATE = 2, /* the fallback rewrites each packet to the backend's address and port and
 	                                  * routes it, and the backend's server program answers as the VIP */
+	CRAB_VIP_SOURCES_RESTRICTED = 4, /* only clients in the service's prefixes of source_ranges may connect: the
+	                                  * SYNs and fallback packets of any other source are dropped */
+	CRAB_VIP_DROP_NO_BACKEND = 8,    /* a SYN or fallback packet the service has no backend for is dropped, not
+	                                  * passed to the LB host's stack (which would answer with a reset) */
 };
 
 /* The translation option (tcp_opts.h): kind, length, (ExID,) then its body: VIP(4), VIP port(2), flags(1). */
@@ -105,6 +110,8 @@ enum crab_lb_counter {
 	CRAB_LB_TX_VIA_STACK,          /* a SYN rewritten for a backend routed out of another interface than it came
 	                                * in on (a pod of the LB's own host, a tunnel): handed to the host's stack,
 	                                * which forwards it (new, retransmitted or balanced again alike) */
+	CRAB_LB_DROP_SOURCE_RANGE,     /* a SYN from a source outside its service's allowed prefixes */
+	CRAB_LB_DROP_NO_BACKEND,       /* a SYN to a service with no backend at all, that drops what it cannot place */
 	/* Events, not verdicts (they do not add up with the others): a new connection to a ClientIP affinity service. */
 	CRAB_LB_AFFINITY_HIT,          /* it went to the client's backend, remembered and still in the table */
 	CRAB_LB_AFFINITY_NEW,          /* it was balanced by the policy (no backend remembered, expired or gone) */
@@ -123,6 +130,8 @@ enum crab_fallback_counter {
 	CRAB_FB_DROP_ODD_SYN,          /* a translating service's SYN that cannot carry the option (no room, payload,
 	                                * EOL, or an option of our kind already): dropped, never sent on without it */
 	CRAB_FB_DROP_NO_ROUTE,         /* a translating service's packet for a backend the FIB has no route to */
+	CRAB_FB_DROP_SOURCE_RANGE,     /* a packet from a source outside its service's allowed prefixes */
+	CRAB_FB_DROP_NO_BACKEND,       /* what would be pass_no_backend, for a service that drops what it cannot place */
 	CRAB_FB_COUNTER_MAX,
 };
 

@@ -119,6 +119,8 @@ int crab_lb_fallback(struct __sk_buff *skb)
 	struct crab_vip *vip = crab_find_vip(p.ip.daddr, p.tcp.dest);
 	if (!vip)
 		return count(CRAB_FB_PASS_NOT_VIP, TC_ACT_OK);
+	if (!crab_source_admitted(vip, p.ip.saddr))
+		return count(CRAB_FB_DROP_SOURCE_RANGE, TC_ACT_SHOT);
 	int translating = vip->flags & CRAB_VIP_FALLBACK_TRANSLATE;
 	struct crab_syn_key key = {
 		.client_addr = p.ip.saddr, .vip_addr = p.ip.daddr, .client_port = p.tcp.source, .vip_port = p.tcp.dest,
@@ -142,6 +144,8 @@ int crab_lb_fallback(struct __sk_buff *skb)
 		count(CRAB_FB_FORWARDED, 0);
 	} else {
 		__s64 pick = maglev_pick(vip, &key);
+		if (pick < 0 && (vip->flags & CRAB_VIP_DROP_NO_BACKEND))
+			return count(CRAB_FB_DROP_NO_BACKEND, TC_ACT_SHOT);
 		if (pick < 0)
 			return count(CRAB_FB_PASS_NO_BACKEND, TC_ACT_OK);
 		id = (__u32)pick;

@@ -75,6 +75,24 @@ static __always_inline __s64 pick_backend_id(struct crab_vip *vip, struct crab_s
 }
 
 /*
+ * Why the service turns the SYN away before anything else is done for it, or 0: a source outside its prefixes; or,
+ * for a service that drops what it cannot place, no backend at all for either path while the fallback's connection
+ * table knows nothing of the tuple (a tuple it knows stays with its backend while that serves: lb_tc decides).
+ */
+static __always_inline enum crab_lb_counter turned_away(const struct crab_vip *vip, const struct iphdr *ip,
+							const struct tcphdr *tcp)
+{
+	if (!crab_source_admitted(vip, ip->saddr))
+		return CRAB_LB_DROP_SOURCE_RANGE;
+	if (!(vip->flags & CRAB_VIP_DROP_NO_BACKEND) || vip->slot_count || vip->maglev_count)
+		return 0;
+	struct crab_syn_key sk = {
+		.client_addr = ip->saddr, .vip_addr = ip->daddr, .client_port = tcp->source, .vip_port = tcp->dest,
+	};
+	return bpf_map_lookup_elem(&conn_table, &sk) ? 0 : CRAB_LB_DROP_NO_BACKEND;
+}
+
+/*
  * How the backend is reached, by the kernel's FIB: 0 out of the interface the SYN came in on, sent back out with the
  * next hop's MACs from its neighbour table (XDP_TX); 1 out of another one (a pod's veth on this host, a tunnel, a
  * second NIC), where the host's own stack forwards the rewritten SYN (XDP_PASS) and resolves the next hop itself,
@@ -206,6 +224,9 @@ int crab_lb(struct xdp_md *ctx)
 	struct crab_vip *vip = crab_find_vip(ip->daddr, tcp->dest);
 	if (!vip)
 		return count(CRAB_LB_PASS_NOT_VIP, XDP_PASS);
+	enum crab_lb_counter refusal = turned_away(vip, ip, tcp);
+	if (refusal)
+		return count(refusal, XDP_DROP);
 
 	__u32 tcp_len = tcp->doff * 4;
 	__u32 tot_len = bpf_ntohs(ip->tot_len);

@@ -16,6 +16,18 @@ struct {
 	__type(value, struct crab_vip);
 } vips SEC(".maps");
 
+/* The client prefixes each service admits (services file allow-from; Kubernetes loadBalancerSourceRanges), keyed by
+ * service id and prefix; the value is unused. Read only for a VIP flagged CRAB_VIP_SOURCES_RESTRICTED: the agent
+ * writes a service's prefixes before it sets the flag and clears the flag before it removes them, so a service is
+ * never open to every source, nor closed to one it admits, while it changes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, CRAB_MAX_SOURCE_RANGES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct crab_cidr_key);
+	__type(value, __u32);
+} source_ranges SEC(".maps");
+
 /* Slot tables: backend ids, each repeated by its weight. Every service has two rows of max-slots entries, the
  * current one and the one the next configuration is written into. Sized at load. */
 struct {
@@ -206,6 +218,15 @@ static __always_inline struct crab_vip *crab_find_vip(__be32 addr, __be16 port)
 		return 0;
 	key.port = 0;
 	return bpf_map_lookup_elem(&vips, &key);
+}
+
+/* Whether the service admits a packet from this source: always, unless it is restricted to prefixes. */
+static __always_inline int crab_source_admitted(const struct crab_vip *vip, __be32 saddr)
+{
+	if (!(vip->flags & CRAB_VIP_SOURCES_RESTRICTED))
+		return 1;
+	struct crab_cidr_key key = { .prefixlen = 64, .vip_id = vip->vip_id, .addr = saddr };
+	return bpf_map_lookup_elem(&source_ranges, &key) != 0;
 }
 
 #endif

@@ -124,7 +124,9 @@ struct crab_client_vip {
 	__u32 vip_id;
 };
 
-/* LPM key of a VIP's allowed backend prefix: prefixlen = 32 (the whole vip_id) + the address prefix length. */
+/* LPM key of a prefix that belongs to one VIP: prefixlen = 32 (the whole vip_id) + the address prefix length. The
+ * client's backend_cidrs (the backends a redirect may name, by its VIP's id) and the LB's source_ranges (the clients
+ * a service admits, by its service id) use it. */
 struct crab_cidr_key {
 	__u32 prefixlen;
 	__u32 vip_id;

@@ -20,6 +20,7 @@ public final class Abi
         public static final String BTF_ANCHOR = "btf_anchor";
 
         public static final String VIPS = "vips";
+        public static final String SOURCE_RANGES = "source_ranges";
         public static final String VIP_KINDS = "vip_kinds";
         public static final String VIP_SLOTS = "vip_slots";
         public static final String BACKENDS = "backends";
@@ -56,7 +57,7 @@ public final class Abi
         public static final List<String> LB_XDP = List.of(OPT_CFG, BTF_ANCHOR, VIPS, VIP_KINDS, VIP_SLOTS, BACKENDS,
             RR_CURSORS, SYN_SLOTS, LB_COUNTERS, BACKEND_SYNS, SERVICE_NAMES, LB_AGENT_COUNTERS, MAGLEV_TABLES,
             CONN_TABLE, FALLBACK_COUNTERS, BACKEND_FALLBACKS, VIP_MEMBERS, BACKEND_ASSIGNED, BACKEND_LOADS,
-            FEEDBACK_COUNTERS, LB_XDP_MODE, AFFINITY);
+            FEEDBACK_COUNTERS, LB_XDP_MODE, AFFINITY, SOURCE_RANGES);
         public static final List<String> LB_TC = LB_XDP;
         public static final List<String> CLIENT_TC = List.of(OPT_CFG, BTF_ANCHOR, CLIENT_VIPS, BACKEND_CIDRS, FLOWS,
             RFLOWS, PORTS, CLIENT_COUNTERS);
@@ -94,6 +95,7 @@ public final class Abi
         public static final int CRAB_AFFINITY_TABLE_SIZE = 65536;
         public static final int CRAB_MAX_TCP_HDR = 60;
         public static final int CRAB_LOAD_SCAN = 64;
+        public static final int CRAB_MAX_SOURCE_RANGES = 1024;
 
         public static final int CRAB_BACKEND_UP = 1;
         public static final int CRAB_BACKEND_COMPLIANT = 2;
@@ -110,6 +112,8 @@ public final class Abi
 
         public static final int CRAB_VIP_REDIRECT_UNMARKED = 1;
         public static final int CRAB_VIP_FALLBACK_TRANSLATE = 2;
+        public static final int CRAB_VIP_SOURCES_RESTRICTED = 4;
+        public static final int CRAB_VIP_DROP_NO_BACKEND = 8;
 
         public static final int CRAB_TRANSLATE_BODY = 7;
         public static final int CRAB_TRANSLATE_REPLY_AS_VIP = 1;
@@ -142,9 +146,11 @@ public final class Abi
         public static final int CRAB_LB_DROP_NO_ROUTE = 14;
         public static final int CRAB_LB_TX_REBALANCED = 15;
         public static final int CRAB_LB_TX_VIA_STACK = 16;
-        public static final int CRAB_LB_AFFINITY_HIT = 17;
-        public static final int CRAB_LB_AFFINITY_NEW = 18;
-        public static final int CRAB_LB_COUNTER_MAX = 19;
+        public static final int CRAB_LB_DROP_SOURCE_RANGE = 17;
+        public static final int CRAB_LB_DROP_NO_BACKEND = 18;
+        public static final int CRAB_LB_AFFINITY_HIT = 19;
+        public static final int CRAB_LB_AFFINITY_NEW = 20;
+        public static final int CRAB_LB_COUNTER_MAX = 21;
 
         public static final int CRAB_FB_PASS_OTHER = 0;
         public static final int CRAB_FB_PASS_NOT_VIP = 1;
@@ -155,7 +161,9 @@ public final class Abi
         public static final int CRAB_FB_TRANSLATED = 6;
         public static final int CRAB_FB_DROP_ODD_SYN = 7;
         public static final int CRAB_FB_DROP_NO_ROUTE = 8;
-        public static final int CRAB_FB_COUNTER_MAX = 9;
+        public static final int CRAB_FB_DROP_SOURCE_RANGE = 9;
+        public static final int CRAB_FB_DROP_NO_BACKEND = 10;
+        public static final int CRAB_FB_COUNTER_MAX = 11;
 
         public static final int CRAB_LBA_RELOADS = 0;
         public static final int CRAB_LBA_RELOADS_REFUSED = 1;
@@ -418,7 +426,7 @@ public final class Abi
         }
     }
 
-    /** struct crab_cidr_key. */
+    /** struct crab_cidr_key: the key of backend_cidrs (by VIP id) and of source_ranges (by service id). */
     public static final class CidrKey
     {
         public static final int PREFIXLEN = 0;

@@ -111,6 +111,21 @@ class AbiTest
     }
 
     @Test
+    void bothPrefixMapsAreKeyedByTheOneCidrKey()
+    {
+        for (final Map.Entry<String, String> prefixMap : Map.of("lb_xdp", Abi.Maps.SOURCE_RANGES, "lb_tc",
+            Abi.Maps.SOURCE_RANGES, "client_tc", Abi.Maps.BACKEND_CIDRS).entrySet())
+        {
+            try (BpfObject obj = Bpf.load(prefixMap.getKey()))
+            {
+                assertEquals(Abi.CidrKey.SIZE, obj.map(prefixMap.getValue()).keySize(),
+                    prefixMap.getValue() + " of " + prefixMap.getKey());
+                assertEquals(Abi.CidrKey.SIZE, obj.btf().struct("crab_cidr_key").size(), prefixMap.getKey());
+            }
+        }
+    }
+
+    @Test
     void everyStructIsInSomeObject()
     {
         for (final String struct : STRUCTS.values())

@@ -1,5 +1,6 @@
 package io.crab.endpoint;
 
+import io.crab.agent.Cidr;
 import io.crab.agent.HostPort;
 import io.crab.bpf.Abi;
 import io.crab.bpf.BpfMap;

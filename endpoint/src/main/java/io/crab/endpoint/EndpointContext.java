@@ -1,6 +1,7 @@
 package io.crab.endpoint;
 
 import io.crab.agent.ConfigException;
+import io.crab.agent.Cidr;
 import io.crab.agent.HostPort;
 import io.crab.agent.OptionKind;
 import io.crab.agent.feedback.FeedbackKey;

@@ -2,7 +2,6 @@ package io.crab.k8s;
 
 import io.crab.lb.config.ServiceConfig;
 
-import java.util.List;
 import java.util.Objects;
 
 /**
@@ -11,15 +10,14 @@ import java.util.Objects;
  * it that crab-lb's service model has no place for yet.
  *
  * @param config                 the crab service: named after its VIP, policy rr, ClientIP affinity with the
- *                               Service's timeout, backends of weight 1 sorted by address and port.
+ *                               Service's timeout, backends of weight 1 sorted by address and port; allowed from the
+ *                               Service's loadBalancerSourceRanges on a load balancer VIP; dropping what it cannot
+ *                               place when its traffic policy is Local and the Service has endpoints elsewhere only.
  * @param source                 {@code namespace/name:port}, the port by its name, or by number when unnamed.
  * @param kind                   which of the Service's addresses the VIP is.
  * @param preserveClientAddress  externalTrafficPolicy Local: the backend must see the client's own address.
- * @param sourceRanges           loadBalancerSourceRanges, IPv4 CIDRs as written; only on load balancer VIPs,
- *                               where kube-proxy applies them; empty means every source.
  */
-public record DesiredService(ServiceConfig config, String source, Kind kind, boolean preserveClientAddress,
-    List<String> sourceRanges)
+public record DesiredService(ServiceConfig config, String source, Kind kind, boolean preserveClientAddress)
 {
     /** Which address of a Service a VIP is. */
     public enum Kind
@@ -32,6 +30,5 @@ public record DesiredService(ServiceConfig config, String source, Kind kind, boo
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(source, "source");
         Objects.requireNonNull(kind, "kind");
-        sourceRanges = List.copyOf(sourceRanges);
     }
 }

@@ -1,5 +1,6 @@
 package io.crab.k8s;
 
+import io.crab.agent.Cidr;
 import io.crab.agent.HostPort;
 import io.crab.agent.Parse;
 import io.crab.lb.Policy;
@@ -7,6 +8,7 @@ import io.crab.lb.config.BackendConfig;
 import io.crab.lb.config.BackendState;
 import io.crab.lb.config.FallbackMode;
 import io.crab.lb.config.LbConfig;
+import io.crab.lb.config.NoBackendAction;
 import io.crab.lb.config.ServiceConfig;
 import io.fabric8.kubernetes.api.model.LoadBalancerIngress;
 import io.fabric8.kubernetes.api.model.Service;
@@ -129,7 +131,7 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
                 final List<Candidate> endpoints = endpoints(own, port);
                 endpoints.stream().filter(e -> e.ready() && node.nodeName().equals(e.nodeName()))
                     .forEach(e -> localReady.add(e.address()));
-                final ServicePlan plan = new ServicePlan(service, source, endpoints, node);
+                final ServicePlan plan = new ServicePlan(service, source, endpoints, node, skipped);
                 plan.add(DesiredService.Kind.CLUSTER_IP, new HostPort(clusterIp, port.getPort()),
                     desired, skipped, vipOwners);
                 if (hasNodePorts(spec))
@@ -267,10 +269,12 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
     }
 
     /**
-     * loadBalancerSourceRanges, else the older annotation, as kube-proxy reads them; IPv6 ranges left out, since
-     * crab's VIPs are IPv4.
+     * loadBalancerSourceRanges, else the older annotation, as kube-proxy reads them: IPv6 ranges left out, since
+     * crab's VIPs are IPv4, as kube-proxy leaves out a range of the other family; host bits masked off, as Go's
+     * net.ParseCIDR does; a range met twice taken once; one that is no prefix at all left out with a note (kube-proxy
+     * leaves it out too). Empty when none remains: then, as with kube-proxy, every source is admitted.
      */
-    private static List<String> sourceRanges(final Service service)
+    private static List<Cidr> sourceRanges(final Service service, final String source, final List<Skipped> skipped)
     {
         List<String> ranges = service.getSpec().getLoadBalancerSourceRanges();
         if (ranges == null || ranges.isEmpty())
@@ -279,7 +283,20 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
             final String annotation = annotations == null ? null : annotations.get(SOURCE_RANGES_ANNOTATION);
             ranges = annotation == null ? List.of() : List.of(annotation.split(","));
         }
-        return ranges.stream().map(String::trim).filter(r -> !r.isEmpty() && !r.contains(":")).toList();
+        final Set<Cidr> prefixes = new LinkedHashSet<>();
+        for (final String range : ranges.stream().map(String::trim).filter(r -> !r.isEmpty() && !r.contains(":"))
+            .toList())
+        {
+            try
+            {
+                prefixes.add(Cidr.parseMasked(range));
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                skipped.add(new Skipped(source, "source range " + ex.getMessage()));
+            }
+        }
+        return List.copyOf(prefixes);
     }
 
     /** The slices of each Service ({@code namespace/name}) by their service-name label, in slice name order. */
@@ -414,9 +431,13 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
         private final List<Candidate> cluster;
         private final List<Candidate> local;
         private final int affinitySeconds;
+        /** Whether the Service has any endpoint kube-proxy would use, ready or serving while terminating. */
+        private final boolean anyEndpoint;
+        /** loadBalancerSourceRanges, read once for the port's load balancer VIPs. */
+        private final List<Cidr> sourceRanges;
 
         ServicePlan(final Service service, final String source, final List<Candidate> endpoints,
-            final NodeContext node)
+            final NodeContext node, final List<Skipped> skipped)
         {
             this.service = service;
             this.source = source;
@@ -425,6 +446,9 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
             // ClientIP affinity, as kube-proxy does it: a client's connections go to the backend round robin gave its
             // first one, until it has opened none for timeoutSeconds (checked in whyNotOurs).
             this.affinitySeconds = affinityTimeout(service.getSpec());
+            this.anyEndpoint = endpoints.stream().anyMatch(e -> e.ready() || e.servingTerminating());
+            this.sourceRanges = "LoadBalancer".equals(service.getSpec().getType()) && !ingressIpv4s(service).isEmpty() ?
+                sourceRanges(service, source, skipped) : List.of();
         }
 
         /** Adds the crab service for one VIP of this port, unless an earlier Service already has that VIP. */
@@ -439,7 +463,7 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
             }
             final boolean clusterVip = kind == DesiredService.Kind.CLUSTER_IP;
             // internalTrafficPolicy governs the ClusterIP, externalTrafficPolicy the node and load balancer
-            // addresses; Local means this node's endpoints only, and none means the VIP drops (no backends).
+            // addresses; Local means this node's endpoints only.
             final String policyName = clusterVip ?
                 service.getSpec().getInternalTrafficPolicy() : service.getSpec().getExternalTrafficPolicy();
             final boolean localOnly = "Local".equals(policyName);
@@ -449,16 +473,21 @@ public record DesiredServices(List<DesiredService> services, List<Skipped> skipp
                 final int port = endpoint.port() == vip.port() ? 0 : endpoint.port();
                 backends.add(new BackendConfig(new HostPort(endpoint.address(), port), 1, BackendState.ACTIVE, 0));
             }
+            // kube-proxy drops the traffic of a Local VIP while the node has none of the Service's endpoints but
+            // others have some; a Service without any endpoint it rejects, which crab's default (the LB host's
+            // stack answers with a reset) already is.
+            final NoBackendAction noBackend = localOnly && anyEndpoint ? NoBackendAction.DROP : NoBackendAction.PASS;
+            // Source ranges restrict the load balancer's addresses only, as kube-proxy applies them.
+            final List<Cidr> allowFrom = kind == DesiredService.Kind.LOAD_BALANCER ? sourceRanges : List.of();
             // Pods hold neither ClusterIPs nor node addresses, sit behind their nodes and listen on targetPort: a
             // client without crab reaches them through the translating fallback, never direct server return.
             final ServiceConfig config = new ServiceConfig(LbConfig.flagServiceName(vip), vip, Policy.RR, false,
-                FallbackMode.TRANSLATE, affinitySeconds, backends, 0);
+                FallbackMode.TRANSLATE, affinitySeconds, allowFrom, noBackend, backends, 0);
             // With externalTrafficPolicy Cluster kube-proxy masquerades external traffic so that a backend on
             // another node answers through this one; Local keeps the client's address and needs a local backend.
             // crab never rewrites the source, but the flag says the Service relies on it.
             final boolean preserve = !clusterVip && localOnly;
-            final List<String> ranges = kind == DesiredService.Kind.LOAD_BALANCER ? sourceRanges(service) : List.of();
-            desired.add(new DesiredService(config, source, kind, preserve, ranges));
+            desired.add(new DesiredService(config, source, kind, preserve));
         }
 
         /**

@@ -1,5 +1,6 @@
 package io.crab.k8s;
 
+import io.crab.agent.Cidr;
 import io.crab.agent.HostPort;
 import io.crab.agent.Parse;
 import io.crab.k8s.DesiredService.Kind;
@@ -9,6 +10,7 @@ import io.crab.lb.config.BackendConfig;
 import io.crab.lb.config.BackendState;
 import io.crab.lb.config.FallbackMode;
 import io.crab.lb.config.LbConfig;
+import io.crab.lb.config.NoBackendAction;
 import io.crab.lb.config.ServiceConfig;
 import io.fabric8.kubernetes.api.model.LoadBalancerIngressBuilder;
 import io.fabric8.kubernetes.api.model.Service;
@@ -166,7 +168,7 @@ final class Fixtures
         final List<BackendConfig> configs = Arrays.stream(backends)
             .map(b -> new BackendConfig(HostPort.parse(b), 1, BackendState.ACTIVE, 0)).toList();
         return new DesiredService(new ServiceConfig(LbConfig.flagServiceName(address), address, Policy.RR, false,
-            FallbackMode.TRANSLATE, 0, configs, 0), source, kind, false, List.of());
+            FallbackMode.TRANSLATE, configs, 0), source, kind, false);
     }
 
     /** The same, with ClientIP affinity of this timeout (the policy stays rr, as kube-proxy's). */
@@ -174,17 +176,31 @@ final class Fixtures
     {
         final ServiceConfig c = d.config();
         return new DesiredService(new ServiceConfig(c.name(), c.vip(), c.policy(), false, FallbackMode.TRANSLATE,
-            timeoutSeconds, c.backends(), 0), d.source(), d.kind(), d.preserveClientAddress(), d.sourceRanges());
+            timeoutSeconds, c.allowFrom(), c.noBackend(), c.backends(), 0), d.source(), d.kind(),
+            d.preserveClientAddress());
     }
 
     static DesiredService preserved(final DesiredService d)
     {
-        return new DesiredService(d.config(), d.source(), d.kind(), true, d.sourceRanges());
+        return new DesiredService(d.config(), d.source(), d.kind(), true);
     }
 
+    /** The crab service allowed from these prefixes only. */
     static DesiredService ranges(final DesiredService d, final String... ranges)
     {
-        return new DesiredService(d.config(), d.source(), d.kind(), d.preserveClientAddress(), List.of(ranges));
+        final ServiceConfig c = d.config();
+        return new DesiredService(new ServiceConfig(c.name(), c.vip(), c.policy(), false, FallbackMode.TRANSLATE,
+            c.affinitySeconds(), Arrays.stream(ranges).map(Cidr::parse).toList(), c.noBackend(), c.backends(), 0),
+            d.source(), d.kind(), d.preserveClientAddress());
+    }
+
+    /** The crab service dropping what it has no backend for. */
+    static DesiredService dropping(final DesiredService d)
+    {
+        final ServiceConfig c = d.config();
+        return new DesiredService(new ServiceConfig(c.name(), c.vip(), c.policy(), false, FallbackMode.TRANSLATE,
+            c.affinitySeconds(), c.allowFrom(), NoBackendAction.DROP, c.backends(), 0),
+            d.source(), d.kind(), d.preserveClientAddress());
     }
 
     static Skipped skip(final String what, final String reason)

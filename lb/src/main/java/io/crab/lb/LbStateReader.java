@@ -13,6 +13,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
@@ -26,7 +27,9 @@ import java.util.Map;
  * verdicts, in the same map); per backend {@code crab.lb.backend.IP[:PORT].syns}, {@code .fallbacks}, {@code .up},
  * {@code .compliant}, {@code .load}, {@code .estimate} and {@code .report_age_ms} (-1: never reported); per service
  * {@code crab.service.NAME.vip}, {@code .policy}, {@code .affinity_s} (ClientIP affinity's timeout, 0 for none),
- * {@code .backends}, {@code .syns} (those of the backends in its current table) and {@code .weight.IP[:PORT]}.
+ * {@code .backends}, {@code .syns} (those of the backends in its current table), {@code .weight.IP[:PORT]},
+ * {@code .allow_from} (its allowed client prefixes in address order, comma-separated; empty when it admits every
+ * client) and {@code .no_backend} ({@code pass} or {@code drop}).
  * <p>
  * Each {@link #read} takes every value from the maps at once, so a scrape sees one moment; the gauges return
  * what the last read found. Gauges come and go with the backends and services; an unchanged configuration is read
@@ -49,6 +52,7 @@ public final class LbStateReader implements AutoCloseable
     private final PinnedMap names;
     private final PinnedMap loads;
     private final PinnedMap assigned;
+    private final PinnedMap sourceRanges;
     private final Counters synCounts;
     private final Counters fallbackCounts;
     private final MetricRegistry registry = new MetricRegistry();
@@ -67,6 +71,10 @@ public final class LbStateReader implements AutoCloseable
     private final UnsafeBuffer load;
     private final UnsafeBuffer count;
     private final UnsafeBuffer nameBytes;
+    private final UnsafeBuffer rangeKey = new UnsafeBuffer(new byte[Abi.CidrKey.SIZE]);
+    private final UnsafeBuffer nextRangeKey = new UnsafeBuffer(new byte[Abi.CidrKey.SIZE]);
+    /** Per service id: its reading while the service restricts its sources, else null; rebuilt by each read. */
+    private final ServiceReading[] restricted;
 
     /** Per backend id: the address and port last seen there and its name, rebuilt only when they change. */
     private final long[] idTarget;
@@ -90,6 +98,7 @@ public final class LbStateReader implements AutoCloseable
             names = open(dir, Abi.Maps.SERVICE_NAMES);
             loads = open(dir, Abi.Maps.BACKEND_LOADS);
             assigned = open(dir, Abi.Maps.BACKEND_ASSIGNED);
+            sourceRanges = open(dir, Abi.Maps.SOURCE_RANGES);
             synCounts = new Counters(open(dir, Abi.Maps.BACKEND_SYNS));
             fallbackCounts = new Counters(open(dir, Abi.Maps.BACKEND_FALLBACKS));
             final PinnedMap lbCounters = open(dir, Abi.Maps.LB_COUNTERS);
@@ -116,6 +125,7 @@ public final class LbStateReader implements AutoCloseable
         idTarget = new long[backends.maxEntries()];
         idName = new String[backends.maxEntries()];
         idSyns = new long[backends.maxEntries()];
+        restricted = new ServiceReading[vips.maxEntries()];
     }
 
     /** Opens the maps crab-lb pinned in {@code dir} (see {@link LbAgent#pinDir}); nothing is read yet. */
@@ -209,6 +219,8 @@ public final class LbStateReader implements AutoCloseable
     private void readServices()
     {
         serviceReadings.values().forEach(ServiceReading::clear);
+        Arrays.fill(restricted, null);
+        boolean anyRestricted = false;
         boolean more = vips.nextKey(null, next);
         while (more)
         {
@@ -234,6 +246,15 @@ public final class LbStateReader implements AutoCloseable
                 reading.vip = vipText;
                 reading.policy = Policy.ofCode(vip.getInt(Abi.Vip.POLICY)).word();
                 reading.affinitySeconds = vip.getInt(Abi.Vip.AFFINITY_SEC);
+                final int flags = vip.getInt(Abi.Vip.FLAGS);
+                reading.noBackend = (flags & Abi.Consts.CRAB_VIP_DROP_NO_BACKEND) != 0 ? "drop" : "pass";
+                final int serviceId = vip.getInt(Abi.Vip.VIP_ID);
+                if ((flags & Abi.Consts.CRAB_VIP_SOURCES_RESTRICTED) != 0 && serviceId >= 0 &&
+                    serviceId < restricted.length)
+                {
+                    restricted[serviceId] = reading;
+                    anyRestricted = true;
+                }
                 final int base = vip.getInt(Abi.Vip.SLOT_BASE);
                 final int memberCount = vip.getInt(Abi.Vip.MEMBER_COUNT);
                 for (int i = 0; i < memberCount; i++)
@@ -250,6 +271,11 @@ public final class LbStateReader implements AutoCloseable
             }
             more = vips.nextKey(key, next);
         }
+        if (anyRestricted)
+        {
+            readSourceRanges();
+        }
+        serviceReadings.values().forEach(ServiceReading::settlePrefixes);
         final Iterator<ServiceReading> gone = serviceReadings.values().iterator();
         while (gone.hasNext())
         {
@@ -259,6 +285,23 @@ public final class LbStateReader implements AutoCloseable
             {
                 gone.remove();
             }
+        }
+    }
+
+    /** The prefixes of source_ranges, each to the reading of its service when that service is restricted. */
+    private void readSourceRanges()
+    {
+        boolean more = sourceRanges.nextKey(null, nextRangeKey);
+        while (more)
+        {
+            rangeKey.putBytes(0, nextRangeKey, 0, Abi.CidrKey.SIZE);
+            final int id = rangeKey.getInt(Abi.CidrKey.VIP_ID);
+            if (id >= 0 && id < restricted.length && restricted[id] != null)
+            {
+                restricted[id].prefix((rangeKey.getInt(Abi.CidrKey.ADDR, ByteOrder.BIG_ENDIAN) & 0xffffffffL) << 8 |
+                    (rangeKey.getInt(Abi.CidrKey.PREFIXLEN) - 32));
+            }
+            more = sourceRanges.nextKey(rangeKey, nextRangeKey);
         }
     }
 
@@ -416,8 +459,15 @@ public final class LbStateReader implements AutoCloseable
         private String vip;
         private String policy;
         private int affinitySeconds;
+        private String noBackend;
         private int backends;
         private long syns;
+        /** Allowed prefixes as address (top 32 bits of 40) and length (low 8): those of this read, and the last
+         * ones made text, so the text is made again only when they change. */
+        private long[] prefixes = new long[8];
+        private int prefixCount;
+        private long[] shown = new long[0];
+        private String allowFrom = "";
 
         ServiceReading(final MetricRegistry registry, final String name)
         {
@@ -425,6 +475,8 @@ public final class LbStateReader implements AutoCloseable
             registry.register(prefix + ".vip", (Gauge<String>)() -> vip);
             registry.register(prefix + ".policy", (Gauge<String>)() -> policy);
             registry.register(prefix + ".affinity_s", (Gauge<Integer>)() -> affinitySeconds);
+            registry.register(prefix + ".allow_from", (Gauge<String>)() -> allowFrom);
+            registry.register(prefix + ".no_backend", (Gauge<String>)() -> noBackend);
             registry.register(prefix + ".syns", (Gauge<Long>)() -> syns);
             registry.register(prefix + ".backends", (Gauge<Integer>)() -> backends);
         }
@@ -434,6 +486,7 @@ public final class LbStateReader implements AutoCloseable
             seen = false;
             backends = 0;
             syns = 0;
+            prefixCount = 0;
             for (final int[] weight : weights.values())
             {
                 weight[1] = 0;
@@ -457,6 +510,34 @@ public final class LbStateReader implements AutoCloseable
             syns += backendSyns;
         }
 
+        void prefix(final long addressAndLength)
+        {
+            if (prefixCount == prefixes.length)
+            {
+                prefixes = Arrays.copyOf(prefixes, prefixCount * 2);
+            }
+            prefixes[prefixCount++] = addressAndLength;
+        }
+
+        /** The allowed prefixes this read found, in address order, as text when they changed. */
+        void settlePrefixes()
+        {
+            Arrays.sort(prefixes, 0, prefixCount);
+            if (Arrays.equals(prefixes, 0, prefixCount, shown, 0, shown.length))
+            {
+                return;
+            }
+            shown = Arrays.copyOf(prefixes, prefixCount);
+            final StringBuilder text = new StringBuilder();
+            for (final long p : shown)
+            {
+                final long addr = p >>> 8;
+                text.append(text.length() == 0 ? "" : ",").append(addr >>> 24).append('.').append(addr >>> 16 & 0xff)
+                    .append('.').append(addr >>> 8 & 0xff).append('.').append(addr & 0xff).append('/').append(p & 0xff);
+            }
+            allowFrom = text.toString();
+        }
+
         /** Removes the weights of backends that left the table, and all the gauges of a service that went. */
         void dropUnseen(final MetricRegistry registry)
         {
@@ -477,6 +558,8 @@ public final class LbStateReader implements AutoCloseable
                 registry.remove(prefix + ".affinity_s");
                 registry.remove(prefix + ".syns");
                 registry.remove(prefix + ".backends");
+                registry.remove(prefix + ".allow_from");
+                registry.remove(prefix + ".no_backend");
             }
         }
     }

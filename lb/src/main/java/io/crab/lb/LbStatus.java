@@ -27,9 +27,13 @@ public final class LbStatus
     /** The mode the XDP program runs in: native, generic, or none when it is on no XDP hook of the interface. */
     public static final String XDP_MODE = "crab.lb.xdp.mode";
 
-    /** A service and the backends of its current table, with their weights; affinitySeconds 0: no affinity. */
+    /**
+     * A service and the backends of its current table, with their weights; affinitySeconds 0: no affinity; the client
+     * prefixes it admits (empty: every client) and what becomes of a connection it has no backend for ({@code pass}
+     * or {@code drop}).
+     */
     record Service(String name, String vip, String policy, int affinitySeconds, int backends, long synsRedirected,
-        Map<String, Integer> weights)
+        Map<String, Integer> weights, List<String> allowFrom, String noBackend)
     {
     }
 
@@ -83,10 +87,13 @@ public final class LbStatus
                 final Map<String, Integer> weights = new LinkedHashMap<>();
                 gauges.subMap(prefix + ".weight.", prefix + ".weight/").forEach((weight, value) ->
                     weights.put(weight.substring((prefix + ".weight.").length()), (Integer)value.getValue()));
+                final String allowFrom = (String)gauges.get(prefix + ".allow_from").getValue();
                 services.add(new Service(service, (String)gauges.get(prefix + ".vip").getValue(),
                     (String)gauge.getValue(), (Integer)gauges.get(prefix + ".affinity_s").getValue(),
                     (Integer)gauges.get(prefix + ".backends").getValue(),
-                    (Long)gauges.get(prefix + ".syns").getValue(), weights));
+                    (Long)gauges.get(prefix + ".syns").getValue(), weights,
+                    allowFrom.isEmpty() ? List.of() : List.of(allowFrom.split(",")),
+                    (String)gauges.get(prefix + ".no_backend").getValue()));
             }
         });
         final List<Backend> backends = new ArrayList<>();
@@ -131,6 +138,20 @@ public final class LbStatus
             out.printf("  %-16s %-22s %-7s %-15s %-9s %-15s %s%n", s.name(), s.vip(), s.policy(),
                 s.affinitySeconds() == 0 ? "-" : "client-ip " + ServiceConfig.seconds(s.affinitySeconds()),
                 s.backends(), s.synsRedirected(), String.join(" ", weights));
+            // Only what differs from the defaults, on a line of its own under the service.
+            final List<String> access = new ArrayList<>();
+            if (!s.allowFrom().isEmpty())
+            {
+                access.add("allow-from " + String.join(",", s.allowFrom()));
+            }
+            if (!"pass".equals(s.noBackend()))
+            {
+                access.add("no-backend " + s.noBackend());
+            }
+            if (!access.isEmpty())
+            {
+                out.printf("  %-16s %s%n", "", String.join("; ", access));
+            }
         }
         out.printf("%nBackends%n  %-22s %-6s %-8s %-15s %-20s %-13s %-8s %s%n", "backend", "state", "echoes",
             "syns redirected", "fallback connections", "load reported", "estimate", "report age");
@@ -159,10 +180,10 @@ public final class LbStatus
 
     /**
      * The same as {@link #print}, as one JSON document for scripts: {@code iface}, {@code xdp_mode} (native,
-     * generic, none, or null when unknown), {@code services} and
-     * {@code backends} (arrays of objects; a service's {@code affinity_timeout_s} is null without affinity), and the
-     * counter groups {@code fallback_packets}, {@code load_reports}, {@code agent}, {@code xdp_packets} and
-     * {@code affinity} (objects of counts by name).
+     * generic, none, or null when unknown), {@code services} (each with {@code allow_from}, an array of prefixes,
+     * empty for every client, and {@code no_backend}; {@code affinity_timeout_s} is null without affinity) and
+     * {@code backends} (arrays of objects), and the counter groups {@code fallback_packets}, {@code load_reports},
+     * {@code agent}, {@code xdp_packets} and {@code affinity} (objects of counts by name).
      */
     public static void printJson(final MetricRegistry registry, final String iface, final PrintWriter out)
     {
@@ -197,6 +218,13 @@ public final class LbStatus
                     json.writeNumberField(weight.getKey(), weight.getValue());
                 }
                 json.writeEndObject();
+                json.writeArrayFieldStart("allow_from");
+                for (final String prefix : s.allowFrom())
+                {
+                    json.writeString(prefix);
+                }
+                json.writeEndArray();
+                json.writeStringField("no_backend", s.noBackend());
                 json.writeEndObject();
             }
             json.writeEndArray();

@@ -1,5 +1,6 @@
 package io.crab.lb;
 
+import io.crab.agent.Cidr;
 import io.crab.agent.HostPort;
 import io.crab.bpf.Abi;
 import io.crab.bpf.BpfMap;
@@ -7,6 +8,7 @@ import io.crab.bpf.BpfObject;
 import io.crab.lb.config.BackendConfig;
 import io.crab.lb.config.FallbackMode;
 import io.crab.lb.config.LbConfig;
+import io.crab.lb.config.NoBackendAction;
 import io.crab.lb.config.ServiceConfig;
 import io.crab.lb.policy.MaglevTable;
 import org.agrona.BitUtil;
@@ -38,6 +40,13 @@ import java.util.function.ToIntFunction;
  * <p>
  * Started on maps an earlier run left (after a restart), it keeps that run's ids for the same VIPs and backends and
  * writes into the rows those VIPs do not read, so taking over changes nothing a SYN in flight relies on.
+ * <p>
+ * A service's allowed client prefixes (source_ranges, by service id) count only while its VIP entry has the flag
+ * CRAB_VIP_SOURCES_RESTRICTED. So the prefixes a new configuration adds are written before the VIP entry and the
+ * ones it drops are deleted after it: a restriction is in place whole before the flag turns on, stays whole until
+ * the flag is off, and while one set of prefixes replaces another the service admits both, for the few system calls
+ * in between; it is never open to every client while restricted, nor closed to a client both sets admit. A removed
+ * service's prefixes go after its VIP entry, before its id can be used again.
  */
 final class ServiceTables
 {
@@ -47,6 +56,7 @@ final class ServiceTables
     private final BpfMap members;
     private final BpfMap backends;
     private final BpfMap names;
+    private final BpfMap sourceRanges;
     /** maglev_tables, mapped: ids as native-order ints, one per element (an array's elements are 8-byte aligned). */
     private final AtomicBuffer maglev;
     private final int maglevStride;
@@ -60,9 +70,13 @@ final class ServiceTables
     private final UnsafeBuffer slotKey = new UnsafeBuffer(new byte[4]);
     private final UnsafeBuffer slotValue = new UnsafeBuffer(new byte[8]);
     private final UnsafeBuffer memberValue = new UnsafeBuffer(new byte[Abi.Member.SIZE]);
+    private final UnsafeBuffer rangeKey = new UnsafeBuffer(new byte[Abi.CidrKey.SIZE]);
+    private final UnsafeBuffer nextRangeKey = new UnsafeBuffer(new byte[Abi.CidrKey.SIZE]);
     /** Published services: VIP to (service id, slot base in use). */
     private final Map<HostPort, int[]> published = new HashMap<>();
     private final Map<HostPort, Integer> backendIds = new HashMap<>();
+    /** The allowed client prefixes source_ranges holds, by service id. */
+    private final Map<Integer, Set<Cidr>> publishedRanges = new HashMap<>();
     private final BitSet usedServiceIds = new BitSet();
     private final BitSet usedBackendIds = new BitSet();
     /** Ids freed by the last publication: still marked used, released by the next one. */
@@ -82,11 +96,13 @@ final class ServiceTables
         this.members = obj.map(Abi.Maps.VIP_MEMBERS);
         this.backends = obj.map(Abi.Maps.BACKENDS);
         this.names = obj.map(Abi.Maps.SERVICE_NAMES);
+        this.sourceRanges = obj.map(Abi.Maps.SOURCE_RANGES);
         this.maxServices = maxServices;
         this.maxBackends = maxBackends;
         this.maxSlots = maxSlots;
         adoptPublished();
         adoptBackends();
+        adoptSourceRanges();
     }
 
     /** What an earlier run published stays readable until this run replaces or removes it. */
@@ -103,6 +119,40 @@ final class ServiceTables
                 usedServiceIds.set(id);
             }
             more = vips.nextKey(key, next);
+        }
+    }
+
+    /**
+     * The prefixes an earlier run wrote, by service id, so that this run's first publication adds and removes only
+     * the difference. Those of an id no VIP has (a run stopped between a service's removal and its prefixes') are
+     * read by nothing and go now.
+     */
+    private void adoptSourceRanges()
+    {
+        final List<Integer> orphans = new ArrayList<>();
+        final List<Cidr> orphanPrefixes = new ArrayList<>();
+        boolean more = sourceRanges.nextKey(null, nextRangeKey);
+        while (more)
+        {
+            rangeKey.putBytes(0, nextRangeKey, 0, Abi.CidrKey.SIZE);
+            final int id = rangeKey.getInt(Abi.CidrKey.VIP_ID);
+            final byte[] addr = new byte[4];
+            rangeKey.getBytes(Abi.CidrKey.ADDR, addr);
+            final Cidr prefix = Cidr.parse(ipText(addr) + "/" + (rangeKey.getInt(Abi.CidrKey.PREFIXLEN) - 32));
+            if (usedServiceIds.get(id))
+            {
+                publishedRanges.computeIfAbsent(id, i -> new LinkedHashSet<>()).add(prefix);
+            }
+            else
+            {
+                orphans.add(id);
+                orphanPrefixes.add(prefix);
+            }
+            more = sourceRanges.nextKey(rangeKey, nextRangeKey);
+        }
+        for (int i = 0; i < orphans.size(); i++)
+        {
+            sourceRanges.delete(rangeKey(orphans.get(i), orphanPrefixes.get(i)));
         }
     }
 
@@ -170,7 +220,10 @@ final class ServiceTables
             {
                 vipKey(vip);
                 vips.delete(key);
-                freedServices.set(published.remove(vip)[0]);
+                final int id = published.remove(vip)[0];
+                deleteRanges(id, publishedRanges.getOrDefault(id, Set.of()));
+                publishedRanges.remove(id);
+                freedServices.set(id);
             }
         }
         writeVipKinds(kinds);
@@ -241,11 +294,23 @@ final class ServiceTables
         // p2c draws a number below slot_count and finds its member by weight_end: the two must be the same sum.
         assert weightEnd == table.size() : weightEnd + " != " + table.size();
         writeName(id, service.name());
+        final Set<Cidr> oldRanges = publishedRanges.getOrDefault(id, Set.of());
+        final Set<Cidr> newRanges = new LinkedHashSet<>(service.allowFrom());
+        for (final Cidr prefix : newRanges)
+        {
+            if (!oldRanges.contains(prefix))
+            {
+                slotValue.putInt(0, 0);
+                sourceRanges.update(rangeKey(id, prefix), slotValue, BpfMap.UPDATE_ANY);
+            }
+        }
         vipKey(service.vip());
         value.setMemory(0, value.capacity(), (byte)0);
         value.putInt(Abi.Vip.VIP_ID, id);
         value.putInt(Abi.Vip.FLAGS, (service.redirectUnmarked() ? Abi.Consts.CRAB_VIP_REDIRECT_UNMARKED : 0) |
-            (service.fallback() == FallbackMode.TRANSLATE ? Abi.Consts.CRAB_VIP_FALLBACK_TRANSLATE : 0));
+            (service.fallback() == FallbackMode.TRANSLATE ? Abi.Consts.CRAB_VIP_FALLBACK_TRANSLATE : 0) |
+            (newRanges.isEmpty() ? 0 : Abi.Consts.CRAB_VIP_SOURCES_RESTRICTED) |
+            (service.noBackend() == NoBackendAction.DROP ? Abi.Consts.CRAB_VIP_DROP_NO_BACKEND : 0));
         value.putInt(Abi.Vip.POLICY, service.policy().code());
         value.putInt(Abi.Vip.SLOT_BASE, base);
         value.putInt(Abi.Vip.SLOT_COUNT, table.size());
@@ -255,6 +320,35 @@ final class ServiceTables
         value.putInt(Abi.Vip.AFFINITY_SEC, service.affinitySeconds());
         vips.update(key, value, BpfMap.UPDATE_ANY);
         published.put(service.vip(), new int[] {id, base});
+        final Set<Cidr> dropped = new LinkedHashSet<>(oldRanges);
+        dropped.removeAll(newRanges);
+        deleteRanges(id, dropped);
+        if (newRanges.isEmpty())
+        {
+            publishedRanges.remove(id);
+        }
+        else
+        {
+            publishedRanges.put(id, newRanges);
+        }
+    }
+
+    private void deleteRanges(final int id, final Set<Cidr> prefixes)
+    {
+        for (final Cidr prefix : prefixes)
+        {
+            sourceRanges.delete(rangeKey(id, prefix));
+        }
+    }
+
+    /** The LPM key of a service's prefix: the whole service id (32 bits), then the prefix. */
+    private UnsafeBuffer rangeKey(final int id, final Cidr prefix)
+    {
+        rangeKey.setMemory(0, Abi.CidrKey.SIZE, (byte)0);
+        rangeKey.putInt(Abi.CidrKey.PREFIXLEN, 32 + prefix.length());
+        rangeKey.putInt(Abi.CidrKey.VIP_ID, id);
+        rangeKey.putBytes(Abi.CidrKey.ADDR, prefix.address().getAddress());
+        return rangeKey;
     }
 
     /**

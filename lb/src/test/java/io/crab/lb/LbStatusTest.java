@@ -26,6 +26,7 @@ class LbStatusTest
         final MetricRegistry registry = new MetricRegistry();
         service(registry, "db", "198.19.0.2:5432", "jsq", 0, 7L, "198.18.0.103", 1);
         service(registry, "web", "198.19.0.1:80", "rr", 10800, 30L, "198.18.0.101", 2, "198.18.0.102:8080", 1);
+        access(registry, "web", "198.18.0.0/24,198.18.5.7/32", "drop");
         backend(registry, "198.18.0.101", 20L, 1, 1, 0L, 4L, 6L, 12L);
         backend(registry, "198.18.0.102:8080", 10L, 1, 0, 3L, 0L, 0L, -1L);
         backend(registry, "198.18.0.103", 7L, 0, 1, 0L, 2L, 2L, 250L);
@@ -56,6 +57,11 @@ class LbStatusTest
         assertEquals(2, web.get("weights").get("198.18.0.101").asInt());
         assertEquals(1, web.get("weights").get("198.18.0.102:8080").asInt());
         assertEquals(2, web.get("weights").size());
+        assertEquals(List.of("198.18.0.0/24", "198.18.5.7/32"), texts(web.get("allow_from")));
+        assertEquals("drop", web.get("no_backend").asText());
+        final JsonNode db = status.get("services").get(0);
+        assertEquals(List.of(), texts(db.get("allow_from")), "every client: an empty array");
+        assertEquals("pass", db.get("no_backend").asText());
 
         assertEquals(List.of("198.18.0.101", "198.18.0.102:8080", "198.18.0.103"),
             names(status.get("backends"), "backend"));
@@ -90,9 +96,13 @@ class LbStatusTest
         LbStatus.print(registry, "eth0", new PrintWriter(text));
         assertTrue(text.toString().startsWith("crab-lb on eth0, XDP generic\n"), text.toString());
         assertTrue(text.toString().contains(String.format("  %-16s %-22s %-7s %-15s %-9s %-15s %s%n", "web",
-            "198.19.0.1:80", "rr", "client-ip 3h", 2, 30, "198.18.0.101=2 198.18.0.102:8080=1")), text.toString());
+            "198.19.0.1:80", "rr", "client-ip 3h", 2, 30, "198.18.0.101=2 198.18.0.102:8080=1") +
+            String.format("  %-16s %s%n", "", "allow-from 198.18.0.0/24,198.18.5.7/32; no-backend drop")),
+            text.toString());
         assertTrue(text.toString().contains(String.format("  %-16s %-22s %-7s %-15s %-9s %-15s %s%n", "db",
-            "198.19.0.2:5432", "jsq", "-", 1, 7, "198.18.0.103=1")), text.toString());
+            "198.19.0.2:5432", "jsq", "-", 1, 7, "198.18.0.103=1") +
+            String.format("  %-16s %-22s", "web", "198.19.0.1:80")),
+            "no line of settings under a service that keeps the defaults: " + text);
         assertTrue(text.toString().contains(String.format("  %-22s %s%n", "hit", 19)), text.toString());
         assertTrue(text.toString().contains(String.format("  %-22s %-6s %-8s %-15s %-20s %-13s %-8s %s%n",
             "198.18.0.102:8080", "up", "no", 10, 3, "-", 0, "never")), text.toString());
@@ -108,11 +118,24 @@ class LbStatusTest
         registry.register(prefix + ".affinity_s", (Gauge<Integer>)() -> affinitySeconds);
         registry.register(prefix + ".syns", (Gauge<Long>)() -> syns);
         registry.register(prefix + ".backends", (Gauge<Integer>)() -> weights.length / 2);
+        registry.register(prefix + ".allow_from", (Gauge<String>)() -> "");
+        registry.register(prefix + ".no_backend", (Gauge<String>)() -> "pass");
         for (int i = 0; i < weights.length; i += 2)
         {
             final int weight = (Integer)weights[i + 1];
             registry.register(prefix + ".weight." + weights[i], (Gauge<Integer>)() -> weight);
         }
+    }
+
+    /** Replaces the service's allowed prefixes (comma-separated, as the reader makes them) and no-backend action. */
+    private static void access(final MetricRegistry registry, final String name, final String allowFrom,
+        final String noBackend)
+    {
+        final String prefix = "crab.service." + name;
+        registry.remove(prefix + ".allow_from");
+        registry.remove(prefix + ".no_backend");
+        registry.register(prefix + ".allow_from", (Gauge<String>)() -> allowFrom);
+        registry.register(prefix + ".no_backend", (Gauge<String>)() -> noBackend);
     }
 
     private static void backend(final MetricRegistry registry, final String name, final long syns, final int up,
@@ -138,6 +161,13 @@ class LbStatusTest
         final List<String> names = new ArrayList<>();
         array.forEach(node -> names.add(node.get(field).asText()));
         return names;
+    }
+
+    private static List<String> texts(final JsonNode array)
+    {
+        final List<String> texts = new ArrayList<>();
+        array.forEach(node -> texts.add(node.asText()));
+        return texts;
     }
 
     private static List<String> fieldNames(final JsonNode object)

@@ -1,5 +1,6 @@
 package io.crab.lb.config;
 
+import io.crab.agent.Cidr;
 import io.crab.agent.HostPort;
 import io.crab.lb.Policy;
 
@@ -9,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.stream.Collectors;
 
 /**
  * What changed between two configurations, one human-readable line per change, for the reload log. A service is
@@ -28,7 +30,8 @@ public final class ConfigDiff
 
     /**
      * The changes from {@code before} to {@code after}, services in name order and, within one, vip, policy,
-     * redirect-unmarked, fallback, affinity, then backends in target order; empty when nothing changed.
+     * redirect-unmarked, fallback, affinity, allow-from, no-backend, then backends in target order; empty when
+     * nothing changed. The order of allowed prefixes means nothing, and changing it is no change.
      */
     public static List<String> changes(final LbConfig before, final LbConfig after)
     {
@@ -82,6 +85,16 @@ public final class ConfigDiff
         {
             changes.add(prefix + "affinity " + before.affinityText() + " -> " + after.affinityText());
         }
+        final String allowedBefore = allowed(before);
+        final String allowedAfter = allowed(after);
+        if (!allowedBefore.equals(allowedAfter))
+        {
+            changes.add(prefix + "allow-from " + allowedBefore + " -> " + allowedAfter);
+        }
+        if (before.noBackend() != after.noBackend())
+        {
+            changes.add(prefix + "no-backend " + before.noBackend().word() + " -> " + after.noBackend().word());
+        }
         final Map<HostPort, BackendConfig> oldBackends = byTarget(before);
         final Map<HostPort, BackendConfig> newBackends = byTarget(after);
         final TreeSet<HostPort> targets = new TreeSet<>(TARGET_ORDER);
@@ -121,7 +134,22 @@ public final class ConfigDiff
         final long draining = service.backends().stream().filter(b -> b.state() == BackendState.DRAINING).count();
         return "vip " + service.vip() + ", " + (count == 0 ? "no backends" : count == 1 ? "1 backend" :
             count + " backends") + (draining == 0 ? "" : ", " + draining + " draining") +
-            (service.affinitySeconds() == 0 ? "" : ", affinity " + service.affinityText());
+            (service.affinitySeconds() == 0 ? "" : ", affinity " + service.affinityText()) +
+            (service.allowFrom().isEmpty() ? "" : ", allow-from " + allowed(service)) +
+            (service.noBackend() == NoBackendAction.PASS ? "" : ", no-backend " + service.noBackend().word());
+    }
+
+    /** The service's allowed prefixes in address order, then length, or "every client". */
+    private static String allowed(final ServiceConfig service)
+    {
+        if (service.allowFrom().isEmpty())
+        {
+            return "every client";
+        }
+        return service.allowFrom().stream()
+            .sorted(Comparator.comparingLong((Cidr c) -> Integer.toUnsignedLong(HostPort.ipv4Bits(c.address())))
+                .thenComparingInt(Cidr::length))
+            .map(Cidr::toString).collect(Collectors.joining(","));
     }
 
     private static Map<String, ServiceConfig> byName(final LbConfig config)

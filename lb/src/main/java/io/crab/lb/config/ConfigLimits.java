@@ -2,6 +2,7 @@ package io.crab.lb.config;
 
 import io.crab.agent.ConfigException;
 import io.crab.agent.HostPort;
+import io.crab.bpf.Abi;
 
 import java.net.Inet4Address;
 import java.util.HashMap;
@@ -16,6 +17,9 @@ import java.util.Set;
  * @param maxBackendsPerService backends one service lists, draining ones included.
  * @param maxDistinctBackends   distinct targets (IP[:PORT]) over all services, draining ones included.
  * @param maxSlotsPerService    the sum of the weights of one service's active backends.
+ * <p>
+ * The allowed client prefixes of all services together must fit the data path's fixed
+ * {@link Abi.Consts#CRAB_MAX_SOURCE_RANGES}.
  */
 public record ConfigLimits(int maxServices, int maxBackendsPerService, int maxDistinctBackends, int maxSlotsPerService)
 {
@@ -41,6 +45,7 @@ public record ConfigLimits(int maxServices, int maxBackendsPerService, int maxDi
                 " that fit (--max-services)");
         }
         final Set<HostPort> distinct = new HashSet<>();
+        int sourceRanges = 0;
         final Map<HostPort, ServiceConfig> byVip = new HashMap<>();
         // The first service on each address: one of every port, if any, is the only one.
         final Map<Inet4Address, ServiceConfig> byAddress = new HashMap<>();
@@ -61,6 +66,12 @@ public record ConfigLimits(int maxServices, int maxBackendsPerService, int maxDi
             {
                 throw new ConfigException("service " + service.name() + ": " + service.backends().size() +
                     " backends, more than the " + maxBackendsPerService + " of a service (--max-backends)");
+            }
+            sourceRanges += service.allowFrom().size();
+            if (sourceRanges > Abi.Consts.CRAB_MAX_SOURCE_RANGES)
+            {
+                throw new ConfigException("service " + service.name() + ": more than " +
+                    Abi.Consts.CRAB_MAX_SOURCE_RANGES + " allowed client prefixes over all services");
             }
             int slots = 0;
             for (final BackendConfig backend : service.backends())

@@ -1,5 +1,6 @@
 package io.crab.lb.config;
 
+import io.crab.agent.Cidr;
 import io.crab.agent.HostPort;
 import io.crab.lb.Policy;
 
@@ -19,11 +20,14 @@ import java.util.Set;
  * @param affinitySeconds  ClientIP affinity: each client's connections go to the backend it was last given while
  *                         that backend stays in the table, until it has opened none for this many seconds
  *                         (1..{@link #MAX_AFFINITY_SECONDS}); 0 for none, the default.
+ * @param allowFrom        the client prefixes the service admits, each once; empty admits every client.
+ * @param noBackend        what becomes of a new connection's packets when no backend can take it.
  * @param backends         in file order, each target once; may be empty (the service takes no connections).
  * @param line             where the service starts in its file, for messages; 0 when made from flags.
  */
 public record ServiceConfig(String name, HostPort vip, Policy policy, boolean redirectUnmarked,
-    FallbackMode fallback, int affinitySeconds, List<BackendConfig> backends, int line)
+    FallbackMode fallback, int affinitySeconds, List<Cidr> allowFrom, NoBackendAction noBackend,
+    List<BackendConfig> backends, int line)
 {
     /** The longest affinity timeout, a day: what Kubernetes allows for sessionAffinityConfig.clientIP. */
     public static final int MAX_AFFINITY_SECONDS = 86400;
@@ -36,10 +40,16 @@ public record ServiceConfig(String name, HostPort vip, Policy policy, boolean re
         Objects.requireNonNull(vip, "vip");
         Objects.requireNonNull(policy, "policy");
         Objects.requireNonNull(fallback, "fallback");
+        Objects.requireNonNull(noBackend, "noBackend");
         if (affinitySeconds < 0 || affinitySeconds > MAX_AFFINITY_SECONDS)
         {
             throw new IllegalArgumentException("service " + name + ": affinity timeout " + affinitySeconds +
                 " s, not 0 (none) or 1.." + MAX_AFFINITY_SECONDS);
+        }
+        allowFrom = List.copyOf(allowFrom);
+        if (new HashSet<>(allowFrom).size() != allowFrom.size())
+        {
+            throw new IllegalArgumentException("service " + name + ": a prefix allowed twice in " + allowFrom);
         }
         backends = List.copyOf(backends);
         final Set<HostPort> targets = new HashSet<>();
@@ -52,17 +62,41 @@ public record ServiceConfig(String name, HostPort vip, Policy policy, boolean re
         }
     }
 
-    /** A service whose fallback is direct server return, without affinity: the defaults. */
+    /** A service with the defaults: direct server return, no affinity, open to every client, passing when empty. */
     public ServiceConfig(final String name, final HostPort vip, final Policy policy, final boolean redirectUnmarked,
         final List<BackendConfig> backends, final int line)
     {
-        this(name, vip, policy, redirectUnmarked, FallbackMode.DSR, 0, backends, line);
+        this(name, vip, policy, redirectUnmarked, FallbackMode.DSR, backends, line);
+    }
+
+    /** A service with its fallback and the other defaults. */
+    public ServiceConfig(final String name, final HostPort vip, final Policy policy, final boolean redirectUnmarked,
+        final FallbackMode fallback, final List<BackendConfig> backends, final int line)
+    {
+        this(name, vip, policy, redirectUnmarked, fallback, 0, backends, line);
+    }
+
+    /** A service with its fallback and affinity, open to every client, passing when empty. */
+    public ServiceConfig(final String name, final HostPort vip, final Policy policy, final boolean redirectUnmarked,
+        final FallbackMode fallback, final int affinitySeconds, final List<BackendConfig> backends, final int line)
+    {
+        this(name, vip, policy, redirectUnmarked, fallback, affinitySeconds, List.of(), NoBackendAction.PASS,
+            backends, line);
+    }
+
+    /** A service with its fallback and admission, without affinity. */
+    public ServiceConfig(final String name, final HostPort vip, final Policy policy, final boolean redirectUnmarked,
+        final FallbackMode fallback, final List<Cidr> allowFrom, final NoBackendAction noBackend,
+        final List<BackendConfig> backends, final int line)
+    {
+        this(name, vip, policy, redirectUnmarked, fallback, 0, allowFrom, noBackend, backends, line);
     }
 
     /** The same service over other backends: every other setting kept, whatever settings a service gains. */
     public ServiceConfig withBackends(final List<BackendConfig> others)
     {
-        return new ServiceConfig(name, vip, policy, redirectUnmarked, fallback, affinitySeconds, others, line);
+        return new ServiceConfig(name, vip, policy, redirectUnmarked, fallback, affinitySeconds, allowFrom, noBackend,
+            others, line);
     }
 
     /** How a services file writes this service's affinity: {@code none}, or {@code client-ip} and its timeout. */

@@ -1,9 +1,11 @@
 package io.crab.lb.config;
 
+import io.crab.agent.Cidr;
 import io.crab.agent.ConfigException;
 import io.crab.agent.HostPort;
 import io.crab.agent.Parse;
 import io.crab.lb.BackendsFile;
+import io.crab.bpf.Abi;
 import io.crab.lb.Policy;
 
 import java.nio.file.Path;
@@ -11,6 +13,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -26,6 +29,8 @@ import java.util.regex.Pattern;
  *     redirect-unmarked
  *     fallback translate
  *     affinity client-ip 3h
+ *     allow-from 198.18.0.0/24, 198.18.5.7/32
+ *     no-backend drop
  *     backend 198.18.0.101 weight 2
  *     backend 198.18.0.102:8080 draining
  * </pre>
@@ -40,13 +45,17 @@ public final class ServicesFile
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]*");
     /** The keywords of the lines inside a service block. */
     private static final Set<String> SETTINGS = Set.of("vip", "policy", "redirect-unmarked", "fallback", "affinity",
-        "backend");
+        "allow-from", "no-backend", "backend");
+    /** Prefixes of an allow-from line: separated by commas, spaces or both. */
+    private static final Pattern PREFIX_SEPARATOR = Pattern.compile("\\s*,\\s*|\\s+");
     private static final String SERVICE_USAGE = "service NAME";
     private static final String VIP_USAGE = "vip A.B.C.D[:PORT]";
     private static final String POLICY_USAGE = "policy rr|random|hash|jsq|p2c";
     private static final String REDIRECT_UNMARKED_USAGE = "redirect-unmarked";
     private static final String FALLBACK_USAGE = "fallback dsr|translate";
     private static final String AFFINITY_USAGE = "affinity none|client-ip [TIMEOUT]";
+    private static final String ALLOW_FROM_USAGE = "allow-from A.B.C.D/N[,A.B.C.D/N...]";
+    private static final String NO_BACKEND_USAGE = "no-backend pass|drop";
     private static final String BACKEND_USAGE = "backend IP[:PORT] [weight N] [draining]";
 
     private final Path file;
@@ -54,6 +63,7 @@ public final class ServicesFile
     private final List<ServiceConfig> services = new ArrayList<>();
     private final Map<String, Integer> serviceLines = new HashMap<>();
     private final Set<HostPort> distinctBackends = new HashSet<>();
+    private int sourceRanges;
     private Block block;
 
     private ServicesFile(final Path file, final ConfigLimits limits)
@@ -105,7 +115,7 @@ public final class ServicesFile
         if (!SETTINGS.contains(keyword))
         {
             throw error(line, "unknown keyword '" + keyword + "' (expected service, vip, policy, redirect-unmarked, " +
-                "fallback, affinity or backend)");
+                "fallback, affinity, allow-from, no-backend or backend)");
         }
         if (block == null)
         {
@@ -118,6 +128,8 @@ public final class ServicesFile
             case "redirect-unmarked" -> parseRedirectUnmarked(line, fields);
             case "fallback" -> parseFallback(line, fields);
             case "affinity" -> parseAffinity(line, fields);
+            case "allow-from" -> parseAllowFrom(line, fields);
+            case "no-backend" -> parseNoBackend(line, fields);
             default -> parseBackend(line, fields);
         }
     }
@@ -160,7 +172,8 @@ public final class ServicesFile
             throw error(block.line, "no vip (expected one '" + VIP_USAGE + "' line)");
         }
         services.add(new ServiceConfig(block.name, block.vip, block.policy, block.redirectUnmarked, block.fallback,
-            block.affinitySeconds, block.backends, block.line));
+            block.affinitySeconds, List.copyOf(block.allowFrom.keySet()), block.noBackend, block.backends,
+            block.line));
         block = null;
     }
 
@@ -286,6 +299,54 @@ public final class ServicesFile
             throw error(line, "affinity timeout '" + text + "': must be whole seconds from 1s to 24h");
         }
         return (int)timeout.getSeconds();
+    }
+
+    /** One or more prefixes; a service may have several such lines, and admits the clients of all of them. */
+    private void parseAllowFrom(final int line, final String[] fields)
+    {
+        final String list = String.join(" ", List.of(fields).subList(1, fields.length));
+        final String[] prefixes = PREFIX_SEPARATOR.split(list, -1);
+        if (list.isEmpty() || List.of(prefixes).contains(""))
+        {
+            throw error(line, "expected '" + ALLOW_FROM_USAGE + "'");
+        }
+        for (final String text : prefixes)
+        {
+            final Cidr prefix;
+            try
+            {
+                prefix = Cidr.parse(text);
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                throw error(line, "allow-from " + ex.getMessage());
+            }
+            final Integer first = block.allowFrom.putIfAbsent(prefix, line);
+            if (first != null)
+            {
+                throw error(line, "allow-from " + prefix + " is listed twice (first at line " + first + ")");
+            }
+            if (++sourceRanges > Abi.Consts.CRAB_MAX_SOURCE_RANGES)
+            {
+                throw error(line, "allow-from " + prefix + ": too many prefixes (at most " +
+                    Abi.Consts.CRAB_MAX_SOURCE_RANGES + " over all services)");
+            }
+        }
+    }
+
+    private void parseNoBackend(final int line, final String[] fields)
+    {
+        if (fields.length != 2)
+        {
+            throw error(line, "expected '" + NO_BACKEND_USAGE + "'");
+        }
+        if (block.noBackendLine != 0)
+        {
+            throw error(line, "no-backend given twice (first at line " + block.noBackendLine + ")");
+        }
+        block.noBackend = NoBackendAction.ofWord(fields[1]).orElseThrow(() -> error(line, "unknown no-backend '" +
+            fields[1] + "' (expected pass or drop)"));
+        block.noBackendLine = line;
     }
 
     private void parseBackend(final int line, final String[] fields)
@@ -418,6 +479,10 @@ public final class ServicesFile
         int fallbackLine;
         int affinitySeconds;
         int affinityLine;
+        /** Allowed prefixes in file order, with the line of each. */
+        final Map<Cidr, Integer> allowFrom = new LinkedHashMap<>();
+        NoBackendAction noBackend = NoBackendAction.PASS;
+        int noBackendLine;
         int activeWeight;
 
         Block(final String name, final int line)

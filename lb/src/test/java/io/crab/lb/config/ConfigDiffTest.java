@@ -50,6 +50,24 @@ class ConfigDiffTest
     }
 
     @Test
+    void allowFromAndNoBackendChangesAreOneLineEachAndTheOrderOfPrefixesIsNoChange() throws Exception
+    {
+        final String restricted = BASE.replace("    vip 198.19.0.1:80\n",
+            "    vip 198.19.0.1:80\n    allow-from 198.18.5.7/32, 198.18.0.0/24\n");
+        assertChanges(restricted, "service web: allow-from every client -> 198.18.0.0/24,198.18.5.7/32");
+        assertEquals(List.of(), ConfigDiff.changes(read(restricted), read(restricted.replace(
+            "198.18.5.7/32, 198.18.0.0/24", "198.18.0.0/24\n    allow-from 198.18.5.7/32"))));
+        assertEquals(List.of("service web: allow-from 198.18.0.0/24,198.18.5.7/32 -> 198.18.5.7/32,198.18.6.0/24"),
+            ConfigDiff.changes(read(restricted), read(restricted.replace("198.18.0.0/24", "198.18.6.0/24"))));
+        assertEquals(List.of("service web: allow-from 198.18.0.0/24,198.18.5.7/32 -> every client"),
+            ConfigDiff.changes(read(restricted), read(BASE)));
+        assertChanges(BASE.replace("    vip 198.19.0.2:5432\n", "    vip 198.19.0.2:5432\n    no-backend drop\n"),
+            "service db: no-backend pass -> drop");
+        assertChanges(BASE + "service lb\n    vip 198.19.0.3:80\n    allow-from 10.0.0.0/8\n    no-backend drop\n",
+            "service lb added (vip 198.19.0.3:80, no backends, allow-from 10.0.0.0/8, no-backend drop)");
+    }
+
+    @Test
     void backendChanges() throws Exception
     {
         assertChanges(BASE.replace("198.18.0.102:8080", "198.18.0.102:8080 weight 3"),

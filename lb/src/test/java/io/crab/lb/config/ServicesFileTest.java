@@ -1,7 +1,9 @@
 package io.crab.lb.config;
 
+import io.crab.agent.Cidr;
 import io.crab.agent.ConfigException;
 import io.crab.agent.HostPort;
+import io.crab.bpf.Abi;
 import io.crab.lb.Policy;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -19,7 +21,7 @@ class ServicesFileTest
     /** Today's LB maps: 64 VIPs, 1024 backends, 256 slots per VIP. */
     private static final ConfigLimits LIMITS = new ConfigLimits(64, 256, 1024, 256);
     private static final String KEYWORDS = "(expected service, vip, policy, redirect-unmarked, fallback, " +
-        "affinity or backend)";
+        "affinity, allow-from, no-backend or backend)";
 
     @TempDir
     Path dir;
@@ -229,6 +231,81 @@ class ServicesFileTest
         assertError(web + " affinity client-ip\n affinity none\n",
             "4: service web: affinity given twice (first at line 3)");
         assertError("affinity client-ip\n", "1: 'affinity' outside a service (start one with 'service NAME')");
+    }
+
+    @Test
+    void allowFromTakesPrefixesOverOneOrMoreLinesAndNoBackendTakesPassOrDrop() throws Exception
+    {
+        final LbConfig config = read("""
+            service lb
+                vip 198.19.0.1:80
+                allow-from 198.18.0.0/24,198.18.5.7/32
+                allow-from 198.18.6.0/23, 10.0.0.0/8   203.0.113.0/24
+                no-backend drop
+            service open
+                vip 198.19.0.2:80
+            service said
+                vip 198.19.0.3:80
+                no-backend pass
+            """);
+        assertEquals(new ServiceConfig("lb", HostPort.parse("198.19.0.1:80"), Policy.RR, false, FallbackMode.DSR,
+            List.of(Cidr.parse("198.18.0.0/24"), Cidr.parse("198.18.5.7/32"), Cidr.parse("198.18.6.0/23"),
+                Cidr.parse("10.0.0.0/8"), Cidr.parse("203.0.113.0/24")), NoBackendAction.DROP, List.of(), 1),
+            config.services().get(0));
+        assertEquals(List.of(), config.services().get(1).allowFrom(), "no line: every client");
+        assertEquals(NoBackendAction.PASS, config.services().get(1).noBackend(), "the default");
+        assertEquals(NoBackendAction.PASS, config.services().get(2).noBackend());
+        assertEquals(List.of(Cidr.ANY), read("service a\n vip 198.19.0.1\n allow-from 0.0.0.0/0\n").services()
+            .get(0).allowFrom(), "0.0.0.0/0 is a prefix like any other");
+    }
+
+    @Test
+    void allowFromAndNoBackendErrors() throws Exception
+    {
+        final String web = "service web\n vip 198.19.0.1:80\n";
+        final String usage = "expected 'allow-from A.B.C.D/N[,A.B.C.D/N...]'";
+        assertError(web + " allow-from\n", "3: service web: " + usage);
+        assertError(web + " allow-from 198.18.0.0/24,\n", "3: service web: " + usage);
+        assertError(web + " allow-from ,198.18.0.0/24\n", "3: service web: " + usage);
+        assertError(web + " allow-from 198.18.0.0/24,,198.18.1.0/24\n", "3: service web: " + usage);
+        assertError(web + " allow-from 198.18.0.0/33\n",
+            "3: service web: allow-from '198.18.0.0/33': prefix length must be 0..32");
+        assertError(web + " allow-from 198.18.0.1/24\n",
+            "3: service web: allow-from '198.18.0.1/24': host bits set; did you mean 198.18.0.0/24?");
+        assertError(web + " allow-from 198.18.0.7\n",
+            "3: service web: allow-from '198.18.0.7': not a prefix (A.B.C.D/N)");
+        assertError(web + " allow-from 198.18.0.300/32\n",
+            "3: service web: allow-from '198.18.0.300/32': not an IPv4 address (300 is over 255)");
+        assertError(web + " allow-from 198.18.0.0/24\n backend 198.18.0.101\n" +
+            " allow-from 198.18.1.0/24 198.18.0.0/24\n",
+            "5: service web: allow-from 198.18.0.0/24 is listed twice (first at line 3)");
+        assertError(web + " no-backend\n", "3: service web: expected 'no-backend pass|drop'");
+        assertError(web + " no-backend reject\n",
+            "3: service web: unknown no-backend 'reject' (expected pass or drop)");
+        assertError(web + " no-backend drop\n no-backend drop\n",
+            "4: service web: no-backend given twice (first at line 3)");
+        assertError(web + " no-backend drop pass\n", "3: service web: expected 'no-backend pass|drop'");
+    }
+
+    @Test
+    void allowedPrefixesOfAllServicesMustFitTheDataPath() throws Exception
+    {
+        final StringBuilder file = new StringBuilder();
+        int line = 0;
+        int prefixes = 0;
+        for (int s = 0; prefixes <= Abi.Consts.CRAB_MAX_SOURCE_RANGES; s++)
+        {
+            file.append("service s").append(s).append("\n vip 198.19.0.").append(s + 1).append('\n');
+            line += 2;
+            for (int i = 0; i < 250 && prefixes <= Abi.Consts.CRAB_MAX_SOURCE_RANGES; i++, prefixes++)
+            {
+                file.append(" allow-from 10.").append(s).append('.').append(i).append(".0/24\n");
+                line++;
+            }
+        }
+        // 1025 prefixes: four services of 250, the fifth's 25th goes over.
+        assertError(file.toString(), line + ": service s4: allow-from 10.4.24.0/24: too many prefixes (at most " +
+            Abi.Consts.CRAB_MAX_SOURCE_RANGES + " over all services)");
     }
 
     @Test

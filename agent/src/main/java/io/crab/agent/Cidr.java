@@ -1,7 +1,4 @@
-package io.crab.endpoint;
-
-import io.crab.agent.HostPort;
-import io.crab.agent.Parse;
+package io.crab.agent;
 
 import java.net.Inet4Address;
 
@@ -10,7 +7,22 @@ public record Cidr(Inet4Address address, int length)
 {
     public static final Cidr ANY = parse("0.0.0.0/0");
 
+    /** A prefix as crab's own files and options take it: host bits set are refused, naming the prefix meant. */
     public static Cidr parse(final String text)
+    {
+        final Cidr read = parseMasked(text);
+        if (!read.address.equals(HostPort.parseIpv4(text.substring(0, text.indexOf('/')), text)))
+        {
+            throw new IllegalArgumentException("'" + text + "': host bits set; did you mean " + read + "?");
+        }
+        return read;
+    }
+
+    /**
+     * A prefix as another system wrote it, which may set host bits and means the prefix they are in
+     * ({@code 10.0.0.1/8} is {@code 10.0.0.0/8}), as Go's net.ParseCIDR reads Kubernetes' source ranges.
+     */
+    public static Cidr parseMasked(final String text)
     {
         final int slash = text.indexOf('/');
         if (slash < 0)
@@ -27,14 +39,12 @@ public record Cidr(Inet4Address address, int length)
         {
             throw new IllegalArgumentException("'" + text + "': prefix length " + ex.getMessage());
         }
-        final int bits = HostPort.ipv4Bits(address);
-        final int mask = length == 0 ? 0 : -1 << (32 - length);
-        if ((bits & ~mask) != 0)
-        {
-            throw new IllegalArgumentException("'" + text + "': host bits set; did you mean " +
-                fromInt(bits & mask).getHostAddress() + "/" + length + "?");
-        }
-        return new Cidr(address, length);
+        return new Cidr(fromInt(HostPort.ipv4Bits(address) & mask(length)), length);
+    }
+
+    private static int mask(final int length)
+    {
+        return length == 0 ? 0 : -1 << (32 - length);
     }
 
     private static Inet4Address fromInt(final int v)
