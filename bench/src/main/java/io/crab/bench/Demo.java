@@ -20,6 +20,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -61,6 +63,9 @@ public final class Demo implements Callable<Integer>
     /** Idle connections that make s1 the loaded server in the jsq phase. */
     private static final int HELD_ON_S1 = 30;
     private static final int JSQ_CONNECTIONS = 300;
+    /** Connections from c1 to web with ClientIP affinity; c3, outside allow-from, tries a few. */
+    private static final int AFFINITY_CONNECTIONS = 100;
+    private static final int TURNED_AWAY_TRIES = 3;
 
     @Spec
     CommandSpec spec;
@@ -152,6 +157,9 @@ public final class Demo implements Callable<Integer>
                 out.printf("jsq: %d idle connections held open from %s straight to s1, then web switched to jsq...%n",
                     HELD_ON_S1, client.name());
                 lines.add(joinShortestQueue(cluster, topology, client, vip, viaVip));
+                out.println("affinity and allow-from: web reloaded with 'affinity client-ip 10m' and an allow-from " +
+                    "of c1 and c2 only...");
+                lines.add(affinityAndAdmission(cluster, topology, client, vip, viaVip));
                 out.printf("metrics: %s scrapes http://%s/metrics...%n", client.name(), metricsAddress);
                 lines.add(metrics(cluster, topology, client, metricsAddress));
                 try (DemoConnections open = DemoConnections.open(client, viaVip, openCount))
@@ -287,6 +295,57 @@ public final class Demo implements Callable<Integer>
                 "next %d connections split %s over s1/s2/s3: the loaded server is left alone", held.size(), reported,
                 seenMs, crr.transactions(), split);
         }
+    }
+
+    /**
+     * Web with ClientIP affinity, admitting the two crab clients only (kube-proxy's sessionAffinity and
+     * loadBalancerSourceRanges): where one client's connections go, and what becomes of c3's, which is outside the
+     * prefixes; then web as the jsq phase left it. One report line.
+     */
+    private String affinityAndAdmission(final CrabCluster cluster, final Topology topology, final Host client,
+        final String vip, final InetSocketAddress viaVip) throws Exception
+    {
+        final List<String> file = services(topology, vip, "jsq", 1);
+        final int afterPolicy = file.indexOf("  policy jsq") + 1;
+        file.add(afterPolicy, "  affinity client-ip 10m");
+        file.add(afterPolicy + 1, "  allow-from " + topology.clients().get(0).ip() + "/32, " +
+            topology.clients().get(1).ip() + "/32");
+        cluster.reloadServices(file, Duration.ofSeconds(5));
+        final MetricRegistry before = cluster.lbStatus();
+        final LoadResult crr = Workload.CRR.run(LoadSpec.to(viaVip).withPayloadBytes(payload)
+            .withMaxTransactions(AFFINITY_CONNECTIONS).withDuration(Duration.ofSeconds(60))
+            .withThreadFactory(client.netns().threadFactory("demo-affinity")));
+        final MetricRegistry between = cluster.lbStatus();
+        final String split = topology.servers().stream().map(h -> "crab.lb.backend." + h.ip() + ".syns")
+            .map(n -> String.valueOf(CrabCluster.gauge(between, n) - CrabCluster.gauge(before, n)))
+            .collect(Collectors.joining("/"));
+        final Host plain = topology.clients().get(2);
+        int timedOut = 0;
+        for (int i = 0; i < TURNED_AWAY_TRIES; i++)
+        {
+            timedOut += plain.netns().call(() ->
+            {
+                try (Socket s = new Socket())
+                {
+                    s.connect(viaVip, 300);
+                    return 0;
+                }
+                catch (final SocketTimeoutException noAnswer)
+                {
+                    return 1;
+                }
+            });
+        }
+        final MetricRegistry after = cluster.lbStatus();
+        final long dropped = CrabCluster.gauge(after, "crab.lb.packets.drop_source_range") -
+            CrabCluster.gauge(between, "crab.lb.packets.drop_source_range");
+        cluster.reloadServices(services(topology, vip, "jsq", 1), Duration.ofSeconds(5));
+        return String.format("affinity and allow-from: with 'affinity client-ip 10m' %s's %d connections split %s " +
+            "over s1/s2/s3 (%d to its remembered backend, %d balanced); c3, outside 'allow-from' c1 and c2, got no " +
+            "answer to %d of %d connects (the LB dropped %d SYNs from it)", client.name(), crr.transactions(), split,
+            CrabCluster.gauge(between, "crab.lb.affinity.hit") - CrabCluster.gauge(before, "crab.lb.affinity.hit"),
+            CrabCluster.gauge(between, "crab.lb.affinity.new") - CrabCluster.gauge(before, "crab.lb.affinity.new"),
+            timedOut, TURNED_AWAY_TRIES, dropped);
     }
 
     /**
