@@ -2,6 +2,7 @@ package io.crab.lb;
 
 import io.crab.agent.Cidr;
 import io.crab.agent.HostPort;
+import io.crab.agent.OptionKind;
 import io.crab.bpf.Abi;
 import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfMap;
@@ -103,10 +104,7 @@ class LbAdmissionTest
         fallback = tcObject.program("crab_lb_fallback");
         for (final BpfObject obj : List.of(xdpObject, tcObject))
         {
-            final UnsafeBuffer key = new UnsafeBuffer(new byte[4]);
-            final UnsafeBuffer cfg = new UnsafeBuffer(new byte[Abi.OptCfg.SIZE]);
-            cfg.putByte(Abi.OptCfg.KIND, (byte)42);
-            obj.map(Abi.Maps.OPT_CFG).update(key, cfg, BpfMap.UPDATE_ANY);
+            OptionKind.DEFAULT.writeTo(obj.map(Abi.Maps.OPT_CFG));
             tables(obj).publish(new LbConfig(List.of(
                 service("restricted", RESTRICTED, List.of("198.18.0.0/24", "198.18.5.7/32"), NoBackendAction.PASS,
                     BACKEND),

@@ -1,6 +1,7 @@
 package io.crab.lb;
 
 import io.crab.agent.HostPort;
+import io.crab.agent.OptionKind;
 import io.crab.bpf.Abi;
 import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfMap;
@@ -93,10 +94,7 @@ class LbAffinityTest
     {
         obj = Bpf.load("lb_xdp", new LoadOptions(LIMITS.mapSizes(), null));
         lb = obj.program("crab_lb");
-        final UnsafeBuffer key = new UnsafeBuffer(new byte[4]);
-        final UnsafeBuffer value = new UnsafeBuffer(new byte[Abi.OptCfg.SIZE]);
-        value.putByte(Abi.OptCfg.KIND, (byte)42);
-        obj.map(Abi.Maps.OPT_CFG).update(key, value, BpfMap.UPDATE_ANY);
+        OptionKind.DEFAULT.writeTo(obj.map(Abi.Maps.OPT_CFG));
         tables = new ServiceTables(obj, LIMITS.services(), LIMITS.backends(), LIMITS.slots(), LIMITS.maglevSize());
         publish(b -> true);
     }

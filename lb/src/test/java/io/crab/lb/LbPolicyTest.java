@@ -1,9 +1,9 @@
 package io.crab.lb;
 
 import io.crab.agent.HostPort;
+import io.crab.agent.OptionKind;
 import io.crab.bpf.Abi;
 import io.crab.bpf.Bpf;
-import io.crab.bpf.BpfMap;
 import io.crab.bpf.BpfObject;
 import io.crab.bpf.BpfProgram;
 import io.crab.bpf.LoadOptions;
@@ -22,7 +22,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -79,10 +78,7 @@ class LbPolicyTest
     {
         obj = Bpf.load("lb_xdp", new LoadOptions(LIMITS.mapSizes(), null));
         lb = obj.program("crab_lb");
-        final UnsafeBuffer key = new UnsafeBuffer(new byte[4]);
-        final UnsafeBuffer value = new UnsafeBuffer(new byte[Abi.OptCfg.SIZE]);
-        value.putByte(Abi.OptCfg.KIND, (byte)42);
-        obj.map(Abi.Maps.OPT_CFG).update(key, value, BpfMap.UPDATE_ANY);
+        OptionKind.DEFAULT.writeTo(obj.map(Abi.Maps.OPT_CFG));
         tables = new ServiceTables(obj, LIMITS.services(), LIMITS.backends(), LIMITS.slots(), LIMITS.maglevSize());
         loads = new BackendLoads(obj, () -> nowNs);
     }

@@ -1,5 +1,6 @@
 package io.crab.lb;
 
+import io.crab.agent.OptionKind;
 import io.crab.bpf.Abi;
 import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfMap;
@@ -241,11 +242,7 @@ class LbTranslateTest
 
     private void optionKind(final int kind, final int exid)
     {
-        key.putInt(0, 0);
-        value.setMemory(0, 64, (byte)0);
-        value.putByte(Abi.OptCfg.KIND, (byte)kind);
-        value.putShort(Abi.OptCfg.EXID, (short)exid, ByteOrder.BIG_ENDIAN);
-        obj.map("opt_cfg").update(key, value, BpfMap.UPDATE_ANY);
+        new OptionKind(kind, exid).writeTo(obj.map(Abi.Maps.OPT_CFG));
     }
 
     /** The one entry of the Maglev table of service 0. */

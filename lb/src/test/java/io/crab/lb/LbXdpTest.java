@@ -1,5 +1,6 @@
 package io.crab.lb;
 
+import io.crab.agent.OptionKind;
 import io.crab.bpf.Abi;
 import io.crab.bpf.Bpf;
 import io.crab.bpf.BpfMap;
@@ -589,11 +590,7 @@ class LbXdpTest
 
     private void setOption(final int kind, final int exid)
     {
-        key.putInt(0, 0);
-        value.setMemory(0, 64, (byte)0);
-        value.putByte(Abi.OptCfg.KIND, (byte)kind);
-        value.putShort(Abi.OptCfg.EXID, (short)exid, ByteOrder.BIG_ENDIAN);
-        obj.map("opt_cfg").update(key, value, BpfMap.UPDATE_ANY);
+        new OptionKind(kind, exid).writeTo(obj.map(Abi.Maps.OPT_CFG));
     }
 
     /** Tells the program the mode it runs in, as crab-lb does before attaching it (enum crab_xdp_mode). */

@@ -1,8 +1,8 @@
 package io.crab.bench.hostile;
 
+import io.crab.agent.OptionKind;
 import io.crab.bpf.Abi;
 import io.crab.bpf.Bpf;
-import io.crab.bpf.BpfMap;
 import io.crab.bpf.BpfObject;
 import io.crab.bpf.BpfProgram;
 import io.crab.bpf.frames.Frames;
@@ -47,10 +47,7 @@ class EchoSlotsTest
         final int third = ports.get(2);
         try (BpfObject server = Bpf.load("server_tc"))
         {
-            final UnsafeBuffer key = new UnsafeBuffer(new byte[4]);
-            final UnsafeBuffer value = new UnsafeBuffer(new byte[64]);
-            value.putByte(Abi.OptCfg.KIND, (byte)42);
-            server.map(Abi.Maps.OPT_CFG).update(key, value, BpfMap.UPDATE_ANY);
+            OptionKind.DEFAULT.writeTo(server.map(Abi.Maps.OPT_CFG));
             final BpfProgram ingress = server.program("crab_server_ingress");
             final BpfProgram egress = server.program("crab_server_egress");
 
